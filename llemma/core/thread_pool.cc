@@ -1,0 +1,94 @@
+#include "llemma/core/thread_pool.h"
+
+#include <algorithm>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace llemma {
+
+namespace {
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+constexpr int kSpinIterations = 20000;
+}  // namespace
+
+int ThreadPool::HardwareThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+ThreadPool::ThreadPool(int n_threads) {
+  n_threads_ = n_threads > 0 ? n_threads : HardwareThreads();
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_.store(true);
+    generation_.fetch_add(1);
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::RunChunk(int index) {
+  if (index >= n_chunks_) return;
+  const size_t per = (n_ + n_chunks_ - 1) / n_chunks_;
+  const size_t begin = std::min(n_, per * index);
+  const size_t end = std::min(n_, begin + per);
+  if (begin < end) (*fn_)(begin, end, index);
+}
+
+void ThreadPool::WorkerLoop(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    // Spin for a while waiting for the next job, then sleep.
+    uint64_t g = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; g == seen && spin < kSpinIterations; ++spin) {
+      CpuRelax();
+      g = generation_.load(std::memory_order_acquire);
+    }
+    if (g == seen) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      g = generation_.load(std::memory_order_acquire);
+    }
+    seen = g;
+    if (stop_.load()) return;
+    RunChunk(index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t, size_t, int)>& fn,
+                             size_t grain) {
+  if (n == 0) return;
+  grain = std::max<size_t>(grain, 1);
+  const int chunks = static_cast<int>(std::min<size_t>(n_threads_, (n + grain - 1) / grain));
+  if (chunks <= 1) {
+    fn(0, n, 0);
+    return;
+  }
+  fn_ = &fn;
+  n_ = n;
+  n_chunks_ = chunks;
+  pending_.store(n_threads_ - 1, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  cv_.notify_all();
+  RunChunk(0);
+  while (pending_.load(std::memory_order_acquire) != 0) CpuRelax();
+  fn_ = nullptr;
+}
+
+}  // namespace llemma

@@ -1,0 +1,44 @@
+#include "llemma/core/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <numeric>
+#include <vector>
+
+namespace llemma {
+namespace {
+
+TEST(ThreadPool, EveryIndexIsVisitedExactlyOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    for (size_t n : {1u, 2u, 7u, 100u, 1001u}) {
+      std::vector<std::atomic<int>> hits(n);
+      for (int rep = 0; rep < 20; ++rep) {
+        pool.ParallelFor(n, [&](size_t b, size_t e, int) {
+          for (size_t i = b; i < e; ++i) hits[i]++;
+        });
+      }
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 20) << threads << " " << n;
+    }
+  }
+}
+
+TEST(ThreadPool, ThreadIndexIsBelowSize) {
+  ThreadPool pool(4);
+  std::atomic<int> bad{0};
+  pool.ParallelFor(64, [&](size_t, size_t, int tid) {
+    if (tid < 0 || tid >= pool.size()) bad++;
+  });
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(ThreadPool, GrainLimitsTheNumberOfChunks) {
+  ThreadPool pool(4);
+  std::atomic<int> calls{0};
+  pool.ParallelFor(10, [&](size_t, size_t, int) { calls++; }, /*grain=*/8);
+  EXPECT_EQ(calls.load(), 2);
+}
+
+}  // namespace
+}  // namespace llemma
