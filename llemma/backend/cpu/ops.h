@@ -1,0 +1,65 @@
+// CPU kernels for the LLaMA forward pass. No model knowledge: callers pass
+// plain arrays and shapes. Every op has a scalar reference in ref_ops.h that
+// tests compare against. Functions are thread-safe for disjoint outputs; ops
+// that take a ThreadPool use it for the whole call.
+//
+//   cpu::Matrix w{DType::kBF16, data, /*rows=*/n_out, /*cols=*/n_in};
+//   cpu::MatMul(pool, w, x, n_tokens, y);   // y = x · wᵀ
+#pragma once
+
+#include <cstdint>
+
+#include "llemma/core/dtype.h"
+#include "llemma/core/thread_pool.h"
+
+namespace llemma::cpu {
+
+// A row-major weight matrix [rows, cols] (PyTorch Linear layout: [out, in]).
+struct Matrix {
+  DType dtype = DType::kF32;
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+// y[t, n] = Σ_k x[t, k] · w[n, k]          x: (n_tokens, w.cols) f32, y: (n_tokens, w.rows) f32
+// Hotspot: decode time is this op reading the weights once per token.
+void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y);
+
+// Dot product of a weight row (in `dtype`) with an f32 vector.
+float DotRow(DType dtype, const void* row, const float* x, int64_t n);
+
+// out[t, i] = x[t, i] / sqrt(mean_i(x[t, :]²) + eps) · weight[i]     (n_tokens, dim)
+void RmsNorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps,
+             float* out);
+
+// Rotary embedding, Hugging Face rotate-half layout, in place on
+// x: (n_tokens, n_heads, head_dim). cos/sin: (n_tokens, head_dim/2) for each
+// token's position. For i < head_dim/2, with (a, b) = (x[i], x[i + head_dim/2]):
+//   x[i] = a·cos - b·sin,   x[i + head_dim/2] = b·cos + a·sin.
+void RopeRotateHalf(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                    const float* cos, const float* sin);
+
+// gate[i] = silu(gate[i]) · up[i], silu(v) = v / (1 + e^-v)
+void SiluMul(float* gate, const float* up, int64_t n);
+
+// In-place numerically stable softmax over n values.
+void Softmax(float* x, int64_t n);
+
+// Causal grouped-query attention over a KV cache.
+struct AttentionArgs {
+  const float* q = nullptr;   // (n_tokens, n_head, head_dim), already rotated
+  const float* k = nullptr;   // cache of this layer: (n_head_kv, n_ctx, head_dim)
+  const float* v = nullptr;   // (n_head_kv, n_ctx, head_dim)
+  float* out = nullptr;       // (n_tokens, n_head, head_dim)
+  float* scratch = nullptr;   // (pool.size(), n_ctx) floats
+  int64_t n_tokens = 0;
+  int64_t n_past = 0;         // query t sits at position n_past + t and sees 0..n_past+t
+  int64_t n_ctx = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;      // query head h uses kv head h / (n_head / n_head_kv)
+  int64_t head_dim = 0;
+};
+void Attention(ThreadPool& pool, const AttentionArgs& a);
+
+}  // namespace llemma::cpu

@@ -1,0 +1,142 @@
+#include "llemma/backend/cpu/ops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "llemma/backend/cpu/ref_ops.h"
+#include "llemma/core/half.h"
+
+namespace llemma::cpu {
+namespace {
+
+std::vector<float> RandomVector(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Weight storage in a given dtype, starting `offset_elems` into the buffer so
+// rows are misaligned relative to the allocation.
+struct StoredMatrix {
+  std::vector<uint8_t> bytes;
+  Matrix m;
+};
+StoredMatrix MakeMatrix(DType dtype, int64_t rows, int64_t cols, uint32_t seed, int offset_elems) {
+  std::vector<float> f = RandomVector(rows * cols, seed, 0.5f);
+  StoredMatrix s;
+  const size_t es = DTypeSize(dtype);
+  s.bytes.resize((rows * cols + offset_elems) * es);
+  ConvertElements(DType::kF32, f.data(), dtype, s.bytes.data() + offset_elems * es, rows * cols);
+  s.m = Matrix{dtype, s.bytes.data() + offset_elems * es, rows, cols};
+  return s;
+}
+
+double MaxRelError(const std::vector<float>& got, const std::vector<float>& want) {
+  double max_abs = 0, max_err = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    max_abs = std::max(max_abs, std::fabs(static_cast<double>(want[i])));
+    max_err = std::max(max_err, std::fabs(static_cast<double>(got[i]) - want[i]));
+  }
+  return max_err / std::max(max_abs, 1e-30);
+}
+
+TEST(MatMul, MatchesReferenceOverDtypesSizesTokensAndMisalignment) {
+  for (int threads : {1, 3}) {
+    ThreadPool pool(threads);
+    for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
+      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {7, 13}, {33, 64}, {50, 257},
+                                {129, 96}}) {
+        for (int64_t tokens : {1, 2, 4, 5, 9, 70}) {
+          for (int offset : {0, 1, 3}) {
+            StoredMatrix w = MakeMatrix(dtype, rows, cols, rows * 31 + cols, offset);
+            std::vector<float> x = RandomVector(tokens * cols + offset, tokens + 7);
+            const float* xp = x.data() + offset;
+            std::vector<float> got(tokens * rows), want(tokens * rows);
+            MatMul(pool, w.m, xp, tokens, got.data());
+            ref::MatMul(w.m, xp, tokens, want.data());
+            ASSERT_LT(MaxRelError(got, want), 2e-6)
+                << DTypeName(dtype) << " rows=" << rows << " cols=" << cols << " tokens=" << tokens
+                << " offset=" << offset << " threads=" << threads;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(RmsNorm, MatchesReference) {
+  for (int64_t dim : {1, 5, 64, 100}) {
+    auto x = RandomVector(3 * dim, dim);
+    auto w = RandomVector(dim, dim + 1);
+    std::vector<float> got(3 * dim), want(3 * dim);
+    RmsNorm(x.data(), w.data(), 3, dim, 1e-5f, got.data());
+    ref::RmsNorm(x.data(), w.data(), 3, dim, 1e-5f, want.data());
+    EXPECT_LT(MaxRelError(got, want), 1e-6) << dim;
+  }
+}
+
+TEST(RopeRotateHalf, MatchesReferenceAndIsIdentityAtPositionZero) {
+  const int64_t tokens = 3, heads = 2, hd = 8;
+  auto x = RandomVector(tokens * heads * hd, 5);
+  std::vector<float> cos(tokens * hd / 2), sin(tokens * hd / 2);
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t i = 0; i < hd / 2; ++i) {
+      const double angle = t * std::pow(10000.0, -2.0 * i / hd);
+      cos[t * hd / 2 + i] = std::cos(angle);
+      sin[t * hd / 2 + i] = std::sin(angle);
+    }
+  auto got = x, want = x;
+  RopeRotateHalf(got.data(), tokens, heads, hd, cos.data(), sin.data());
+  ref::RopeRotateHalf(want.data(), tokens, heads, hd, cos.data(), sin.data());
+  EXPECT_LT(MaxRelError(got, want), 1e-6);
+  for (int64_t i = 0; i < heads * hd; ++i) EXPECT_FLOAT_EQ(got[i], x[i]);  // position 0
+  // Rotation preserves the norm of each (a, b) pair.
+  for (int64_t i = 0; i < hd / 2; ++i) {
+    const int64_t o = (2 * heads + 1) * hd;  // token 2, head 1
+    EXPECT_NEAR(std::hypot(got[o + i], got[o + i + hd / 2]), std::hypot(x[o + i], x[o + i + hd / 2]),
+                1e-5);
+  }
+}
+
+TEST(SiluMulAndSoftmax, MatchReference) {
+  auto g = RandomVector(37, 1, 4.0f), u = RandomVector(37, 2);
+  auto g2 = g;
+  SiluMul(g.data(), u.data(), 37);
+  ref::SiluMul(g2.data(), u.data(), 37);
+  EXPECT_LT(MaxRelError(g, g2), 1e-6);
+  auto s = RandomVector(1000, 3, 30.0f), s2 = s;
+  Softmax(s.data(), 1000);
+  ref::Softmax(s2.data(), 1000);
+  EXPECT_LT(MaxRelError(s, s2), 1e-5);
+  double sum = 0;
+  for (float v : s) sum += v;
+  EXPECT_NEAR(sum, 1.0, 1e-5);
+}
+
+TEST(Attention, MatchesReferenceForMhaGqaAndMqaWithPastTokens) {
+  struct Case {
+    int64_t n_head, n_head_kv, head_dim, n_past, n_tokens;
+  };
+  for (Case c : {Case{4, 4, 8, 0, 5}, Case{6, 2, 16, 3, 4}, Case{3, 1, 6, 9, 1}, Case{8, 4, 4, 0, 1}}) {
+    const int64_t n_ctx = c.n_past + c.n_tokens + 2;
+    ThreadPool pool(2);
+    auto q = RandomVector(c.n_tokens * c.n_head * c.head_dim, 11);
+    auto k = RandomVector(c.n_head_kv * n_ctx * c.head_dim, 12);
+    auto v = RandomVector(c.n_head_kv * n_ctx * c.head_dim, 13);
+    std::vector<float> got(q.size()), want(q.size()), scratch(pool.size() * n_ctx);
+    AttentionArgs a{q.data(), k.data(), v.data(), got.data(), scratch.data(), c.n_tokens, c.n_past,
+                    n_ctx, c.n_head, c.n_head_kv, c.head_dim};
+    Attention(pool, a);
+    a.out = want.data();
+    ref::Attention(a);
+    EXPECT_LT(MaxRelError(got, want), 1e-5) << c.n_head << "/" << c.n_head_kv;
+  }
+}
+
+}  // namespace
+}  // namespace llemma::cpu

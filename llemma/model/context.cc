@@ -1,0 +1,166 @@
+#include "llemma/model/context.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <new>
+
+#include "llemma/backend/cpu/ops.h"
+
+namespace llemma {
+
+Context::Context(const Model& model, const ContextOptions& opts)
+    : model_(model),
+      n_ctx_(opts.n_ctx > 0 ? opts.n_ctx : model.config().n_ctx_train),
+      n_batch_(std::max<int64_t>(1, opts.n_batch)),
+      pool_(opts.n_threads) {}
+
+StatusOr<std::unique_ptr<Context>> Context::Create(const Model& model, const ContextOptions& opts) {
+  if (opts.n_ctx < 0) return InvalidArgumentError("context size must be positive");
+  auto ctx = std::unique_ptr<Context>(new Context(model, opts));
+  const Config& c = model.config();
+  const int64_t kv_dim = c.n_head_kv * c.head_dim, q_dim = c.n_head * c.head_dim;
+  const int64_t B = ctx->n_batch_;
+  const size_t cache_floats = static_cast<size_t>(c.n_layer * ctx->n_ctx_ * kv_dim);
+  try {
+    ctx->k_cache_.Resize(cache_floats * sizeof(float));
+    ctx->v_cache_.Resize(cache_floats * sizeof(float));
+    ctx->x_.Resize(B * c.n_embd * sizeof(float));
+    ctx->xb_.Resize(B * std::max(c.n_embd, q_dim) * sizeof(float));
+    ctx->xb2_.Resize(B * c.n_embd * sizeof(float));
+    ctx->q_.Resize(B * q_dim * sizeof(float));
+    ctx->k_.Resize(B * kv_dim * sizeof(float));
+    ctx->v_.Resize(B * kv_dim * sizeof(float));
+    ctx->att_.Resize(B * q_dim * sizeof(float));
+    ctx->hb_.Resize(B * c.n_ff * sizeof(float));
+    ctx->hb2_.Resize(B * c.n_ff * sizeof(float));
+    ctx->att_scratch_.Resize(ctx->pool_.size() * ctx->n_ctx_ * sizeof(float));
+    // RoPE tables in double precision: angle = (pos / scale) · θ^(-2i/d).
+    const int64_t half = c.head_dim / 2;
+    ctx->rope_cos_.resize(ctx->n_ctx_ * half);
+    ctx->rope_sin_.resize(ctx->n_ctx_ * half);
+    for (int64_t i = 0; i < half; ++i) {
+      const double inv_freq = std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / c.head_dim);
+      for (int64_t p = 0; p < ctx->n_ctx_; ++p) {
+        const double angle = static_cast<double>(p) / c.rope_scale * inv_freq;
+        ctx->rope_cos_[p * half + i] = static_cast<float>(std::cos(angle));
+        ctx->rope_sin_[p * half + i] = static_cast<float>(std::sin(angle));
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError("out of memory allocating a KV cache for " +
+                                  std::to_string(ctx->n_ctx_) + " tokens (" +
+                                  std::to_string(2 * cache_floats * 4 >> 20) +
+                                  " MiB); lower the context size (--ctx)");
+  }
+  return ctx;
+}
+
+void Context::Rewind(int64_t n_past) {
+  LLEMMA_CHECK(n_past >= 0 && n_past <= n_past_);
+  n_past_ = n_past;
+}
+
+StatusOr<std::span<const float>> Context::Eval(std::span<const int32_t> tokens, bool all_logits) {
+  const Config& c = model_.config();
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return InvalidArgumentError("Eval: no tokens to evaluate");
+  for (int32_t id : tokens) {
+    if (id < 0 || id >= c.n_vocab) {
+      return InvalidArgumentError("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                                  std::to_string(c.n_vocab) + ")");
+    }
+  }
+  if (n_past_ + n > n_ctx_) {
+    return OutOfRangeError(std::to_string(n_past_ + n) + " tokens do not fit in the context of " +
+                           std::to_string(n_ctx_) + "; shorten the input or raise the context size");
+  }
+  logits_.resize(static_cast<size_t>((all_logits ? n : 1) * c.n_vocab));
+  for (int64_t i = 0; i < n; i += n_batch_) {
+    const int64_t m = std::min(n_batch_, n - i);
+    const bool last_chunk = i + m == n;
+    float* out = all_logits ? logits_.data() + i * c.n_vocab : (last_chunk ? logits_.data() : nullptr);
+    ForwardChunk(tokens.data() + i, m, all_logits, out);
+  }
+  return std::span<const float>(logits_);
+}
+
+// The LLaMA forward pass for one chunk of m tokens at positions n_past_..n_past_+m-1.
+void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, float* logits_out) {
+  const Config& c = model_.config();
+  const int64_t D = c.n_embd, hd = c.head_dim, half = hd / 2;
+  const int64_t q_dim = c.n_head * hd, kv_dim = c.n_head_kv * hd;
+  float* x = x_.as<float>();      // (m, D) residual stream
+  float* xb = xb_.as<float>();    // (m, D) normed input to a block
+  float* xb2 = xb2_.as<float>();  // (m, D) block output
+  float* q = q_.as<float>();      // (m, n_head, hd)
+  float* k = k_.as<float>();      // (m, n_head_kv, hd)
+  float* v = v_.as<float>();      // (m, n_head_kv, hd)
+  float* att = att_.as<float>();  // (m, n_head, hd)
+  float* hb = hb_.as<float>();    // (m, n_ff)
+  float* hb2 = hb2_.as<float>();  // (m, n_ff)
+  const float* cos = rope_cos_.data() + n_past_ * half;
+  const float* sin = rope_sin_.data() + n_past_ * half;
+
+  // Embedding lookup (rows of the embedding matrix, converted to f32).
+  const cpu::Matrix& emb = model_.token_embd();
+  const size_t emb_row_bytes = static_cast<size_t>(D) * DTypeSize(emb.dtype);
+  for (int64_t t = 0; t < m; ++t) {
+    ConvertElements(emb.dtype, static_cast<const uint8_t*>(emb.data) + tokens[t] * emb_row_bytes,
+                    DType::kF32, x + t * D, D);
+  }
+
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& w = model_.layer(l);
+    float* kc = k_cache_.as<float>() + l * n_ctx_ * kv_dim;  // (n_head_kv, n_ctx, hd)
+    float* vc = v_cache_.as<float>() + l * n_ctx_ * kv_dim;
+
+    // Attention block.
+    cpu::RmsNorm(x, w.attn_norm, m, D, c.rms_norm_eps, xb);
+    cpu::MatMul(pool_, w.wq, xb, m, q);
+    cpu::MatMul(pool_, w.wk, xb, m, k);
+    cpu::MatMul(pool_, w.wv, xb, m, v);
+    cpu::RopeRotateHalf(q, m, c.n_head, hd, cos, sin);
+    cpu::RopeRotateHalf(k, m, c.n_head_kv, hd, cos, sin);
+    for (int64_t t = 0; t < m; ++t) {
+      for (int64_t h = 0; h < c.n_head_kv; ++h) {
+        const size_t dst = static_cast<size_t>((h * n_ctx_ + n_past_ + t) * hd);
+        std::memcpy(kc + dst, k + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
+        std::memcpy(vc + dst, v + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
+      }
+    }
+    cpu::AttentionArgs a;
+    a.q = q;
+    a.k = kc;
+    a.v = vc;
+    a.out = att;
+    a.scratch = att_scratch_.as<float>();
+    a.n_tokens = m;
+    a.n_past = n_past_;
+    a.n_ctx = n_ctx_;
+    a.n_head = c.n_head;
+    a.n_head_kv = c.n_head_kv;
+    a.head_dim = hd;
+    cpu::Attention(pool_, a);
+    cpu::MatMul(pool_, w.wo, att, m, xb2);
+    for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
+
+    // Feed-forward block (SwiGLU).
+    cpu::RmsNorm(x, w.ffn_norm, m, D, c.rms_norm_eps, xb);
+    cpu::MatMul(pool_, w.w_gate, xb, m, hb);
+    cpu::MatMul(pool_, w.w_up, xb, m, hb2);
+    cpu::SiluMul(hb, hb2, m * c.n_ff);
+    cpu::MatMul(pool_, w.w_down, hb, m, xb2);
+    for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
+  }
+  n_past_ += m;
+
+  if (logits_out == nullptr) return;
+  // Final norm and LM head, for every row or just the last.
+  const int64_t first = all_logits ? 0 : m - 1;
+  const int64_t rows = m - first;
+  cpu::RmsNorm(x + first * D, model_.output_norm(), rows, D, c.rms_norm_eps, xb);
+  cpu::MatMul(pool_, model_.output(), xb, rows, logits_out);
+}
+
+}  // namespace llemma
