@@ -15,7 +15,7 @@ fi
 # Drop the file pages from the page cache when allowed, so the load reads from disk.
 sync; (echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null || true
 log=$(mktemp)
-/usr/bin/time -v ./build/llemma generate --model "$dir" --dtype "$dtype" --prompt "1 + 1 =" \
+/usr/bin/time -v ./build/bin/llemma generate --model "$dir" --dtype "$dtype" --prompt "1 + 1 =" \
   --max-tokens 1 --ctx 16 >/dev/null 2>"$log" || { cat "$log"; exit 1; }
 grep -E "llemma: loaded" "$log"
 rss_kb=$(grep "Maximum resident set size" "$log" | awk '{print $NF}')

@@ -1,0 +1,65 @@
+#include "cli/common.h"
+
+#include <fmt/core.h>
+
+#include <iostream>
+#include <iterator>
+
+#include "llemma/core/mapped_file.h"
+#include "llemma/core/timer.h"
+
+namespace llemma::cli {
+
+void AddModelOptions(CLI::App* cmd, ModelOptions* o) {
+  cmd->add_option("-m,--model", o->model, "Hugging Face checkpoint directory (config.json, "
+                                          "*.safetensors, tokenizer.model)")
+      ->required();
+  cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece tokenizer.model (default: in --model)");
+  cmd->add_option("--dtype", o->dtype, "weight dtype in memory: bf16 | f16 | f32")
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", o->threads, "threads (0 = one per core)")->capture_default_str();
+  cmd->add_option("-c,--ctx", o->ctx, "context size in tokens (0 = as needed, up to the model's max)")
+      ->capture_default_str();
+}
+
+int ReportError(const Status& s) {
+  std::cout.flush();
+  std::cerr << "llemma: error: " << s.message() << "\n";
+  return 1;
+}
+
+StatusOr<std::string> ReadTextArgument(const std::string& path) {
+  if (path == "-") {
+    std::string s((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    return s;
+  }
+  return ReadFileToString(path);
+}
+
+StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerOnly(const ModelOptions& o) {
+  const std::string path = !o.tokenizer.empty() ? o.tokenizer : o.model + "/tokenizer.model";
+  return Tokenizer::Load(path);
+}
+
+StatusOr<LoadedModel> LoadModelAndTokenizer(const ModelOptions& o) {
+  if (o.threads < 0) return InvalidArgumentError("--threads must be >= 0");
+  LoadOptions lo;
+  LLEMMA_ASSIGN_OR_RETURN(lo.dtype, ParseDType(o.dtype));
+  lo.n_threads = o.threads;
+  LoadedModel lm;
+  LLEMMA_ASSIGN_OR_RETURN(lm.tokenizer, LoadTokenizerOnly(o));
+  LLEMMA_ASSIGN_OR_RETURN(lm.model, Model::Load(o.model, lo));
+  const Config& c = lm.model->config();
+  if (lm.tokenizer->vocab_size() > c.n_vocab) {
+    return InvalidArgumentError(fmt::format(
+        "the tokenizer has {} pieces but config.json vocab_size is {}; they belong to different models",
+        lm.tokenizer->vocab_size(), c.n_vocab));
+  }
+  const LoadStats& st = lm.model->load_stats();
+  fmt::print(stderr, "llemma: loaded {} ({} layers, {:.2f} B params, {}) in {:.2f} s, {:.0f} MiB weights, peak RSS {:.0f} MiB\n",
+             o.model, c.n_layer, c.ParameterCount() / 1e9, DTypeName(lm.model->dtype()),
+             st.t_load_us / 1e6, st.bytes_weights / 1048576.0, PeakRssBytes() / 1048576.0);
+  return lm;
+}
+
+}  // namespace llemma::cli

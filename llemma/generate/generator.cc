@@ -1,0 +1,89 @@
+#include "llemma/generate/generator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "llemma/core/timer.h"
+#include "llemma/generate/stop_matcher.h"
+
+namespace llemma {
+
+const char* FinishReasonName(FinishReason r) {
+  switch (r) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kEos: return "eos";
+    case FinishReason::kLength: return "length";
+  }
+  return "?";
+}
+
+StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok, std::span<const int32_t> prompt,
+                                  const GenerateOptions& opts,
+                                  const std::function<void(std::string_view)>& on_text) {
+  LLEMMA_RETURN_IF_ERROR(ValidateSamplingParams(opts.sampling));
+  if (opts.max_new_tokens < 0) return InvalidArgumentError("max new tokens must be >= 0");
+  if (prompt.empty()) return InvalidArgumentError("the prompt is empty; give at least one token");
+  const Config& cfg = ctx.model().config();
+  if (static_cast<int64_t>(prompt.size()) >= ctx.n_ctx()) {
+    return OutOfRangeError("the prompt has " + std::to_string(prompt.size()) +
+                           " tokens but the context holds " + std::to_string(ctx.n_ctx()) +
+                           "; shorten the prompt or raise the context size");
+  }
+  GenerateResult result;
+  result.n_prompt = static_cast<int64_t>(prompt.size());
+  // Ids the tokenizer cannot spell (padding rows of the embedding) are never sampled.
+  const int64_t n_spellable = std::min<int64_t>(cfg.n_vocab, tok.vocab_size());
+
+  ctx.Rewind(0);
+  const int64_t t0 = NowMicros();
+  LLEMMA_ASSIGN_OR_RETURN(std::span<const float> logits, ctx.Eval(prompt));
+  result.t_prefill_us = NowMicros() - t0;
+
+  Sampler sampler(opts.sampling);
+  StreamDecoder decoder(tok, /*at_start=*/false);
+  StopMatcher stops(opts.stop);
+  auto emit = [&](const std::string& s) {
+    if (s.empty()) return;
+    result.text += s;
+    if (on_text) on_text(s);
+  };
+  std::vector<float> row;
+  const int64_t t1 = NowMicros();
+  for (int64_t i = 0; i < opts.max_new_tokens; ++i) {
+    std::span<const float> last = logits.subspan(logits.size() - cfg.n_vocab);
+    if (n_spellable < cfg.n_vocab) {
+      row.assign(last.begin(), last.end());
+      std::fill(row.begin() + n_spellable, row.end(), -std::numeric_limits<float>::infinity());
+      last = row;
+    }
+    const int32_t id = sampler.Sample(last);
+    result.tokens.push_back(id);
+    if (opts.stop_at_eos && id == cfg.eos_id) {
+      result.finish = FinishReason::kEos;
+      break;
+    }
+    emit(stops.Push(decoder.Push(id)));
+    if (stops.stopped()) {
+      result.finish = FinishReason::kStop;
+      result.stop_matched = stops.matched();
+      break;
+    }
+    if (i + 1 == opts.max_new_tokens || ctx.n_past() >= ctx.n_ctx()) break;  // length
+    LLEMMA_ASSIGN_OR_RETURN(logits, ctx.Eval(std::span<const int32_t>(&id, 1)));
+    result.n_decode++;
+  }
+  if (!stops.stopped()) {
+    emit(stops.Push(decoder.Flush()));
+    if (stops.stopped()) {
+      result.finish = FinishReason::kStop;
+      result.stop_matched = stops.matched();
+    } else {
+      emit(stops.Flush());
+    }
+  }
+  result.t_decode_us = NowMicros() - t1;
+  return result;
+}
+
+}  // namespace llemma

@@ -1,0 +1,55 @@
+// Generate: the decoding loop for one sequence. Prefills the prompt as one
+// batched pass, then decodes token by token with a Sampler, turning tokens
+// into text with a StreamDecoder and cutting at stop strings with a
+// StopMatcher. Text is handed to `on_text` as soon as it is final (never a
+// broken UTF-8 sequence, never part of a stop string).
+//
+//   GenerateOptions opts;
+//   opts.max_new_tokens = 512;
+//   opts.stop = {"I hope it is correct."};
+//   StatusOr<GenerateResult> r = Generate(*ctx, *tok, tok->Encode(prompt, true), opts,
+//                                         [](std::string_view s) { std::cout << s; });
+//
+// Stateless apart from the Context it is given (which it rewinds to empty).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llemma/core/status.h"
+#include "llemma/generate/sampler.h"
+#include "llemma/model/context.h"
+#include "llemma/tokenizer/tokenizer.h"
+
+namespace llemma {
+
+struct GenerateOptions {
+  SamplingParams sampling;
+  int64_t max_new_tokens = 256;
+  std::vector<std::string> stop;  // stop strings, matched on the generated text
+  bool stop_at_eos = true;
+};
+
+enum class FinishReason { kStop, kEos, kLength };
+const char* FinishReasonName(FinishReason r);  // "stop", "eos", "length"
+
+struct GenerateResult {
+  std::string text;               // the continuation, without any stop string
+  std::vector<int32_t> tokens;    // generated ids (including the one that completed a stop string)
+  FinishReason finish = FinishReason::kLength;
+  std::string stop_matched;       // which stop string ended generation
+  int64_t n_prompt = 0;
+  int64_t t_prefill_us = 0;
+  int64_t t_decode_us = 0;
+  int64_t n_decode = 0;           // forward passes of single tokens
+};
+
+StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok, std::span<const int32_t> prompt,
+                                  const GenerateOptions& opts,
+                                  const std::function<void(std::string_view)>& on_text = {});
+
+}  // namespace llemma
