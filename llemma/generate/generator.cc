@@ -32,8 +32,6 @@ StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok, std::span<
   }
   GenerateResult result;
   result.n_prompt = static_cast<int64_t>(prompt.size());
-  // Ids the tokenizer cannot spell (padding rows of the embedding) are never sampled.
-  const int64_t n_spellable = std::min<int64_t>(cfg.n_vocab, tok.vocab_size());
 
   ctx.Rewind(0);
   const int64_t t0 = NowMicros();
@@ -48,16 +46,11 @@ StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok, std::span<
     result.text += s;
     if (on_text) on_text(s);
   };
-  std::vector<float> row;
   const int64_t t1 = NowMicros();
   for (int64_t i = 0; i < opts.max_new_tokens; ++i) {
-    std::span<const float> last = logits.subspan(logits.size() - cfg.n_vocab);
-    if (n_spellable < cfg.n_vocab) {
-      row.assign(last.begin(), last.end());
-      std::fill(row.begin() + n_spellable, row.end(), -std::numeric_limits<float>::infinity());
-      last = row;
-    }
-    const int32_t id = sampler.Sample(last);
+    // Like the reference, every id of the model's vocabulary can be chosen; ids
+    // the tokenizer cannot spell (padding rows) produce no text.
+    const int32_t id = sampler.Sample(logits.subspan(logits.size() - cfg.n_vocab));
     result.tokens.push_back(id);
     if (opts.stop_at_eos && id == cfg.eos_id) {
       result.finish = FinishReason::kEos;

@@ -1,0 +1,153 @@
+// The `llemma` binary end to end: stdout carries only the continuation,
+// diagnostics go to stderr, bad input exits non-zero with one clear line.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include "llemma/generate/generator.h"
+#include "llemma/generate/perplexity.h"
+#include "llemma/model/context.h"
+#include "llemma/tokenizer/tokenizer.h"
+#include "tests/test_util.h"
+
+namespace llemma::testing {
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+CommandResult RunLlemma(const std::string& args, const std::string& stdin_text) {
+  const std::string dir = ::testing::TempDir();
+  const std::string in = dir + "/llemma_stdin", out = dir + "/llemma_stdout", err = dir + "/llemma_stderr";
+  std::ofstream(in) << stdin_text;
+  const std::string cmd = std::string(LLEMMA_BINARY_DIR) + "/bin/llemma " + args + " <" + in + " >" + out +
+                          " 2>" + err;
+  const int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::stringstream so, se;
+  so << std::ifstream(out).rdbuf();
+  se << std::ifstream(err).rdbuf();
+  r.out = so.str();
+  r.err = se.str();
+  return r;
+}
+
+namespace {
+
+TEST(Cli, GenerateStreamsOnlyTheGreedyContinuationToStdout) {
+  const std::string dir = FixtureDir("tiny-gqa-bf16-sharded");
+  const std::string prompt = "Problem: Find x.\nSolution:";
+  CommandResult r = RunLlemma("generate --model " + dir + " --prompt " + ShellQuote(prompt) +
+                              " --max-tokens 12 --temperature 0 --ignore-eos --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The same continuation through the library.
+  auto tok = Tokenizer::Load(dir + "/tokenizer.model");
+  auto model = Model::Load(dir, {.dtype = DType::kBF16});
+  ASSERT_TRUE(tok.ok() && model.ok());
+  auto ctx = Context::Create(**model, {.n_ctx = 64});
+  ASSERT_TRUE(ctx.ok());
+  GenerateOptions opts;
+  opts.max_new_tokens = 12;
+  opts.stop_at_eos = false;
+  auto want = Generate(**ctx, **tok, (*tok)->Encode(prompt, true), opts);
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(r.out, want->text);
+  EXPECT_EQ(want->tokens.size(), 12u);
+  EXPECT_NE(r.err.find("tok/s"), std::string::npos) << r.err;  // timings on stderr
+  EXPECT_NE(r.err.find("loaded"), std::string::npos) << r.err;
+}
+
+TEST(Cli, GenerateReadsPromptFileAndHonoursStopStrings) {
+  const std::string dir = FixtureDir("tiny-mha-f32");
+  CommandResult full = RunLlemma("generate -m " + dir + " -f - -n 24 --ignore-eos", "Q: 2 + 3 = ?\nA:");
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  ASSERT_GE(full.out.size(), 6u);
+  // Stop at a string taken from the middle of the unconstrained output.
+  const std::string stop = full.out.substr(full.out.size() / 2, 2);
+  CommandResult cut = RunLlemma("generate -m " + dir + " -f - -n 24 --ignore-eos --stop " +
+                                ShellQuote(stop), "Q: 2 + 3 = ?\nA:");
+  ASSERT_EQ(cut.exit_code, 0) << cut.err;
+  EXPECT_EQ(cut.out, full.out.substr(0, full.out.find(stop)));
+  EXPECT_NE(cut.err.find("finish: stop"), std::string::npos);
+}
+
+TEST(Cli, SampledGenerationIsReproducibleFromItsSeed) {
+  const std::string dir = FixtureDir("tiny-mha-f32");
+  const std::string args = "generate -m " + dir +
+                           " -p 'Final Answer:' -n 16 --temperature 1.0 --top-k 50 --top-p 0.95 "
+                           "--min-p 0.01 --ignore-eos --seed ";
+  CommandResult a = RunLlemma(args + "7"), b = RunLlemma(args + "7"), c = RunLlemma(args + "8");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(a.out, c.out);
+}
+
+TEST(Cli, TokenizePrintsIdsAndPieces) {
+  const std::string tok = std::string(LLEMMA_TESTDATA_DIR) + "/tokenizer/tiny.model";
+  CommandResult r = RunLlemma("tokenize --tokenizer " + tok + " --prompt 'x = 42' --ids");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto t = Tokenizer::Load(tok);
+  ASSERT_TRUE(t.ok());
+  const std::vector<int32_t> ids = (*t)->Encode("x = 42", true);
+  EXPECT_EQ(nlohmann::json::parse(r.out).get<std::vector<int32_t>>(), ids);
+  CommandResult pieces = RunLlemma("tokenize --tokenizer " + tok + " --prompt 'x = 42'");
+  ASSERT_EQ(pieces.exit_code, 0);
+  EXPECT_NE(pieces.out.find("'<s>'"), std::string::npos);
+  EXPECT_NE(pieces.out.find("'▁x'"), std::string::npos) << pieces.out;
+}
+
+TEST(Cli, PerplexityMatchesTheLibrary) {
+  const std::string dir = FixtureDir("tiny-mha-f32");
+  const std::string text = "Problem: Find the value of x such that 3x + 3 = 21.\nSolution: x = 6.\n";
+  const std::string file = ::testing::TempDir() + "/ppl.txt";
+  std::ofstream(file) << text;
+  CommandResult r = RunLlemma("perplexity -m " + dir + " -f " + file + " --window 16 --stride 8 --dtype f32");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_NE(r.out.find("perplexity: "), std::string::npos) << r.out;
+  const double ppl = std::stod(r.out.substr(r.out.find("perplexity: ") + 12));
+  auto tok = Tokenizer::Load(dir + "/tokenizer.model");
+  auto model = Model::Load(dir, {.dtype = DType::kF32});
+  ASSERT_TRUE(tok.ok() && model.ok());
+  auto ctx = Context::Create(**model, {.n_ctx = 16});
+  ASSERT_TRUE(ctx.ok());
+  const std::vector<int32_t> ids = (*tok)->Encode(text, true);
+  auto want = ComputePerplexity(**ctx, ids, {.window = 16, .stride = 8});
+  ASSERT_TRUE(want.ok());
+  EXPECT_NEAR(ppl, want->Perplexity(), 1e-5 * want->Perplexity());
+  EXPECT_NE(r.out.find("scored: " + std::to_string(ids.size() - 1)), std::string::npos) << r.out;
+}
+
+TEST(Cli, BadInputExitsNonZeroWithOneLineNamingTheProblem) {
+  const std::string dir = FixtureDir("tiny-mha-f32");
+  struct Case {
+    std::string args;
+    std::string needle;
+  };
+  const Case cases[] = {
+      {"generate -m /nonexistent -p hi", "/nonexistent"},
+      {"generate -m " + dir + " -p hi --dtype q3", "unknown dtype 'q3'"},
+      {"generate -m " + dir, "--prompt"},
+      {"generate -m " + dir + " -p hi --temperature -1", "temperature"},
+      {"generate -m " + dir + " -p " + ShellQuote(std::string(3000, 'x') + " y") + " --ctx 32",
+       "context"},
+      {"tokenize -p hi", "--tokenizer"},
+      {"perplexity -m " + dir + " -f /nonexistent.txt", "/nonexistent.txt"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = RunLlemma(c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_TRUE(r.out.empty()) << c.args;
+  }
+}
+
+}  // namespace
+}  // namespace llemma::testing
