@@ -10,6 +10,7 @@ namespace llemma::cli {
 void AddGenerateCommand(CLI::App& app, int* exit_code);
 void AddTokenizeCommand(CLI::App& app, int* exit_code);
 void AddPerplexityCommand(CLI::App& app, int* exit_code);
+void AddBenchCommand(CLI::App& app, int* exit_code);
 #ifdef LLEMMA_HAVE_CHECK_COMMAND
 void AddCheckCommand(CLI::App& app, int* exit_code);
 #endif

@@ -29,6 +29,9 @@ void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens,
 // Dot product of a weight row (in `dtype`) with an f32 vector.
 float DotRow(DType dtype, const void* row, const float* x, int64_t n);
 
+// Name of the kernel set in use ("avx512", "avx2" or "generic").
+const char* KernelIsaName();
+
 // out[t, i] = x[t, i] / sqrt(mean_i(x[t, :]²) + eps) · weight[i]     (n_tokens, dim)
 void RmsNorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps,
              float* out);

@@ -1,0 +1,99 @@
+// llemma bench: prompt-processing and generation speed with llama-bench's
+// definitions, plus the memory-bandwidth bound for decoding.
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "llemma/backend/cpu/membw.h"
+#include "llemma/backend/cpu/ops.h"
+#include "llemma/generate/bench.h"
+
+namespace llemma::cli {
+
+namespace {
+struct BenchArgs {
+  ModelOptions model;
+  int64_t prompt_tokens = 512, gen_tokens = 128;
+  int repetitions = 5;
+  std::string output = "md";
+  bool no_bandwidth = false;
+};
+
+int RunBenchCommand(const BenchArgs& a) {
+  if (a.output != "md" && a.output != "json") {
+    return ReportError(InvalidArgumentError("--output must be md or json, got '" + a.output + "'"));
+  }
+  auto lm = LoadModelAndTokenizer(a.model);
+  if (!lm.ok()) return ReportError(lm.status());
+  const Model& m = *lm->model;
+  const Config& c = m.config();
+  BenchOptions o;
+  o.prompt_tokens = a.prompt_tokens;
+  o.gen_tokens = a.gen_tokens;
+  o.repetitions = a.repetitions;
+  o.n_threads = a.model.threads;
+  auto results = RunBench(m, o);
+  if (!results.ok()) return ReportError(results.status());
+  const int threads = a.model.threads > 0 ? a.model.threads : ThreadPool::HardwareThreads();
+  // Bytes read per decoded token: every matrix except the embedding table, of
+  // which one row is read (unless it doubles as the output matrix).
+  const double emb_bytes = static_cast<double>(c.n_vocab) * c.n_embd * DTypeSize(m.token_embd().dtype);
+  const double bytes_per_token = m.load_stats().bytes_weights - (m.output().data == m.token_embd().data ? 0 : emb_bytes);
+  double bw = 0;
+  if (!a.no_bandwidth) {
+    ThreadPool pool(threads);
+    bw = cpu::MeasureReadBandwidth(pool);
+  }
+  const double bound_ts = bw > 0 ? bw * 1e9 / bytes_per_token : 0;
+  const std::string dtype = DTypeName(m.dtype());
+  if (a.output == "json") {
+    nlohmann::json out = nlohmann::json::array();
+    for (const BenchResult& r : *results) {
+      nlohmann::json j = {{"model", a.model.model}, {"model_type", dtype},
+                          {"model_size", m.load_stats().bytes_weights}, {"model_n_params", c.ParameterCount()},
+                          {"backend", "CPU"}, {"isa", cpu::KernelIsaName()}, {"n_threads", threads},
+                          {"test", r.test}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen},
+                          {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts}, {"samples_ts", r.samples_ts}};
+      if (bw > 0) {
+        j["mem_bandwidth_gbs"] = bw;
+        if (r.n_gen > 0) {
+          j["bound_ts"] = bound_ts;
+          j["pct_of_bound"] = 100.0 * r.avg_ts / bound_ts;
+        }
+      }
+      out.push_back(j);
+    }
+    fmt::print("{}\n", out.dump(2));
+    return 0;
+  }
+  fmt::print("| model | type | size | params | backend | threads | test | t/s | % of bandwidth bound |\n");
+  fmt::print("| --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n");
+  for (const BenchResult& r : *results) {
+    std::string pct = "";
+    if (bw > 0 && r.n_gen > 0) pct = fmt::format("{:.0f}% of {:.2f}", 100.0 * r.avg_ts / bound_ts, bound_ts);
+    fmt::print("| {} | {} | {:.2f} GiB | {:.2f} B | CPU ({}) | {} | {} | {:.2f} ± {:.2f} | {} |\n",
+               a.model.model, dtype, m.load_stats().bytes_weights / 1073741824.0,
+               c.ParameterCount() / 1e9, cpu::KernelIsaName(), threads, r.test, r.avg_ts, r.stddev_ts, pct);
+  }
+  if (bw > 0) fmt::print("\nmemory read bandwidth: {:.1f} GB/s with {} threads\n", bw, threads);
+  return 0;
+}
+}  // namespace
+
+void AddBenchCommand(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prompt processing (ppN) and generation (tgN) speed");
+  AddModelOptions(cmd, &a->model);
+  cmd->add_option("-p,--prompt-tokens", a->prompt_tokens, "prompt tokens of the pp test (0 = skip)")
+      ->capture_default_str();
+  cmd->add_option("-n,--gen-tokens", a->gen_tokens, "generated tokens of the tg test (0 = skip)")
+      ->capture_default_str();
+  cmd->add_option("-r,--repetitions", a->repetitions, "timed repetitions of each test")->capture_default_str();
+  cmd->add_option("-o,--output", a->output, "md | json")->capture_default_str();
+  cmd->add_flag("--no-bandwidth", a->no_bandwidth, "skip the memory-bandwidth probe");
+  cmd->callback([a, exit_code] { *exit_code = RunBenchCommand(*a); });
+}
+
+}  // namespace llemma::cli

@@ -1,0 +1,34 @@
+// Per-ISA kernel tables. The same loop bodies (kernels_impl.inc) are compiled
+// once per instruction set (generic, AVX2+FMA+F16C, AVX-512) and the best
+// table this CPU supports is chosen at start-up. Internal to backend/cpu:
+// callers use ops.h. Tables are immutable; safe from any thread.
+#pragma once
+
+#include <cstdint>
+
+#include "llemma/core/dtype.h"
+
+namespace llemma::cpu::internal {
+
+struct Kernels {
+  const char* name;
+  float (*dot_f32)(const float* w, const float* x, int64_t n);
+  float (*dot_bf16)(const uint16_t* w, const float* x, int64_t n);
+  float (*dot_f16)(const uint16_t* w, const float* x, int64_t n);
+  // dst[i] = float(src[i]) for a row in any weight dtype.
+  void (*to_f32)(DType dtype, const void* src, float* dst, int64_t n);
+  // out[t*4 + r] = Σ_k w[r*k_len + k] · x[t*k_len + k] for 4 rows × 4 tokens.
+  void (*gemm_4x4)(const float* w, const float* x, int64_t k_len, float* out);
+  // y += a · x
+  void (*axpy)(float a, const float* x, float* y, int64_t n);
+};
+
+const Kernels& GenericKernels();
+const Kernels* Avx2Kernels();    // nullptr when this build has no x86 kernels
+const Kernels* Avx512Kernels();  // nullptr when this build has no x86 kernels
+
+// The best table the running CPU supports. The environment variable
+// LLEMMA_ISA=generic|avx2|avx512 caps the choice (for tests and benchmarks).
+const Kernels& ActiveKernels();
+
+}  // namespace llemma::cpu::internal

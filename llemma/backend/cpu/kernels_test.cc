@@ -1,0 +1,101 @@
+// Every ISA build of the kernels against the scalar reference, over sizes
+// around the vector widths and misaligned pointers.
+#include "llemma/backend/cpu/kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "llemma/backend/cpu/ref_ops.h"
+
+namespace llemma::cpu::internal {
+namespace {
+
+std::vector<const Kernels*> SupportedTables() {
+  std::vector<const Kernels*> out = {&GenericKernels()};
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (Avx2Kernels() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
+    out.push_back(Avx2Kernels());
+  }
+  if (Avx512Kernels() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl")) {
+    out.push_back(Avx512Kernels());
+  }
+#endif
+  return out;
+}
+
+std::vector<float> Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1, 1);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+double RefDot(DType dtype, const void* w, const float* x, int64_t n) {
+  double acc = 0;
+  for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(ref::LoadElement(dtype, w, i)) * x[i];
+  return acc;
+}
+
+TEST(Kernels, ActiveTableIsTheBestSupported) {
+  const auto tables = SupportedTables();
+  if (std::getenv("LLEMMA_ISA") == nullptr) EXPECT_STREQ(ActiveKernels().name, tables.back()->name);
+}
+
+TEST(Kernels, DotProductsMatchReferenceForEveryIsa) {
+  for (const Kernels* k : SupportedTables()) {
+    for (int64_t n : {1, 3, 15, 16, 17, 31, 64, 65, 127, 300, 4096 + 7}) {
+      for (int offset : {0, 1, 5}) {
+        const auto f = Random(n + offset, n * 7 + offset);
+        const auto x = Random(n + offset, n * 3 + offset + 1);
+        std::vector<uint16_t> bf(n + offset), hf(n + offset);
+        ConvertElements(DType::kF32, f.data(), DType::kBF16, bf.data(), n + offset);
+        ConvertElements(DType::kF32, f.data(), DType::kF16, hf.data(), n + offset);
+        const float* xp = x.data() + offset;
+        const double tol = 1e-5 * std::sqrt(static_cast<double>(n)) + 1e-6;
+        EXPECT_NEAR(k->dot_f32(f.data() + offset, xp, n), RefDot(DType::kF32, f.data() + offset, xp, n), tol)
+            << k->name << " n=" << n;
+        EXPECT_NEAR(k->dot_bf16(bf.data() + offset, xp, n), RefDot(DType::kBF16, bf.data() + offset, xp, n), tol)
+            << k->name << " n=" << n;
+        EXPECT_NEAR(k->dot_f16(hf.data() + offset, xp, n), RefDot(DType::kF16, hf.data() + offset, xp, n), tol)
+            << k->name << " n=" << n;
+        std::vector<float> out(n);
+        for (DType d : {DType::kF32, DType::kBF16, DType::kF16}) {
+          const void* src = d == DType::kF32 ? static_cast<const void*>(f.data() + offset)
+                            : d == DType::kBF16 ? static_cast<const void*>(bf.data() + offset)
+                                                : static_cast<const void*>(hf.data() + offset);
+          k->to_f32(d, src, out.data(), n);
+          for (int64_t i = 0; i < n; ++i) ASSERT_EQ(out[i], ref::LoadElement(d, src, i)) << k->name;
+        }
+      }
+    }
+  }
+}
+
+TEST(Kernels, Gemm4x4AndAxpyMatchReferenceForEveryIsa) {
+  for (const Kernels* k : SupportedTables()) {
+    for (int64_t len : {1, 7, 16, 33, 257}) {
+      const auto w = Random(4 * len + 1, len), x = Random(4 * len + 3, len + 9);
+      float out[16];
+      k->gemm_4x4(w.data() + 1, x.data() + 3, len, out);
+      for (int t = 0; t < 4; ++t)
+        for (int r = 0; r < 4; ++r)
+          EXPECT_NEAR(out[t * 4 + r], RefDot(DType::kF32, w.data() + 1 + r * len, x.data() + 3 + t * len, len),
+                      1e-5 * len)
+              << k->name;
+      auto y = Random(len, 1);
+      auto want = y;
+      k->axpy(0.5f, x.data() + 1, y.data(), len);
+      for (int64_t i = 0; i < len; ++i) EXPECT_NEAR(y[i], want[i] + 0.5f * x[1 + i], 1e-6) << k->name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llemma::cpu::internal

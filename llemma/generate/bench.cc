@@ -1,0 +1,81 @@
+#include "llemma/generate/bench.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "llemma/core/timer.h"
+#include "llemma/generate/sampler.h"
+#include "llemma/model/context.h"
+
+namespace llemma {
+
+namespace {
+
+void Summarize(BenchResult& r) {
+  const double n = static_cast<double>(r.samples_ts.size());
+  r.avg_ts = std::accumulate(r.samples_ts.begin(), r.samples_ts.end(), 0.0) / n;
+  double var = 0;
+  for (double s : r.samples_ts) var += (s - r.avg_ts) * (s - r.avg_ts);
+  r.stddev_ts = r.samples_ts.size() > 1 ? std::sqrt(var / (n - 1)) : 0.0;
+}
+
+}  // namespace
+
+StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptions& opts) {
+  if (opts.repetitions < 1) return InvalidArgumentError("repetitions must be >= 1");
+  if (opts.prompt_tokens < 0 || opts.gen_tokens < 0) {
+    return InvalidArgumentError("token counts must be >= 0");
+  }
+  const Config& c = model.config();
+  const int64_t n_ctx = std::max<int64_t>({opts.prompt_tokens, opts.gen_tokens, 1});
+  if (n_ctx > c.n_ctx_train) {
+    return InvalidArgumentError("the test needs " + std::to_string(n_ctx) +
+                                " positions but the model allows " + std::to_string(c.n_ctx_train));
+  }
+  LLEMMA_ASSIGN_OR_RETURN(auto ctx, Context::Create(model, {.n_ctx = n_ctx, .n_threads = opts.n_threads,
+                                                            .n_batch = std::max<int64_t>(opts.prompt_tokens, 1)}));
+  // Random token ids (never BOS/EOS), like llama-bench.
+  Rng rng(1234);
+  auto random_tokens = [&](int64_t n) {
+    std::vector<int32_t> t(n);
+    for (auto& id : t) id = 3 + static_cast<int32_t>(rng.Next() % static_cast<uint64_t>(c.n_vocab - 3));
+    return t;
+  };
+  std::vector<BenchResult> results;
+  if (opts.prompt_tokens > 0) {
+    BenchResult r;
+    r.test = "pp" + std::to_string(opts.prompt_tokens);
+    r.n_prompt = opts.prompt_tokens;
+    const std::vector<int32_t> tokens = random_tokens(opts.prompt_tokens);
+    for (int rep = -1; rep < opts.repetitions; ++rep) {  // rep -1 warms up
+      ctx->Rewind(0);
+      const int64_t t0 = NowMicros();
+      LLEMMA_RETURN_IF_ERROR(ctx->Eval(tokens).status());
+      const double secs = (NowMicros() - t0) / 1e6;
+      if (rep >= 0) r.samples_ts.push_back(opts.prompt_tokens / secs);
+    }
+    Summarize(r);
+    results.push_back(std::move(r));
+  }
+  if (opts.gen_tokens > 0) {
+    BenchResult r;
+    r.test = "tg" + std::to_string(opts.gen_tokens);
+    r.n_gen = opts.gen_tokens;
+    for (int rep = -1; rep < opts.repetitions; ++rep) {
+      ctx->Rewind(0);
+      int32_t token = random_tokens(1)[0];
+      const int64_t t0 = NowMicros();
+      for (int64_t i = 0; i < (rep < 0 ? 4 : opts.gen_tokens); ++i) {
+        LLEMMA_ASSIGN_OR_RETURN(std::span<const float> logits, ctx->Eval({&token, 1}));
+        token = Sampler::Argmax(logits);
+      }
+      const double secs = (NowMicros() - t0) / 1e6;
+      if (rep >= 0) r.samples_ts.push_back(opts.gen_tokens / secs);
+    }
+    Summarize(r);
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+}  // namespace llemma

@@ -1,0 +1,34 @@
+// Engine benchmark with llama-bench's definitions: ppN = prompt processing of
+// N tokens in one batched pass from an empty context; tgN = generating N
+// tokens one at a time from an empty context. Each test runs once to warm up,
+// then `repetitions` times; speeds are mean ± standard deviation of tokens/s.
+//
+//   BenchOptions o;  o.prompt_tokens = 512;  o.gen_tokens = 128;
+//   StatusOr<std::vector<BenchResult>> r = RunBench(model, o);
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "llemma/core/status.h"
+#include "llemma/model/model.h"
+
+namespace llemma {
+
+struct BenchOptions {
+  int64_t prompt_tokens = 512;  // 0 skips the pp test
+  int64_t gen_tokens = 128;     // 0 skips the tg test
+  int repetitions = 5;
+  int n_threads = 0;
+};
+
+struct BenchResult {
+  std::string test;              // "pp512", "tg128"
+  int64_t n_prompt = 0, n_gen = 0;
+  std::vector<double> samples_ts;  // tokens/s of each repetition
+  double avg_ts = 0, stddev_ts = 0;
+};
+
+StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptions& opts);
+
+}  // namespace llemma
