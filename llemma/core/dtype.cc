@@ -11,6 +11,8 @@ const char* DTypeName(DType t) {
     case DType::kF32: return "f32";
     case DType::kF16: return "f16";
     case DType::kBF16: return "bf16";
+    case DType::kQ8_0: return "q8_0";
+    case DType::kQ4_0: return "q4_0";
   }
   return "?";
 }
@@ -19,8 +21,10 @@ StatusOr<DType> ParseDType(std::string_view name) {
   if (name == "f32" || name == "float32" || name == "fp32") return DType::kF32;
   if (name == "f16" || name == "float16" || name == "fp16") return DType::kF16;
   if (name == "bf16" || name == "bfloat16") return DType::kBF16;
+  if (name == "q8_0") return DType::kQ8_0;
+  if (name == "q4_0") return DType::kQ4_0;
   return InvalidArgumentError("unknown dtype '" + std::string(name) +
-                              "': use one of f32, bf16, f16");
+                              "': use one of f32, bf16, f16, q8_0, q4_0");
 }
 
 namespace {

@@ -11,17 +11,41 @@
 
 namespace llemma {
 
-enum class DType : uint8_t { kF32, kF16, kBF16 };
+// Float types, and the block-quantized types of GGUF files: a row of n
+// elements is n / block_size blocks, each holding its own scale.
+//   Q8_0: 32 elements = f16 scale d + 32 × int8 q;    x = d · q
+//   Q4_0: 32 elements = f16 scale d + 16 bytes of nibbles (low nibbles are
+//         elements 0..15, high nibbles 16..31);       x = d · (q − 8)
+enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0 };
 
-inline size_t DTypeSize(DType t) { return t == DType::kF32 ? 4 : 2; }
+inline bool IsQuantized(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
+// Elements per block (1 for float types).
+inline int64_t DTypeBlockSize(DType t) { return IsQuantized(t) ? 32 : 1; }
+// Bytes per block (per element for float types).
+inline size_t DTypeBlockBytes(DType t) {
+  switch (t) {
+    case DType::kF32: return 4;
+    case DType::kF16:
+    case DType::kBF16: return 2;
+    case DType::kQ8_0: return 34;
+    case DType::kQ4_0: return 18;
+  }
+  return 0;
+}
+// Element size of a float type. Not meaningful for quantized types.
+inline size_t DTypeSize(DType t) { return DTypeBlockBytes(t); }
+// Bytes of a row of n elements (n must be a multiple of the block size).
+inline size_t RowBytes(DType t, int64_t n) {
+  return static_cast<size_t>(n / DTypeBlockSize(t)) * DTypeBlockBytes(t);
+}
 
-// "f32", "f16", "bf16".
+// "f32", "f16", "bf16", "q8_0", "q4_0".
 const char* DTypeName(DType t);
 
-// Parses "f32" | "f16" | "bf16" (also "float32", "float16", "bfloat16").
+// Parses a name as printed by DTypeName (also "float32", "float16", "bfloat16").
 StatusOr<DType> ParseDType(std::string_view name);
 
-// Converts n elements from `src` (of type `from`) to `dst` (of type `to`).
+// Converts n elements between float types (f32/f16/bf16).
 void ConvertElements(DType from, const void* src, DType to, void* dst, size_t n);
 
 }  // namespace llemma

@@ -21,6 +21,11 @@ struct Kernels {
   void (*gemm_4x4)(const float* w, const float* x, int64_t k_len, float* out);
   // y += a · x
   void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // Σ w[i] · x[i] of a quantized weight row and Q8_0 activations (BlockQ8_0*).
+  float (*vec_dot_q8_0)(const void* w, const void* x, int64_t n);
+  float (*vec_dot_q4_0)(const void* w, const void* x, int64_t n);
+  // Activations to Q8_0 blocks (n % 32 == 0).
+  void (*quantize_q8_0)(const float* x, void* dst, int64_t n);
 };
 
 const Kernels& GenericKernels();

@@ -1,6 +1,7 @@
 // The kernels compiled for AVX2 (see CMakeLists.txt for the flags).
 #include "llemma/backend/cpu/kernels.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "llemma/core/half.h"

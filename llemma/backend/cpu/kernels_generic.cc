@@ -1,5 +1,6 @@
 #include "llemma/backend/cpu/kernels.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "llemma/core/half.h"
@@ -27,7 +28,8 @@ const Kernels& Choose() {
 #if defined(LLEMMA_HAVE_X86_KERNELS)
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+                      __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                     __builtin_cpu_supports("f16c");
   if (avx512 && want != "generic" && want != "avx2") return *Avx512Kernels();

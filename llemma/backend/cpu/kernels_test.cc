@@ -22,7 +22,7 @@ std::vector<const Kernels*> SupportedTables() {
     out.push_back(Avx2Kernels());
   }
   if (Avx512Kernels() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl")) {
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) {
     out.push_back(Avx512Kernels());
   }
 #endif

@@ -7,6 +7,7 @@
 
 #include "llemma/core/check.h"
 #include "llemma/backend/cpu/kernels.h"
+#include "llemma/backend/cpu/quants.h"
 
 namespace llemma::cpu {
 
@@ -31,9 +32,51 @@ float DotRow(DType dtype, const void* row, const float* x, int64_t n) {
 
 const char* KernelIsaName() { return ActiveKernels().name; }
 
-void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
+namespace {
+
+// Quantized weights: activations are quantized to Q8_0 once, then every
+// weight row is an integer dot product per block.
+void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t K = w.cols, N = w.rows;
-  const size_t row_bytes = static_cast<size_t>(K) * DTypeSize(w.dtype);
+  LLEMMA_CHECK_EQ(K % kQK, 0);
+  const internal::Kernels& kern = ActiveKernels();
+  const auto dot = w.dtype == DType::kQ8_0 ? kern.vec_dot_q8_0 : kern.vec_dot_q4_0;
+  const size_t row_bytes = RowBytes(w.dtype, K);
+  const size_t xq_row = RowBytes(DType::kQ8_0, K);
+  thread_local std::vector<uint8_t> xq;
+  xq.resize(xq_row * n_tokens);
+  uint8_t* xqp = xq.data();
+  pool.ParallelFor(static_cast<size_t>(n_tokens), [&](size_t b, size_t e, int) {
+    for (size_t t = b; t < e; ++t) kern.quantize_q8_0(x + t * K, xqp + t * xq_row, K);
+  });
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  if (n_tokens == 1) {
+    pool.ParallelFor(
+        N,
+        [&](size_t begin, size_t end, int) {
+          for (size_t n = begin; n < end; ++n) y[n] = dot(base + n * row_bytes, xqp, K);
+        },
+        /*grain=*/64);
+    return;
+  }
+  const int64_t n_tiles = (N + kRowTile - 1) / kRowTile;
+  pool.ParallelFor(static_cast<size_t>(n_tiles), [&](size_t tb, size_t te, int) {
+    for (size_t ti = tb; ti < te; ++ti) {
+      const int64_t r0 = static_cast<int64_t>(ti) * kRowTile;
+      const int64_t r1 = std::min(N, r0 + kRowTile);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        for (int64_t r = r0; r < r1; ++r) y[t * N + r] = dot(base + r * row_bytes, xqp + t * xq_row, K);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
+  if (IsQuantized(w.dtype)) return MatMulQuantized(pool, w, x, n_tokens, y);
+  const int64_t K = w.cols, N = w.rows;
+  const size_t row_bytes = RowBytes(w.dtype, K);
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   if (n_tokens == 1) {
     // Matrix-vector: each thread streams a contiguous slice of rows.

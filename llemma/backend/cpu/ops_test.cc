@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "llemma/backend/cpu/quants.h"
 #include "llemma/backend/cpu/ref_ops.h"
 #include "llemma/core/half.h"
 
@@ -63,6 +64,29 @@ TEST(MatMul, MatchesReferenceOverDtypesSizesTokensAndMisalignment) {
                 << DTypeName(dtype) << " rows=" << rows << " cols=" << cols << " tokens=" << tokens
                 << " offset=" << offset << " threads=" << threads;
           }
+        }
+      }
+    }
+  }
+}
+
+TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) {
+      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 32}, {37, 64}, {100, 256}}) {
+        const auto wf = RandomVector(rows * cols, rows + cols, 0.5f);
+        std::vector<uint8_t> wq(RowBytes(dtype, cols) * rows);
+        for (int64_t r = 0; r < rows; ++r)
+          QuantizeRow(dtype, wf.data() + r * cols, wq.data() + r * RowBytes(dtype, cols), cols);
+        const Matrix w{dtype, wq.data(), rows, cols};
+        for (int64_t tokens : {1, 3, 17}) {
+          const auto x = RandomVector(tokens * cols, tokens);
+          std::vector<float> got(tokens * rows), want(tokens * rows);
+          MatMul(pool, w, x.data(), tokens, got.data());
+          ref::MatMul(w, x.data(), tokens, want.data());
+          // The fast path also quantizes the activations to 8 bits.
+          EXPECT_LT(MaxRelError(got, want), 4e-2) << DTypeName(dtype) << " " << rows << "x" << cols;
         }
       }
     }

@@ -1,0 +1,124 @@
+#include "llemma/backend/cpu/quants.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "llemma/backend/cpu/kernels.h"
+#include "llemma/core/half.h"
+
+namespace llemma::cpu {
+namespace {
+
+std::vector<float> Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0, 1);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+TEST(Quants, HandBuiltBlocksDecodeToKnownValues) {
+  // Q8_0: d = 0.5 (f16 0x3800), q = -3, 0, 7, ...
+  uint8_t q8[34] = {0x00, 0x38};
+  q8[2] = static_cast<uint8_t>(-3);
+  q8[4] = 7;
+  q8[33] = static_cast<uint8_t>(-128);
+  float out[32];
+  DequantizeRow(DType::kQ8_0, q8, out, 32);
+  EXPECT_EQ(out[0], -1.5f);
+  EXPECT_EQ(out[1], 0.0f);
+  EXPECT_EQ(out[2], 3.5f);
+  EXPECT_EQ(out[31], -64.0f);
+  // Q4_0: d = 2 (0x4000); byte 0 = 0x9F → element 0 = (0xF-8)·2 = 14, element 16 = (9-8)·2 = 2.
+  uint8_t q4[18] = {0x00, 0x40, 0x9F};
+  for (int j = 1; j < 16; ++j) q4[2 + j] = 0x88;  // zeros
+  q4[17] = 0x30;                                   // element 15 = -16, element 31 = -10
+  DequantizeRow(DType::kQ4_0, q4, out, 32);
+  EXPECT_EQ(out[0], 14.0f);
+  EXPECT_EQ(out[16], 2.0f);
+  EXPECT_EQ(out[1], 0.0f);
+  EXPECT_EQ(out[15], -16.0f);
+  EXPECT_EQ(out[31], -10.0f);
+}
+
+TEST(Quants, RoundTripErrorIsWithinTheFormatsBounds) {
+  const int64_t n = 4096;
+  const auto x = Random(n, 1);
+  double ss = 0;
+  for (float v : x) ss += v * v;
+  const double rms = std::sqrt(ss / n);
+  struct Case {
+    DType t;
+    double max_rel_rmse;
+  };
+  for (Case c : {Case{DType::kQ8_0, 0.007}, Case{DType::kQ4_0, 0.12}}) {
+    std::vector<uint8_t> q(RowBytes(c.t, n));
+    QuantizeRow(c.t, x.data(), q.data(), n);
+    std::vector<float> y(n);
+    DequantizeRow(c.t, q.data(), y.data(), n);
+    double err = 0;
+    for (int64_t i = 0; i < n; ++i) err += (y[i] - x[i]) * (y[i] - x[i]);
+    EXPECT_LT(std::sqrt(err / n) / rms, c.max_rel_rmse) << DTypeName(c.t);
+  }
+  // The element of largest magnitude is exact in Q4_0 (it maps to -8).
+  std::vector<float> b(32, 0.1f);
+  b[5] = -3.0f;
+  std::vector<uint8_t> q(18);
+  QuantizeRow(DType::kQ4_0, b.data(), q.data(), 32);
+  std::vector<float> y(32);
+  DequantizeRow(DType::kQ4_0, q.data(), y.data(), 32);
+  EXPECT_NEAR(y[5], -3.0f, 1e-3);
+}
+
+std::vector<const internal::Kernels*> Tables() {
+  std::vector<const internal::Kernels*> out = {&internal::GenericKernels()};
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (internal::Avx2Kernels() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
+    out.push_back(internal::Avx2Kernels());
+  if (internal::Avx512Kernels() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512vnni"))
+    out.push_back(internal::Avx512Kernels());
+#endif
+  return out;
+}
+
+TEST(Quants, VecDotKernelsMatchTheScalarReferenceForEveryIsa) {
+  for (const internal::Kernels* k : Tables()) {
+    for (int64_t n : {32, 64, 96, 128, 4096, 11008}) {
+      for (int offset : {0, 1, 7}) {  // byte offsets: blocks are unaligned in GGUF rows
+        const auto w = Random(n, n + offset), x = Random(n, 2 * n + offset);
+        std::vector<uint8_t> xq(RowBytes(DType::kQ8_0, n) + offset), xq2(RowBytes(DType::kQ8_0, n));
+        QuantizeRow(DType::kQ8_0, x.data(), xq.data() + offset, n);
+        k->quantize_q8_0(x.data(), xq2.data(), n);
+        ASSERT_EQ(std::memcmp(xq.data() + offset, xq2.data(), xq2.size()), 0) << k->name;
+        const BlockQ8_0* xb = reinterpret_cast<const BlockQ8_0*>(xq.data() + offset);
+        for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+          std::vector<uint8_t> wq(RowBytes(t, n) + offset);
+          QuantizeRow(t, w.data(), wq.data() + offset, n);
+          const float want = t == DType::kQ8_0 ? ref::VecDotQ8_0(wq.data() + offset, xb, n)
+                                               : ref::VecDotQ4_0(wq.data() + offset, xb, n);
+          const float got = t == DType::kQ8_0 ? k->vec_dot_q8_0(wq.data() + offset, xb, n)
+                                              : k->vec_dot_q4_0(wq.data() + offset, xb, n);
+          EXPECT_NEAR(got, want, 1e-4 * std::sqrt(static_cast<double>(n)) * (1 + std::fabs(want)))
+              << k->name << " " << DTypeName(t) << " n=" << n << " offset=" << offset;
+          // And it approximates the float dot product of the dequantized rows.
+          std::vector<float> wd(n), xd(n);
+          DequantizeRow(t, wq.data() + offset, wd.data(), n);
+          DequantizeRow(DType::kQ8_0, xb, xd.data(), n);
+          double exact = 0;
+          for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(wd[i]) * xd[i];
+          EXPECT_NEAR(got, exact, 1e-3 * std::sqrt(static_cast<double>(n)));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llemma::cpu
