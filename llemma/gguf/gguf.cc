@@ -86,6 +86,7 @@ class Cursor {
  public:
   Cursor(const uint8_t* p, size_t n, std::string path) : p_(p), n_(n), path_(std::move(path)) {}
   size_t pos() const { return pos_; }
+  size_t remaining() const { return n_ - pos_; }
   Status Fail(const std::string& what) const {
     return DataLossError(path_ + ": " + what + " at byte " + std::to_string(pos_) +
                          "; the file is truncated or not GGUF");
@@ -141,7 +142,12 @@ Status ReadValue(Cursor& c, ValueType type, Value* v, int depth) {
       LLEMMA_RETURN_IF_ERROR(c.Read(&elem));
       LLEMMA_RETURN_IF_ERROR(c.Read(&count));
       if (elem > 12) return c.Fail("unknown array element type " + std::to_string(elem));
-      if (count > kMaxArray) return c.Fail("array of " + std::to_string(count) + " elements");
+      // Every element takes at least this many bytes, so counts beyond the
+      // rest of the file are corrupt (and must not be allocated).
+      static constexpr uint8_t kMinBytes[] = {1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8};
+      if (count > kMaxArray || count > c.remaining() / kMinBytes[elem]) {
+        return c.Fail("array of " + std::to_string(count) + " elements");
+      }
       v->elem = static_cast<ValueType>(elem);
       v->array.resize(count);
       for (uint64_t k = 0; k < count; ++k) {

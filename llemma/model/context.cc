@@ -6,6 +6,7 @@
 #include <new>
 
 #include "llemma/backend/cpu/ops.h"
+#include "llemma/backend/cpu/quants.h"
 
 namespace llemma {
 
@@ -104,10 +105,9 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
 
   // Embedding lookup (rows of the embedding matrix, converted to f32).
   const cpu::Matrix& emb = model_.token_embd();
-  const size_t emb_row_bytes = static_cast<size_t>(D) * DTypeSize(emb.dtype);
+  const size_t emb_row_bytes = RowBytes(emb.dtype, D);
   for (int64_t t = 0; t < m; ++t) {
-    ConvertElements(emb.dtype, static_cast<const uint8_t*>(emb.data) + tokens[t] * emb_row_bytes,
-                    DType::kF32, x + t * D, D);
+    cpu::DequantizeRow(emb.dtype, static_cast<const uint8_t*>(emb.data) + tokens[t] * emb_row_bytes, x + t * D, D);
   }
 
   for (int64_t l = 0; l < c.n_layer; ++l) {

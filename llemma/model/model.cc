@@ -3,51 +3,22 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <filesystem>
+#include <cstring>
 #include <map>
 #include <new>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "llemma/backend/cpu/quants.h"
 #include "llemma/core/mapped_file.h"
 #include "llemma/core/thread_pool.h"
 #include "llemma/core/timer.h"
+#include "llemma/gguf/gguf.h"
 #include "llemma/model/safetensors.h"
+#include "llemma/model/tensor_names.h"
 
 namespace llemma {
-
-namespace fs = std::filesystem;
-
-// Assembles a Model from Hugging Face safetensors, converting each tensor to the
-// compute dtype as it streams through, so peak memory stays near the size of
-// the converted model even for float32 checkpoints.
-class ModelBuilder {
- public:
-  ModelBuilder(const LoadOptions& opts) : opts_(opts), pool_(opts.n_threads) {}
-
-  StatusOr<std::unique_ptr<Model>> LoadHfDirectory(const std::string& dir);
-
- private:
-  struct Source {
-    size_t file = 0;  // index into files_
-    const SafetensorsTensor* tensor = nullptr;
-  };
-  struct Wanted {
-    std::string name;
-    std::vector<int64_t> shape;
-    DType dtype;        // target dtype
-    void** data;        // where to store the pointer to the converted bytes
-  };
-
-  Status OpenShards(const std::string& dir);
-  Status ConvertInto(const Source& src, DType to, void* dst);
-
-  LoadOptions opts_;
-  ThreadPool pool_;
-  std::vector<SafetensorsFile> files_;
-  std::map<std::string, Source> sources_;
-};
 
 namespace {
 
@@ -66,7 +37,42 @@ std::string ShapeString(const std::vector<int64_t>& s) {
   return out + "]";
 }
 
+size_t TensorBytes(const TensorSpec& s, DType dtype) {
+  return s.is_matrix ? RowBytes(dtype, s.shape[1]) * static_cast<size_t>(s.shape[0])
+                     : static_cast<size_t>(s.shape[0]) * sizeof(float);
+}
+
 }  // namespace
+
+// Assembles a Model from a checkpoint, converting each tensor to its compute
+// type as it streams through, so peak memory stays near the size of the
+// converted model even for float32 checkpoints. One per load.
+class ModelBuilder {
+ public:
+  explicit ModelBuilder(const LoadOptions& opts) : opts_(opts), pool_(opts.n_threads) {}
+
+  StatusOr<std::unique_ptr<Model>> LoadHfDirectory(const std::string& dir);
+  StatusOr<std::unique_ptr<Model>> LoadGgufFile(const std::string& path);
+
+ private:
+  struct Source {
+    size_t file = 0;  // index into files_
+    const SafetensorsTensor* tensor = nullptr;
+  };
+
+  Status OpenShards(const std::string& dir);
+  // Converts `n` elements (rows × cols for matrices) from `in` to `to`.
+  void Convert(const MappedFile& file, uint64_t offset, DType from, DType to, int64_t rows, int64_t cols,
+               void* dst);
+  // Creates the Model's tensor for `spec` and returns where its bytes go.
+  void* Allocate(Model& m, const TensorSpec& spec, DType dtype);
+  static void Bind(Model& m, const TensorSpec& spec, DType dtype, void* data);
+
+  LoadOptions opts_;
+  ThreadPool pool_;
+  std::vector<SafetensorsFile> files_;
+  std::map<std::string, Source> sources_;
+};
 
 Status ModelBuilder::OpenShards(const std::string& dir) {
   const std::string single = dir + "/model.safetensors";
@@ -75,8 +81,7 @@ Status ModelBuilder::OpenShards(const std::string& dir) {
   if (IsFile(index)) {
     LLEMMA_ASSIGN_OR_RETURN(std::string text, ReadFileToString(index));
     auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("weight_map") ||
-        !j["weight_map"].is_object()) {
+    if (j.is_discarded() || !j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
       return DataLossError(index + ": expected a JSON object with a \"weight_map\"");
     }
     std::set<std::string> seen;
@@ -114,28 +119,71 @@ Status ModelBuilder::OpenShards(const std::string& dir) {
   return Status::Ok();
 }
 
-Status ModelBuilder::ConvertInto(const Source& src, DType to, void* dst) {
-  const SafetensorsTensor& t = *src.tensor;
-  const SafetensorsFile& f = files_[src.file];
-  const uint8_t* in = f.Data(t);
-  const size_t n = static_cast<size_t>(t.NumElements());
-  const size_t in_es = DTypeSize(t.dtype), out_es = DTypeSize(to);
-  // Stream in slices: convert a slice on all threads, then drop its source
-  // pages so the float32 checkpoint never accumulates in our resident set.
-  constexpr size_t kSlice = 16u << 20;  // elements
-  for (size_t s = 0; s < n; s += kSlice) {
-    const size_t m = std::min(kSlice, n - s);
-    if (s + m < n) f.file().WillNeed(t.offset + (s + m) * in_es, std::min(kSlice, n - s - m) * in_es);
+void ModelBuilder::Convert(const MappedFile& file, uint64_t offset, DType from, DType to, int64_t rows,
+                           int64_t cols, void* dst) {
+  const uint8_t* in = file.data() + offset;
+  const size_t in_row = RowBytes(from, cols), out_row = RowBytes(to, cols);
+  // Stream in slices of rows: convert a slice on all threads, then drop its
+  // source pages so a float32 checkpoint never accumulates in our resident set.
+  const int64_t slice = std::max<int64_t>(1, (int64_t{64} << 20) / static_cast<int64_t>(in_row));
+  for (int64_t r0 = 0; r0 < rows; r0 += slice) {
+    const int64_t m = std::min(slice, rows - r0);
+    if (r0 + m < rows) file.WillNeed(offset + (r0 + m) * in_row, std::min(slice, rows - r0 - m) * in_row);
     pool_.ParallelFor(
-        m,
+        static_cast<size_t>(m),
         [&](size_t b, size_t e, int) {
-          ConvertElements(t.dtype, in + (s + b) * in_es, to,
-                          static_cast<uint8_t*>(dst) + (s + b) * out_es, e - b);
+          std::vector<float> tmp;
+          for (size_t r = b; r < e; ++r) {
+            const uint8_t* src = in + (r0 + r) * in_row;
+            uint8_t* out = static_cast<uint8_t*>(dst) + (r0 + r) * out_row;
+            if (from == to) {
+              std::memcpy(out, src, in_row);
+            } else if (!IsQuantized(from) && !IsQuantized(to)) {
+              ConvertElements(from, src, to, out, cols);
+            } else {
+              tmp.resize(cols);
+              cpu::DequantizeRow(from, src, tmp.data(), cols);
+              cpu::QuantizeRow(to, tmp.data(), out, cols);
+            }
+          }
         },
-        /*grain=*/1 << 16);
-    f.file().Release(t.offset + s * in_es, m * in_es);
+        /*grain=*/1);
+    file.Release(offset + r0 * in_row, m * in_row);
   }
-  return Status::Ok();
+}
+
+void* ModelBuilder::Allocate(Model& m, const TensorSpec& spec, DType dtype) {
+  const size_t bytes = TensorBytes(spec, dtype);
+  m.buffers_.emplace_back(bytes);
+  m.stats_.bytes_weights += static_cast<int64_t>(bytes);
+  return m.buffers_.back().data();
+}
+
+void ModelBuilder::Bind(Model& m, const TensorSpec& spec, DType dtype, void* data) {
+  const Config& c = m.config_;
+  auto set_matrix = [&](cpu::Matrix* mat) { *mat = cpu::Matrix{dtype, data, spec.shape[0], spec.shape[1]}; };
+  const std::string& n = spec.hf_name;
+  if (n == "model.embed_tokens.weight") return set_matrix(&m.token_embd_);
+  if (n == "lm_head.weight") return set_matrix(&m.output_);
+  if (n == "model.norm.weight") {
+    m.output_norm_ = static_cast<const float*>(data);
+    return;
+  }
+  const size_t dot = n.find('.', 13);  // "model.layers.<i>."
+  LLEMMA_CHECK(n.rfind("model.layers.", 0) == 0 && dot != std::string::npos) << n;
+  const int64_t i = std::stoll(n.substr(13, dot - 13));
+  LLEMMA_CHECK(i >= 0 && i < c.n_layer);
+  LayerWeights& l = m.layers_[i];
+  const std::string rest = n.substr(dot + 1);
+  if (rest == "self_attn.q_proj.weight") return set_matrix(&l.wq);
+  if (rest == "self_attn.k_proj.weight") return set_matrix(&l.wk);
+  if (rest == "self_attn.v_proj.weight") return set_matrix(&l.wv);
+  if (rest == "self_attn.o_proj.weight") return set_matrix(&l.wo);
+  if (rest == "mlp.gate_proj.weight") return set_matrix(&l.w_gate);
+  if (rest == "mlp.up_proj.weight") return set_matrix(&l.w_up);
+  if (rest == "mlp.down_proj.weight") return set_matrix(&l.w_down);
+  if (rest == "input_layernorm.weight") l.attn_norm = static_cast<const float*>(data);
+  if (rest == "post_attention_layernorm.weight") l.ffn_norm = static_cast<const float*>(data);
 }
 
 StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadHfDirectory(const std::string& dir) {
@@ -145,79 +193,51 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadHfDirectory(const std::string
   const Config& c = model->config_;
   model->dtype_ = opts_.dtype;
   LLEMMA_RETURN_IF_ERROR(OpenShards(dir));
-
-  // Every tensor we need, its expected shape and target dtype.
-  const int64_t q_dim = c.n_head * c.head_dim, kv_dim = c.n_head_kv * c.head_dim;
-  std::vector<Wanted> wanted;
   model->layers_.resize(c.n_layer);
-  auto matrix = [&](const std::string& name, cpu::Matrix* m, int64_t rows, int64_t cols) {
-    m->dtype = opts_.dtype;
-    m->rows = rows;
-    m->cols = cols;
-    wanted.push_back({name, {rows, cols}, opts_.dtype, const_cast<void**>(&m->data)});
-  };
-  auto vector = [&](const std::string& name, const float** p, int64_t n) {
-    wanted.push_back({name, {n}, DType::kF32, reinterpret_cast<void**>(const_cast<float**>(p))});
-  };
-  matrix("model.embed_tokens.weight", &model->token_embd_, c.n_vocab, c.n_embd);
-  for (int64_t i = 0; i < c.n_layer; ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    LayerWeights& l = model->layers_[i];
-    matrix(p + "self_attn.q_proj.weight", &l.wq, q_dim, c.n_embd);
-    matrix(p + "self_attn.k_proj.weight", &l.wk, kv_dim, c.n_embd);
-    matrix(p + "self_attn.v_proj.weight", &l.wv, kv_dim, c.n_embd);
-    matrix(p + "self_attn.o_proj.weight", &l.wo, c.n_embd, q_dim);
-    matrix(p + "mlp.gate_proj.weight", &l.w_gate, c.n_ff, c.n_embd);
-    matrix(p + "mlp.up_proj.weight", &l.w_up, c.n_ff, c.n_embd);
-    matrix(p + "mlp.down_proj.weight", &l.w_down, c.n_embd, c.n_ff);
-    vector(p + "input_layernorm.weight", &l.attn_norm, c.n_embd);
-    vector(p + "post_attention_layernorm.weight", &l.ffn_norm, c.n_embd);
-  }
-  vector("model.norm.weight", &model->output_norm_, c.n_embd);
   const bool has_lm_head = sources_.count("lm_head.weight") > 0;
-  if (!c.tie_word_embeddings || has_lm_head) {
-    matrix("lm_head.weight", &model->output_, c.n_vocab, c.n_embd);
-  }
+  const std::vector<TensorSpec> specs = LlamaTensorSpecs(c, !c.tie_word_embeddings || has_lm_head);
 
   // Validate everything before allocating or converting anything.
-  for (const Wanted& w : wanted) {
-    auto it = sources_.find(w.name);
+  for (const TensorSpec& s : specs) {
+    auto it = sources_.find(s.hf_name);
     if (it == sources_.end()) {
-      return DataLossError(dir + ": tensor '" + w.name +
+      return DataLossError(dir + ": tensor '" + s.hf_name +
                            "' is missing from the checkpoint; the download is incomplete or this "
                            "is not a LlamaForCausalLM checkpoint");
     }
     const SafetensorsTensor& t = *it->second.tensor;
-    const std::string where = files_[it->second.file].path() + ": tensor '" + w.name + "'";
+    const std::string where = files_[it->second.file].path() + ": tensor '" + s.hf_name + "'";
     if (!t.has_dtype) {
-      return InvalidArgumentError(where + " has dtype " + t.dtype_name +
-                                  "; llemma reads F32, F16 and BF16 weights");
+      return InvalidArgumentError(where + " has dtype " + t.dtype_name + "; llemma reads F32, F16 and BF16 weights");
     }
-    if (t.shape != w.shape) {
+    if (t.shape != s.shape) {
       return InvalidArgumentError(where + " has shape " + ShapeString(t.shape) + " but config.json implies " +
-                                  ShapeString(w.shape) + "; config.json does not match the weights");
+                                  ShapeString(s.shape) + "; config.json does not match the weights");
+    }
+    if (s.is_matrix && s.shape[1] % DTypeBlockSize(opts_.dtype) != 0) {
+      return InvalidArgumentError(where + ": rows of " + std::to_string(s.shape[1]) + " elements cannot be " +
+                                  DTypeName(opts_.dtype) + " blocks of " +
+                                  std::to_string(DTypeBlockSize(opts_.dtype)) + "; choose a float --dtype");
     }
   }
 
   // Convert in file order so each shard is read sequentially.
-  std::vector<size_t> order(wanted.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const Source& sa = sources_[wanted[a].name];
-    const Source& sb = sources_[wanted[b].name];
+  std::vector<const TensorSpec*> order;
+  for (const TensorSpec& s : specs) order.push_back(&s);
+  std::sort(order.begin(), order.end(), [&](const TensorSpec* a, const TensorSpec* b) {
+    const Source& sa = sources_[a->hf_name];
+    const Source& sb = sources_[b->hf_name];
     return std::pair(sa.file, sa.tensor->offset) < std::pair(sb.file, sb.tensor->offset);
   });
   try {
-    for (size_t i : order) {
-      const Wanted& w = wanted[i];
-      const Source& src = sources_[w.name];
-      const size_t bytes = static_cast<size_t>(src.tensor->NumElements()) * DTypeSize(w.dtype);
-      model->buffers_.emplace_back(bytes);
-      void* dst = model->buffers_.back().data();
-      LLEMMA_RETURN_IF_ERROR(ConvertInto(src, w.dtype, dst));
-      *w.data = dst;
+    for (const TensorSpec* s : order) {
+      const Source& src = sources_[s->hf_name];
+      const DType to = s->is_matrix ? opts_.dtype : DType::kF32;
+      void* dst = Allocate(*model, *s, to);
+      const int64_t rows = s->is_matrix ? s->shape[0] : 1;
+      Convert(files_[src.file].file(), src.tensor->offset, src.tensor->dtype, to, rows, s->shape.back(), dst);
+      Bind(*model, *s, to, dst);
       model->stats_.bytes_read += static_cast<int64_t>(src.tensor->n_bytes);
-      model->stats_.bytes_weights += static_cast<int64_t>(bytes);
     }
   } catch (const std::bad_alloc&) {
     return ResourceExhaustedError(dir + ": out of memory while loading weights (" +
@@ -230,14 +250,123 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadHfDirectory(const std::string
   return model;
 }
 
-StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOptions& opts) {
-  if (IsDirectory(path)) {
-    ModelBuilder builder(opts);
-    return builder.LoadHfDirectory(path);
+namespace {
+
+StatusOr<Config> ConfigFromGguf(const gguf::GgufFile& f) {
+  LLEMMA_ASSIGN_OR_RETURN(std::string arch, f.GetString("general.architecture"));
+  if (arch != "llama") {
+    return UnimplementedError(f.path() + ": general.architecture is '" + arch + "'; llemma runs llama models");
   }
+  Config c;
+  auto get = [&](const std::string& key, int64_t* out) -> Status {
+    LLEMMA_ASSIGN_OR_RETURN(uint64_t v, f.GetUInt("llama." + key));
+    *out = static_cast<int64_t>(v);
+    return Status::Ok();
+  };
+  LLEMMA_RETURN_IF_ERROR(get("embedding_length", &c.n_embd));
+  LLEMMA_RETURN_IF_ERROR(get("feed_forward_length", &c.n_ff));
+  LLEMMA_RETURN_IF_ERROR(get("block_count", &c.n_layer));
+  LLEMMA_RETURN_IF_ERROR(get("attention.head_count", &c.n_head));
+  LLEMMA_RETURN_IF_ERROR(get("context_length", &c.n_ctx_train));
+  c.n_head_kv = c.n_head;
+  if (f.Find("llama.attention.head_count_kv")) LLEMMA_RETURN_IF_ERROR(get("attention.head_count_kv", &c.n_head_kv));
+  c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
+  if (f.Find("llama.rope.dimension_count")) {
+    int64_t rot = 0;
+    LLEMMA_RETURN_IF_ERROR(get("rope.dimension_count", &rot));
+    if (rot != c.head_dim) {
+      return UnimplementedError(f.path() + ": partial rotary embeddings (rope.dimension_count " +
+                                std::to_string(rot) + " != head size " + std::to_string(c.head_dim) + ")");
+    }
+  }
+  LLEMMA_ASSIGN_OR_RETURN(double eps, f.GetFloat("llama.attention.layer_norm_rms_epsilon"));
+  c.rms_norm_eps = static_cast<float>(eps);
+  if (f.Find("llama.rope.freq_base")) {
+    LLEMMA_ASSIGN_OR_RETURN(c.rope_theta, f.GetFloat("llama.rope.freq_base"));
+  }
+  if (f.Find("llama.rope.scaling.type")) {
+    LLEMMA_ASSIGN_OR_RETURN(std::string type, f.GetString("llama.rope.scaling.type"));
+    if (type == "linear") {
+      LLEMMA_ASSIGN_OR_RETURN(c.rope_scale, f.GetFloat("llama.rope.scaling.factor"));
+    } else if (type != "none") {
+      return UnimplementedError(f.path() + ": rope scaling '" + type + "' is not supported (only linear)");
+    }
+  } else if (f.Find("llama.rope.scale_linear")) {
+    LLEMMA_ASSIGN_OR_RETURN(c.rope_scale, f.GetFloat("llama.rope.scale_linear"));
+  }
+  const gguf::GgufTensor* emb = f.FindTensor("token_embd.weight");
+  if (emb == nullptr || emb->dims.size() != 2) {
+    return DataLossError(f.path() + ": tensor 'token_embd.weight' is missing or not a matrix");
+  }
+  c.n_vocab = emb->dims[1];
+  if (auto id = f.GetUInt("tokenizer.ggml.bos_token_id"); id.ok()) c.bos_id = static_cast<int32_t>(*id);
+  if (auto id = f.GetUInt("tokenizer.ggml.eos_token_id"); id.ok()) c.eos_id = static_cast<int32_t>(*id);
+  LLEMMA_RETURN_IF_ERROR(c.Validate(f.path()));
+  return c;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& path) {
+  const int64_t t0 = NowMicros();
+  LLEMMA_ASSIGN_OR_RETURN(gguf::GgufFile f, gguf::GgufFile::Open(path));
+  auto model = std::unique_ptr<Model>(new Model());
+  LLEMMA_ASSIGN_OR_RETURN(model->config_, ConfigFromGguf(f));
+  const Config& c = model->config_;
+  model->layers_.resize(c.n_layer);
+  const bool has_output = f.FindTensor("output.weight") != nullptr;
+  const std::vector<TensorSpec> specs = LlamaTensorSpecs(c, has_output);
+  // Matrices keep the file's type (quantized weights stay quantized); norms become f32.
+  std::vector<DType> types;
+  for (const TensorSpec& s : specs) {
+    const gguf::GgufTensor* t = f.FindTensor(s.gguf_name);
+    if (t == nullptr) return DataLossError(path + ": tensor '" + s.gguf_name + "' is missing");
+    std::vector<int64_t> want(s.shape.rbegin(), s.shape.rend());  // GGUF lists ne[0] (columns) first
+    if (t->dims != want) {
+      return InvalidArgumentError(path + ": tensor '" + s.gguf_name + "' has dims " + ShapeString(t->dims) +
+                                  " but the metadata implies " + ShapeString(want));
+    }
+    const char* type_name = "?";
+    gguf::TensorTypeInfo(t->type, &type_name, nullptr, nullptr);
+    const std::optional<DType> dt = gguf::TensorTypeToDType(t->type);
+    if (!dt) {
+      return UnimplementedError(path + ": tensor '" + s.gguf_name + "' is " + type_name +
+                                ", which llemma cannot compute with yet (supported: F32, F16, BF16, Q8_0, Q4_0); "
+                                "re-quantize with `llemma quantize`");
+    }
+    types.push_back(s.is_matrix ? *dt : DType::kF32);
+    if (!s.is_matrix && IsQuantized(*dt)) return DataLossError(path + ": norm '" + s.gguf_name + "' is quantized");
+  }
+  model->dtype_ = types[specs.size() > 1 ? 2 : 0];  // the type of blk.0.attn_q
+  try {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const TensorSpec& s = specs[i];
+      const gguf::GgufTensor* t = f.FindTensor(s.gguf_name);
+      const DType from = *gguf::TensorTypeToDType(t->type);
+      void* dst = Allocate(*model, s, types[i]);
+      const int64_t rows = s.is_matrix ? s.shape[0] : 1;
+      Convert(f.file(), t->offset, from, types[i], rows, s.shape.back(), dst);
+      if (s.rope_heads > 0) {  // back to the rotate-half layout the engine uses
+        const size_t row_bytes = RowBytes(types[i], s.shape[1]);
+        std::vector<uint8_t> tmp(static_cast<const uint8_t*>(dst), static_cast<const uint8_t*>(dst) + rows * row_bytes);
+        PermuteRopeRows(tmp.data(), static_cast<uint8_t*>(dst), s.rope_heads, c.head_dim, row_bytes, /*to_gguf=*/false);
+      }
+      Bind(*model, s, types[i], dst);
+      model->stats_.bytes_read += static_cast<int64_t>(t->n_bytes);
+    }
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError(path + ": out of memory while loading weights");
+  }
+  if (model->output_.data == nullptr) model->output_ = model->token_embd_;
+  model->stats_.t_load_us = NowMicros() - t0;
+  return model;
+}
+
+StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOptions& opts) {
+  ModelBuilder builder(opts);
+  if (IsDirectory(path)) return builder.LoadHfDirectory(path);
   if (!IsFile(path)) return NotFoundError(path + ": no such model directory or file");
-  return InvalidArgumentError(path + ": expected a Hugging Face model directory (config.json + "
-                              "*.safetensors)");
+  return builder.LoadGgufFile(path);
 }
 
 }  // namespace llemma

@@ -20,7 +20,9 @@
 namespace llemma {
 
 struct LoadOptions {
-  DType dtype = DType::kBF16;  // compute/storage dtype of the matrices
+  DType dtype = DType::kBF16;  // storage type of the matrices of a Hugging Face checkpoint
+                               // (f32/f16/bf16, or q8_0/q4_0 quantized while loading);
+                               // GGUF files keep the types they were saved with
   int n_threads = 0;           // threads converting tensors (0 = all cores)
 };
 
@@ -46,11 +48,12 @@ struct LoadStats {
 
 class Model {
  public:
-  // Loads a Hugging Face checkpoint directory (config.json + safetensors).
+  // Loads a Hugging Face checkpoint directory (config.json + safetensors) or a
+  // GGUF file (llama architecture).
   static StatusOr<std::unique_ptr<Model>> Load(const std::string& path, const LoadOptions& opts);
 
   const Config& config() const { return config_; }
-  DType dtype() const { return dtype_; }
+  DType dtype() const { return dtype_; }  // type of the layer matrices
   const LoadStats& load_stats() const { return stats_; }
 
   const cpu::Matrix& token_embd() const { return token_embd_; }  // (n_vocab, n_embd)
