@@ -11,6 +11,7 @@ void AddGenerateCommand(CLI::App& app, int* exit_code);
 void AddTokenizeCommand(CLI::App& app, int* exit_code);
 void AddPerplexityCommand(CLI::App& app, int* exit_code);
 void AddBenchCommand(CLI::App& app, int* exit_code);
+void AddQuantizeCommand(CLI::App& app, int* exit_code);
 #ifdef LLEMMA_HAVE_CHECK_COMMAND
 void AddCheckCommand(CLI::App& app, int* exit_code);
 #endif

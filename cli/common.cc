@@ -2,20 +2,25 @@
 
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 
 #include "llemma/core/mapped_file.h"
 #include "llemma/core/timer.h"
+#include "llemma/gguf/gguf.h"
+#include "llemma/gguf/spm_proto.h"
 
 namespace llemma::cli {
 
 void AddModelOptions(CLI::App* cmd, ModelOptions* o) {
   cmd->add_option("-m,--model", o->model, "Hugging Face checkpoint directory (config.json, "
-                                          "*.safetensors, tokenizer.model)")
+                                          "*.safetensors, tokenizer.model) or a GGUF file")
       ->required();
   cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece tokenizer.model (default: in --model)");
-  cmd->add_option("--dtype", o->dtype, "weight dtype in memory: bf16 | f16 | f32")
+  cmd->add_option("--dtype", o->dtype,
+                  "weights in memory for Hugging Face checkpoints: bf16 | f16 | f32 | q8_0 | q4_0 "
+                  "(GGUF files keep their own types)")
       ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "threads (0 = one per core)")->capture_default_str();
   cmd->add_option("-c,--ctx", o->ctx, "context size in tokens (0 = as needed, up to the model's max)")
@@ -37,8 +42,14 @@ StatusOr<std::string> ReadTextArgument(const std::string& path) {
 }
 
 StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerOnly(const ModelOptions& o) {
-  const std::string path = !o.tokenizer.empty() ? o.tokenizer : o.model + "/tokenizer.model";
-  return Tokenizer::Load(path);
+  if (!o.tokenizer.empty()) return Tokenizer::Load(o.tokenizer);
+  if (std::filesystem::is_regular_file(o.model)) {
+    // A GGUF file carries its vocabulary; rebuild the SentencePiece model from it.
+    LLEMMA_ASSIGN_OR_RETURN(gguf::GgufFile f, gguf::GgufFile::Open(o.model));
+    LLEMMA_ASSIGN_OR_RETURN(gguf::SpmVocab vocab, gguf::VocabFromGguf(f));
+    return Tokenizer::FromSerializedProto(gguf::BuildSpmModel(vocab), o.model);
+  }
+  return Tokenizer::Load(o.model + "/tokenizer.model");
 }
 
 StatusOr<LoadedModel> LoadModelAndTokenizer(const ModelOptions& o) {

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   llemma::cli::AddTokenizeCommand(app, &exit_code);
   llemma::cli::AddPerplexityCommand(app, &exit_code);
   llemma::cli::AddBenchCommand(app, &exit_code);
+  llemma::cli::AddQuantizeCommand(app, &exit_code);
 #ifdef LLEMMA_HAVE_CHECK_COMMAND
   llemma::cli::AddCheckCommand(app, &exit_code);
 #endif

@@ -1,0 +1,212 @@
+#include "llemma/model/export_gguf.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "llemma/backend/cpu/quants.h"
+#include "llemma/core/mapped_file.h"
+#include "llemma/core/thread_pool.h"
+#include "llemma/gguf/gguf.h"
+#include "llemma/gguf/spm_proto.h"
+#include "llemma/model/config.h"
+#include "llemma/model/safetensors.h"
+#include "llemma/model/tensor_names.h"
+
+namespace llemma {
+
+namespace {
+
+// llama.cpp's general.file_type values.
+uint32_t FileType(DType t) {
+  switch (t) {
+    case DType::kF32: return 0;
+    case DType::kF16: return 1;
+    case DType::kQ4_0: return 2;
+    case DType::kQ8_0: return 7;
+    case DType::kBF16: return 32;
+  }
+  return 0;
+}
+
+// Where a tensor's bytes come from: a mapped file, an offset and a type.
+struct SourceTensor {
+  const MappedFile* file = nullptr;
+  uint64_t offset = 0;
+  DType dtype = DType::kF32;
+  bool gguf_layout = false;  // q/k rows already interleaved
+};
+
+// The source checkpoint opened for streaming.
+struct Source {
+  Config config;
+  gguf::SpmVocab vocab;
+  std::vector<SafetensorsFile> shards;
+  std::optional<gguf::GgufFile> gguf;
+  std::map<std::string, SourceTensor> tensors;  // by Hugging Face name
+  bool has_lm_head = false;
+};
+
+Status OpenHf(const std::string& dir, Source* s) {
+  LLEMMA_ASSIGN_OR_RETURN(s->config, LoadConfig(dir + "/config.json"));
+  LLEMMA_ASSIGN_OR_RETURN(std::string tok, ReadFileToString(dir + "/tokenizer.model"));
+  LLEMMA_ASSIGN_OR_RETURN(s->vocab, gguf::ParseSpmModel(tok, dir + "/tokenizer.model"));
+  std::vector<std::string> names;
+  const std::string index = dir + "/model.safetensors.index.json";
+  if (std::filesystem::exists(index)) {
+    LLEMMA_ASSIGN_OR_RETURN(std::string text, ReadFileToString(index));
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
+      return DataLossError(index + ": expected a JSON object with a \"weight_map\"");
+    }
+    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+      if (!it->is_string()) return DataLossError(index + ": weight_map values must be file names");
+      if (std::find(names.begin(), names.end(), it->get<std::string>()) == names.end()) {
+        names.push_back(it->get<std::string>());
+      }
+    }
+  } else {
+    names.push_back("model.safetensors");
+  }
+  for (const std::string& n : names) {
+    LLEMMA_ASSIGN_OR_RETURN(SafetensorsFile f, SafetensorsFile::Open(dir + "/" + n));
+    s->shards.push_back(std::move(f));
+  }
+  for (const SafetensorsFile& f : s->shards) {
+    for (const SafetensorsTensor& t : f.tensors()) {
+      if (!t.has_dtype) continue;
+      s->tensors[t.name] = SourceTensor{&f.file(), t.offset, t.dtype, false};
+    }
+  }
+  s->has_lm_head = s->tensors.count("lm_head.weight") > 0;
+  return Status::Ok();
+}
+
+Status OpenGguf(const std::string& path, Source* s) {
+  LLEMMA_ASSIGN_OR_RETURN(gguf::GgufFile f, gguf::GgufFile::Open(path));
+  s->gguf.emplace(std::move(f));
+  const gguf::GgufFile& g = *s->gguf;
+  // Reuse the model loader's reading of the metadata through a tiny model-less path.
+  LLEMMA_ASSIGN_OR_RETURN(s->vocab, gguf::VocabFromGguf(g));
+  auto u = [&](const char* k) -> StatusOr<int64_t> {
+    LLEMMA_ASSIGN_OR_RETURN(uint64_t v, g.GetUInt(std::string("llama.") + k));
+    return static_cast<int64_t>(v);
+  };
+  Config& c = s->config;
+  LLEMMA_ASSIGN_OR_RETURN(c.n_embd, u("embedding_length"));
+  LLEMMA_ASSIGN_OR_RETURN(c.n_ff, u("feed_forward_length"));
+  LLEMMA_ASSIGN_OR_RETURN(c.n_layer, u("block_count"));
+  LLEMMA_ASSIGN_OR_RETURN(c.n_head, u("attention.head_count"));
+  LLEMMA_ASSIGN_OR_RETURN(c.n_ctx_train, u("context_length"));
+  c.n_head_kv = g.Find("llama.attention.head_count_kv") ? *u("attention.head_count_kv") : c.n_head;
+  c.head_dim = c.n_embd / c.n_head;
+  LLEMMA_ASSIGN_OR_RETURN(double eps, g.GetFloat("llama.attention.layer_norm_rms_epsilon"));
+  c.rms_norm_eps = static_cast<float>(eps);
+  if (g.Find("llama.rope.freq_base")) {
+    LLEMMA_ASSIGN_OR_RETURN(c.rope_theta, g.GetFloat("llama.rope.freq_base"));
+  }
+  if (g.Find("llama.rope.scaling.factor")) {
+    LLEMMA_ASSIGN_OR_RETURN(c.rope_scale, g.GetFloat("llama.rope.scaling.factor"));
+  }
+  const gguf::GgufTensor* emb = g.FindTensor("token_embd.weight");
+  if (!emb || emb->dims.size() != 2) return DataLossError(path + ": tensor 'token_embd.weight' is missing");
+  c.n_vocab = emb->dims[1];
+  c.bos_id = s->vocab.bos_id;
+  c.eos_id = s->vocab.eos_id;
+  LLEMMA_RETURN_IF_ERROR(c.Validate(path));
+  s->has_lm_head = g.FindTensor("output.weight") != nullptr;
+  for (const TensorSpec& spec : LlamaTensorSpecs(c, s->has_lm_head)) {
+    const gguf::GgufTensor* t = g.FindTensor(spec.gguf_name);
+    if (!t) return DataLossError(path + ": tensor '" + spec.gguf_name + "' is missing");
+    auto dt = gguf::TensorTypeToDType(t->type);
+    if (!dt) return UnimplementedError(path + ": tensor '" + spec.gguf_name + "' has a type llemma cannot read yet");
+    s->tensors[spec.hf_name] = SourceTensor{&g.file(), t->offset, *dt, true};
+  }
+  return Status::Ok();
+}
+
+void WriteMetadata(const Source& s, DType type, const std::string& name, gguf::GgufWriter* w) {
+  using gguf::Value;
+  const Config& c = s.config;
+  w->SetValue("general.architecture", Value::String("llama"));
+  w->SetValue("general.name", Value::String(name));
+  w->SetValue("general.file_type", Value::U32(FileType(type)));
+  w->SetValue("general.quantization_version", Value::U32(2));
+  w->SetValue("llama.context_length", Value::U32(static_cast<uint32_t>(c.n_ctx_train)));
+  w->SetValue("llama.embedding_length", Value::U32(static_cast<uint32_t>(c.n_embd)));
+  w->SetValue("llama.block_count", Value::U32(static_cast<uint32_t>(c.n_layer)));
+  w->SetValue("llama.feed_forward_length", Value::U32(static_cast<uint32_t>(c.n_ff)));
+  w->SetValue("llama.rope.dimension_count", Value::U32(static_cast<uint32_t>(c.head_dim)));
+  w->SetValue("llama.attention.head_count", Value::U32(static_cast<uint32_t>(c.n_head)));
+  w->SetValue("llama.attention.head_count_kv", Value::U32(static_cast<uint32_t>(c.n_head_kv)));
+  w->SetValue("llama.attention.layer_norm_rms_epsilon", Value::F32(c.rms_norm_eps));
+  w->SetValue("llama.rope.freq_base", Value::F32(static_cast<float>(c.rope_theta)));
+  if (c.rope_scale != 1.0) {
+    w->SetValue("llama.rope.scaling.type", Value::String("linear"));
+    w->SetValue("llama.rope.scaling.factor", Value::F32(static_cast<float>(c.rope_scale)));
+  }
+  w->SetValue("llama.vocab_size", Value::U32(static_cast<uint32_t>(c.n_vocab)));
+  gguf::VocabToGguf(s.vocab, w);
+}
+
+}  // namespace
+
+Status ExportGguf(const std::string& source, const std::string& out_path, const ExportOptions& opts) {
+  Source src;
+  struct stat st;
+  if (::stat(source.c_str(), &st) != 0) return NotFoundError(source + ": no such model directory or file");
+  LLEMMA_RETURN_IF_ERROR(S_ISDIR(st.st_mode) ? OpenHf(source, &src) : OpenGguf(source, &src));
+  const Config& c = src.config;
+  const std::vector<TensorSpec> specs = LlamaTensorSpecs(c, !c.tie_word_embeddings || src.has_lm_head);
+  std::vector<DType> types;
+  for (const TensorSpec& s : specs) {
+    if (!src.tensors.count(s.hf_name)) return DataLossError(source + ": tensor '" + s.hf_name + "' is missing");
+    DType t = s.is_matrix ? opts.type : DType::kF32;
+    if (s.is_matrix && s.shape[1] % DTypeBlockSize(t) != 0) t = DType::kF16;
+    types.push_back(t);
+  }
+  gguf::GgufWriter w;
+  WriteMetadata(src, opts.type, std::filesystem::path(source).filename().string(), &w);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    std::vector<int64_t> dims(specs[i].shape.rbegin(), specs[i].shape.rend());
+    w.AddTensor(specs[i].gguf_name, dims, gguf::DTypeToTensorType(types[i]));
+  }
+  LLEMMA_RETURN_IF_ERROR(w.Open(out_path));
+  ThreadPool pool(opts.n_threads);
+  int64_t written = 0;
+  std::vector<uint8_t> out, permuted;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TensorSpec& s = specs[i];
+    const SourceTensor& t = src.tensors.at(s.hf_name);
+    const int64_t rows = s.is_matrix ? s.shape[0] : 1, cols = s.shape.back();
+    const size_t in_row = RowBytes(t.dtype, cols), out_row = RowBytes(types[i], cols);
+    out.resize(out_row * rows);
+    const uint8_t* in = t.file->data() + t.offset;
+    pool.ParallelFor(static_cast<size_t>(rows), [&](size_t b, size_t e, int) {
+      std::vector<float> tmp(cols);
+      for (size_t r = b; r < e; ++r) {
+        cpu::DequantizeRow(t.dtype, in + r * in_row, tmp.data(), cols);
+        cpu::QuantizeRow(types[i], tmp.data(), out.data() + r * out_row, cols);
+      }
+    });
+    t.file->Release(t.offset, in_row * rows);
+    const uint8_t* data = out.data();
+    if (s.rope_heads > 0 && !t.gguf_layout) {
+      permuted.resize(out.size());
+      PermuteRopeRows(out.data(), permuted.data(), s.rope_heads, c.head_dim, out_row, /*to_gguf=*/true);
+      data = permuted.data();
+    }
+    LLEMMA_RETURN_IF_ERROR(w.WriteTensorData(data, out.size()));
+    written += static_cast<int64_t>(out.size());
+    if (opts.progress) opts.progress(s.gguf_name, written);
+  }
+  return w.Close();
+}
+
+}  // namespace llemma
