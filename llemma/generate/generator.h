@@ -52,4 +52,13 @@ StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok, std::span<
                                   const GenerateOptions& opts,
                                   const std::function<void(std::string_view)>& on_text = {});
 
+// n samples of one prompt (the n > 1 case of majority voting): the prompt is
+// prefilled once, the samples fork from it, and all unfinished samples
+// advance together, one batched forward pass per step. Sample i uses the seed
+// opts.sampling.seed + i, so it equals Generate() with that seed. `ctx` needs
+// n_seq >= n.
+StatusOr<std::vector<GenerateResult>> GenerateN(Context& ctx, const Tokenizer& tok,
+                                                std::span<const int32_t> prompt, const GenerateOptions& opts,
+                                                int n);
+
 }  // namespace llemma

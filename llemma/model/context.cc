@@ -13,16 +13,29 @@ namespace llemma {
 Context::Context(const Model& model, const ContextOptions& opts)
     : model_(model),
       n_ctx_(opts.n_ctx > 0 ? opts.n_ctx : model.config().n_ctx_train),
-      n_batch_(std::max<int64_t>(1, opts.n_batch)),
-      pool_(opts.n_threads) {}
+      n_batch_(std::max<int64_t>({1, opts.n_batch, static_cast<int64_t>(opts.n_seq)})),
+      pool_(opts.n_threads),
+      n_seq_(std::max(1, opts.n_seq)),
+      seq_past_(n_seq_, 0),
+      prefix_len_(n_seq_, 0) {}
+
+float* Context::KCache(int64_t layer, int seq) {
+  const int64_t kv_dim = model_.config().n_head_kv * model_.config().head_dim;
+  return k_cache_.as<float>() + (layer * n_seq_ + seq) * n_ctx_ * kv_dim;
+}
+float* Context::VCache(int64_t layer, int seq) {
+  const int64_t kv_dim = model_.config().n_head_kv * model_.config().head_dim;
+  return v_cache_.as<float>() + (layer * n_seq_ + seq) * n_ctx_ * kv_dim;
+}
 
 StatusOr<std::unique_ptr<Context>> Context::Create(const Model& model, const ContextOptions& opts) {
   if (opts.n_ctx < 0) return InvalidArgumentError("context size must be positive");
+  if (opts.n_seq < 1) return InvalidArgumentError("the number of sequences must be at least 1");
   auto ctx = std::unique_ptr<Context>(new Context(model, opts));
   const Config& c = model.config();
   const int64_t kv_dim = c.n_head_kv * c.head_dim, q_dim = c.n_head * c.head_dim;
   const int64_t B = ctx->n_batch_;
-  const size_t cache_floats = static_cast<size_t>(c.n_layer * ctx->n_ctx_ * kv_dim);
+  const size_t cache_floats = static_cast<size_t>(c.n_layer * ctx->n_seq_ * ctx->n_ctx_ * kv_dim);
   try {
     ctx->k_cache_.Resize(cache_floats * sizeof(float));
     ctx->v_cache_.Resize(cache_floats * sizeof(float));
@@ -60,6 +73,8 @@ StatusOr<std::unique_ptr<Context>> Context::Create(const Model& model, const Con
 void Context::Rewind(int64_t n_past) {
   LLEMMA_CHECK(n_past >= 0 && n_past <= n_past_);
   n_past_ = n_past;
+  std::fill(seq_past_.begin(), seq_past_.end(), 0);
+  std::fill(prefix_len_.begin(), prefix_len_.end(), 0);
 }
 
 StatusOr<std::span<const float>> Context::Eval(std::span<const int32_t> tokens, bool all_logits) {
@@ -112,8 +127,8 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& w = model_.layer(l);
-    float* kc = k_cache_.as<float>() + l * n_ctx_ * kv_dim;  // (n_head_kv, n_ctx, hd)
-    float* vc = v_cache_.as<float>() + l * n_ctx_ * kv_dim;
+    float* kc = KCache(l, 0);  // (n_head_kv, n_ctx, hd)
+    float* vc = VCache(l, 0);
 
     // Attention block.
     cpu::RmsNorm(x, w.attn_norm, m, D, c.rms_norm_eps, xb);
@@ -161,6 +176,124 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
   const int64_t rows = m - first;
   cpu::RmsNorm(x + first * D, model_.output_norm(), rows, D, c.rms_norm_eps, xb);
   cpu::MatMul(pool_, model_.output(), xb, rows, logits_out);
+}
+
+Status Context::Fork(int src, int dst) {
+  if (src != 0) return UnimplementedError("Fork: only sequence 0 can be forked");
+  if (dst <= 0 || dst >= n_seq_) {
+    return InvalidArgumentError("Fork: sequence " + std::to_string(dst) + " is outside [1, " +
+                                std::to_string(n_seq_) + ")");
+  }
+  prefix_len_[dst] = n_past_;
+  seq_past_[dst] = n_past_;
+  return Status::Ok();
+}
+
+StatusOr<std::span<const float>> Context::EvalBatch(std::span<const int32_t> tokens, std::span<const int> seqs) {
+  const Config& c = model_.config();
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0 || seqs.size() != tokens.size()) {
+    return InvalidArgumentError("EvalBatch: give one sequence id per token");
+  }
+  std::vector<bool> seen(n_seq_, false);
+  for (int64_t i = 0; i < n; ++i) {
+    const int s = seqs[i];
+    if (s < 0 || s >= n_seq_ || seen[s]) {
+      return InvalidArgumentError("EvalBatch: sequence ids must be distinct and below " + std::to_string(n_seq_));
+    }
+    seen[s] = true;
+    if (tokens[i] < 0 || tokens[i] >= c.n_vocab) {
+      return InvalidArgumentError("token id " + std::to_string(tokens[i]) + " is outside the vocabulary");
+    }
+    if (n_past(s) + 1 > n_ctx_) {
+      return OutOfRangeError("sequence " + std::to_string(s) + " is full (" + std::to_string(n_ctx_) + " tokens)");
+    }
+  }
+  logits_.resize(static_cast<size_t>(n * c.n_vocab));
+  for (int64_t i = 0; i < n; i += n_batch_) {
+    const int64_t m = std::min(n_batch_, n - i);
+    ForwardBatch(tokens.data() + i, seqs.data() + i, m, logits_.data() + i * c.n_vocab);
+  }
+  return std::span<const float>(logits_);
+}
+
+// One token for each of m sequences, each at its own position. The matrix
+// products see m rows, so every weight is read once for the whole batch.
+void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, float* logits_out) {
+  const Config& c = model_.config();
+  const int64_t D = c.n_embd, hd = c.head_dim, half = hd / 2;
+  float* x = x_.as<float>();
+  float* xb = xb_.as<float>();
+  float* xb2 = xb2_.as<float>();
+  float* q = q_.as<float>();
+  float* k = k_.as<float>();
+  float* v = v_.as<float>();
+  float* att = att_.as<float>();
+  float* hb = hb_.as<float>();
+  float* hb2 = hb2_.as<float>();
+  std::vector<int64_t> pos(m);
+  for (int64_t t = 0; t < m; ++t) pos[t] = n_past(seqs[t]);
+  const cpu::Matrix& emb = model_.token_embd();
+  const size_t emb_row_bytes = RowBytes(emb.dtype, D);
+  for (int64_t t = 0; t < m; ++t) {
+    cpu::DequantizeRow(emb.dtype, static_cast<const uint8_t*>(emb.data) + tokens[t] * emb_row_bytes, x + t * D, D);
+  }
+  std::vector<cpu::KvSegment> prefix(m), own(m);
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& w = model_.layer(l);
+    cpu::RmsNorm(x, w.attn_norm, m, D, c.rms_norm_eps, xb);
+    cpu::MatMul(pool_, w.wq, xb, m, q);
+    cpu::MatMul(pool_, w.wk, xb, m, k);
+    cpu::MatMul(pool_, w.wv, xb, m, v);
+    for (int64_t t = 0; t < m; ++t) {
+      const float* cs = rope_cos_.data() + pos[t] * half;
+      const float* sn = rope_sin_.data() + pos[t] * half;
+      cpu::RopeRotateHalf(q + t * c.n_head * hd, 1, c.n_head, hd, cs, sn);
+      cpu::RopeRotateHalf(k + t * c.n_head_kv * hd, 1, c.n_head_kv, hd, cs, sn);
+      const int s = seqs[t];
+      float* kc = KCache(l, s);
+      float* vc = VCache(l, s);
+      for (int64_t h = 0; h < c.n_head_kv; ++h) {
+        const size_t dst = static_cast<size_t>((h * n_ctx_ + pos[t]) * hd);
+        std::memcpy(kc + dst, k + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
+        std::memcpy(vc + dst, v + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
+      }
+      const int64_t plen = s == 0 ? 0 : prefix_len_[s];
+      prefix[t] = {KCache(l, 0), VCache(l, 0), plen};
+      // Own positions plen..pos live at the same offsets of this sequence's cache.
+      own[t] = {kc + plen * hd, vc + plen * hd, pos[t] + 1 - plen};
+    }
+    cpu::BatchAttentionArgs a;
+    a.q = q;
+    a.out = att;
+    a.scratch = att_scratch_.as<float>();
+    a.prefix = prefix.data();
+    a.own = own.data();
+    a.n_tokens = m;
+    a.n_head = c.n_head;
+    a.n_head_kv = c.n_head_kv;
+    a.head_dim = hd;
+    a.stride = n_ctx_;
+    a.max_keys = n_ctx_;
+    cpu::BatchAttention(pool_, a);
+    cpu::MatMul(pool_, w.wo, att, m, xb2);
+    for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
+    cpu::RmsNorm(x, w.ffn_norm, m, D, c.rms_norm_eps, xb);
+    cpu::MatMul(pool_, w.w_gate, xb, m, hb);
+    cpu::MatMul(pool_, w.w_up, xb, m, hb2);
+    cpu::SiluMul(hb, hb2, m * c.n_ff);
+    cpu::MatMul(pool_, w.w_down, hb, m, xb2);
+    for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
+  }
+  for (int64_t t = 0; t < m; ++t) {
+    if (seqs[t] == 0) {
+      n_past_++;
+    } else {
+      seq_past_[seqs[t]]++;
+    }
+  }
+  cpu::RmsNorm(x, model_.output_norm(), m, D, c.rms_norm_eps, xb);
+  cpu::MatMul(pool_, model_.output(), xb, m, logits_out);
 }
 
 }  // namespace llemma

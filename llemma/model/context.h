@@ -21,9 +21,10 @@
 namespace llemma {
 
 struct ContextOptions {
-  int64_t n_ctx = 0;      // KV cache capacity in tokens; 0 = the model's max_position_embeddings
+  int64_t n_ctx = 0;      // KV cache capacity in tokens per sequence; 0 = max_position_embeddings
   int n_threads = 0;      // 0 = one per core
   int64_t n_batch = 256;  // prompt tokens per forward chunk (bounds scratch memory)
+  int n_seq = 1;          // sequences that can decode together (EvalBatch)
 };
 
 class Context {
@@ -36,8 +37,22 @@ class Context {
   // next call. Errors: empty input, ids outside the vocabulary, context full.
   StatusOr<std::span<const float>> Eval(std::span<const int32_t> tokens, bool all_logits = false);
 
-  // Forgets cache entries at positions >= n_past (n_past <= this->n_past()).
+  // Forgets cache entries of sequence 0 at positions >= n_past (n_past <=
+  // this->n_past()). Other sequences may share sequence 0's prefix, so they
+  // are reset to empty.
   void Rewind(int64_t n_past);
+
+  // Batched decoding. Eval and Rewind work on sequence 0; after prefilling a
+  // prompt there, Fork(0, s) lets sequence s continue from the same prefix
+  // without copying or recomputing it (its attention reads sequence 0's cache
+  // below the fork point). EvalBatch then advances several sequences by one
+  // token each in a single pass, reading the weights once for all of them.
+  Status Fork(int src, int dst);
+  // tokens[i] is appended to sequence seqs[i] (distinct); returns logits
+  // (tokens.size() rows of n_vocab).
+  StatusOr<std::span<const float>> EvalBatch(std::span<const int32_t> tokens, std::span<const int> seqs);
+  int64_t n_past(int seq) const { return seq == 0 ? n_past_ : seq_past_[seq]; }
+  int n_seq() const { return n_seq_; }
 
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }
@@ -47,14 +62,21 @@ class Context {
  private:
   Context(const Model& model, const ContextOptions& opts);
   void ForwardChunk(const int32_t* tokens, int64_t n, bool all_logits, float* logits_out);
+  void ForwardBatch(const int32_t* tokens, const int* seqs, int64_t n, float* logits_out);
+  // The K and V caches of one layer of one sequence: (n_head_kv, n_ctx, head_dim).
+  float* KCache(int64_t layer, int seq);
+  float* VCache(int64_t layer, int seq);
 
   const Model& model_;
   const int64_t n_ctx_;
   const int64_t n_batch_;
   ThreadPool pool_;
-  int64_t n_past_ = 0;
+  const int n_seq_;
+  int64_t n_past_ = 0;                // sequence 0
+  std::vector<int64_t> seq_past_;     // positions held by each sequence (index 0 unused)
+  std::vector<int64_t> prefix_len_;   // positions read from sequence 0 (0 = none)
 
-  // KV cache, per layer: (n_head_kv, n_ctx, head_dim) floats each for K and V.
+  // KV cache, per layer and sequence: (n_head_kv, n_ctx, head_dim) floats each for K and V.
   AlignedBuffer k_cache_, v_cache_;
   // RoPE tables: (n_ctx, head_dim/2).
   std::vector<float> rope_cos_, rope_sin_;

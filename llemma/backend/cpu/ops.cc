@@ -198,4 +198,30 @@ void Attention(ThreadPool& pool, const AttentionArgs& a) {
   });
 }
 
+void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a) {
+  LLEMMA_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
+  const int64_t group = a.n_head / a.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  const internal::Kernels& kern = ActiveKernels();
+  pool.ParallelFor(static_cast<size_t>(a.n_tokens * a.n_head), [&](size_t begin, size_t end, int tid) {
+    float* scores = a.scratch + static_cast<size_t>(tid) * a.max_keys;
+    for (size_t item = begin; item < end; ++item) {
+      const int64_t t = static_cast<int64_t>(item) / a.n_head, h = static_cast<int64_t>(item) % a.n_head;
+      const int64_t off = (h / group) * a.stride * a.head_dim;
+      const KvSegment* segs[2] = {&a.prefix[t], &a.own[t]};
+      const float* q = a.q + (t * a.n_head + h) * a.head_dim;
+      int64_t n = 0;
+      for (const KvSegment* s : segs)
+        for (int64_t j = 0; j < s->n; ++j) scores[n++] = kern.dot_f32(s->k + off + j * a.head_dim, q, a.head_dim) * scale;
+      LLEMMA_CHECK_LE(n, a.max_keys);
+      Softmax(scores, n);
+      float* out = a.out + (t * a.n_head + h) * a.head_dim;
+      std::fill(out, out + a.head_dim, 0.0f);
+      n = 0;
+      for (const KvSegment* s : segs)
+        for (int64_t j = 0; j < s->n; ++j) kern.axpy(scores[n++], s->v + off + j * a.head_dim, out, a.head_dim);
+    }
+  });
+}
+
 }  // namespace llemma::cpu

@@ -65,4 +65,26 @@ struct AttentionArgs {
 };
 void Attention(ThreadPool& pool, const AttentionArgs& a);
 
+// Attention for a batch of single tokens from different sequences (batched
+// decoding). Token t attends to the keys of up to two segments: a shared
+// prefix (e.g. a prompt prefilled once for k samples) and its own tail. A
+// segment is a cache of one layer laid out (n_head_kv, stride, head_dim) with
+// `n` valid positions.
+struct KvSegment {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  int64_t n = 0;
+};
+struct BatchAttentionArgs {
+  const float* q = nullptr;            // (n_tokens, n_head, head_dim), already rotated
+  float* out = nullptr;                // (n_tokens, n_head, head_dim)
+  float* scratch = nullptr;            // (pool.size(), max_keys) floats
+  const KvSegment* prefix = nullptr;   // per token; n may be 0
+  const KvSegment* own = nullptr;      // per token
+  int64_t n_tokens = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
+  int64_t stride = 0;                  // positions per kv head in a segment's layout
+  int64_t max_keys = 0;                // ≥ prefix.n + own.n for every token
+};
+void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a);
+
 }  // namespace llemma::cpu
