@@ -16,7 +16,7 @@ namespace {
 struct BenchArgs {
   ModelOptions model;
   int64_t prompt_tokens = 512, gen_tokens = 128;
-  int repetitions = 5;
+  int repetitions = 5, batch = 1;
   std::string output = "md";
   bool no_bandwidth = false;
 };
@@ -34,12 +34,13 @@ int RunBenchCommand(const BenchArgs& a) {
   o.gen_tokens = a.gen_tokens;
   o.repetitions = a.repetitions;
   o.n_threads = a.model.threads;
+  o.batch = a.batch;
   auto results = RunBench(m, o);
   if (!results.ok()) return ReportError(results.status());
   const int threads = a.model.threads > 0 ? a.model.threads : ThreadPool::HardwareThreads();
   // Bytes read per decoded token: every matrix except the embedding table, of
   // which one row is read (unless it doubles as the output matrix).
-  const double emb_bytes = static_cast<double>(c.n_vocab) * c.n_embd * DTypeSize(m.token_embd().dtype);
+  const double emb_bytes = static_cast<double>(c.n_vocab) * RowBytes(m.token_embd().dtype, c.n_embd);
   const double bytes_per_token = m.load_stats().bytes_weights - (m.output().data == m.token_embd().data ? 0 : emb_bytes);
   double bw = 0;
   if (!a.no_bandwidth) {
@@ -54,11 +55,11 @@ int RunBenchCommand(const BenchArgs& a) {
       nlohmann::json j = {{"model", a.model.model}, {"model_type", dtype},
                           {"model_size", m.load_stats().bytes_weights}, {"model_n_params", c.ParameterCount()},
                           {"backend", "CPU"}, {"isa", cpu::KernelIsaName()}, {"n_threads", threads},
-                          {"test", r.test}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen},
+                          {"test", r.test}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"n_batch", r.n_batch},
                           {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts}, {"samples_ts", r.samples_ts}};
       if (bw > 0) {
         j["mem_bandwidth_gbs"] = bw;
-        if (r.n_gen > 0) {
+        if (r.n_gen > 0 && r.n_batch == 1) {
           j["bound_ts"] = bound_ts;
           j["pct_of_bound"] = 100.0 * r.avg_ts / bound_ts;
         }
@@ -72,7 +73,7 @@ int RunBenchCommand(const BenchArgs& a) {
   fmt::print("| --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n");
   for (const BenchResult& r : *results) {
     std::string pct = "";
-    if (bw > 0 && r.n_gen > 0) pct = fmt::format("{:.0f}% of {:.2f}", 100.0 * r.avg_ts / bound_ts, bound_ts);
+    if (bw > 0 && r.n_gen > 0 && r.n_batch == 1) pct = fmt::format("{:.0f}% of {:.2f}", 100.0 * r.avg_ts / bound_ts, bound_ts);
     fmt::print("| {} | {} | {:.2f} GiB | {:.2f} B | CPU ({}) | {} | {} | {:.2f} ± {:.2f} | {} |\n",
                a.model.model, dtype, m.load_stats().bytes_weights / 1073741824.0,
                c.ParameterCount() / 1e9, cpu::KernelIsaName(), threads, r.test, r.avg_ts, r.stddev_ts, pct);
@@ -92,6 +93,8 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("-r,--repetitions", a->repetitions, "timed repetitions of each test")->capture_default_str();
   cmd->add_option("-o,--output", a->output, "md | json")->capture_default_str();
+  cmd->add_option("-b,--batch", a->batch, "also measure B sequences decoding together (aggregate t/s)")
+      ->capture_default_str();
   cmd->add_flag("--no-bandwidth", a->no_bandwidth, "skip the memory-bandwidth probe");
   cmd->callback([a, exit_code] { *exit_code = RunBenchCommand(*a); });
 }

@@ -32,8 +32,10 @@ StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptio
     return InvalidArgumentError("the test needs " + std::to_string(n_ctx) +
                                 " positions but the model allows " + std::to_string(c.n_ctx_train));
   }
-  LLEMMA_ASSIGN_OR_RETURN(auto ctx, Context::Create(model, {.n_ctx = n_ctx, .n_threads = opts.n_threads,
-                                                            .n_batch = std::max<int64_t>(opts.prompt_tokens, 1)}));
+  if (opts.batch < 1) return InvalidArgumentError("batch must be >= 1");
+  LLEMMA_ASSIGN_OR_RETURN(auto ctx, Context::Create(model, {.n_ctx = n_ctx + 1, .n_threads = opts.n_threads,
+                                                            .n_batch = std::max<int64_t>(opts.prompt_tokens, 1),
+                                                            .n_seq = opts.batch}));
   // Random token ids (never BOS/EOS), like llama-bench.
   Rng rng(1234);
   auto random_tokens = [&](int64_t n) {
@@ -71,6 +73,31 @@ StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptio
       }
       const double secs = (NowMicros() - t0) / 1e6;
       if (rep >= 0) r.samples_ts.push_back(opts.gen_tokens / secs);
+    }
+    Summarize(r);
+    results.push_back(std::move(r));
+  }
+  if (opts.gen_tokens > 0 && opts.batch > 1) {
+    BenchResult r;
+    r.test = "tg" + std::to_string(opts.gen_tokens) + "@b" + std::to_string(opts.batch);
+    r.n_gen = opts.gen_tokens;
+    r.n_batch = opts.batch;
+    std::vector<int> seqs(opts.batch);
+    for (int i = 0; i < opts.batch; ++i) seqs[i] = i;
+    for (int rep = -1; rep < opts.repetitions; ++rep) {
+      ctx->Rewind(0);
+      const std::vector<int32_t> first = random_tokens(1);
+      LLEMMA_RETURN_IF_ERROR(ctx->Eval(first).status());
+      for (int i = 1; i < opts.batch; ++i) LLEMMA_RETURN_IF_ERROR(ctx->Fork(0, i));
+      std::vector<int32_t> tokens = random_tokens(opts.batch);
+      const int64_t steps = rep < 0 ? 2 : opts.gen_tokens;
+      const int64_t t0 = NowMicros();
+      for (int64_t i = 0; i < steps; ++i) {
+        LLEMMA_ASSIGN_OR_RETURN(std::span<const float> logits, ctx->EvalBatch(tokens, seqs));
+        for (int b = 0; b < opts.batch; ++b) tokens[b] = Sampler::Argmax(logits.subspan(b * c.n_vocab, c.n_vocab));
+      }
+      const double secs = (NowMicros() - t0) / 1e6;
+      if (rep >= 0) r.samples_ts.push_back(static_cast<double>(opts.gen_tokens) * opts.batch / secs);
     }
     Summarize(r);
     results.push_back(std::move(r));

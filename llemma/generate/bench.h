@@ -20,11 +20,12 @@ struct BenchOptions {
   int64_t gen_tokens = 128;     // 0 skips the tg test
   int repetitions = 5;
   int n_threads = 0;
+  int batch = 1;                // > 1 adds "tgN@bB": B sequences decoding together (aggregate t/s)
 };
 
 struct BenchResult {
-  std::string test;              // "pp512", "tg128"
-  int64_t n_prompt = 0, n_gen = 0;
+  std::string test;              // "pp512", "tg128", "tg128@b16"
+  int64_t n_prompt = 0, n_gen = 0, n_batch = 1;
   std::vector<double> samples_ts;  // tokens/s of each repetition
   double avg_ts = 0, stddev_ts = 0;
 };
