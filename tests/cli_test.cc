@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -24,8 +25,11 @@ std::string ShellQuote(const std::string& s) {
 }
 
 CommandResult RunLlemma(const std::string& args, const std::string& stdin_text) {
-  const std::string dir = ::testing::TempDir();
-  const std::string in = dir + "/llemma_stdin", out = dir + "/llemma_stdout", err = dir + "/llemma_stderr";
+  // Unique names: ctest runs tests of this binary in parallel processes.
+  static int counter = 0;
+  const std::string dir = ::testing::TempDir() + "/llemma_cli_" + std::to_string(::getpid()) + "_" +
+                          std::to_string(counter++);
+  const std::string in = dir + "_stdin", out = dir + "_stdout", err = dir + "_stderr";
   std::ofstream(in) << stdin_text;
   const std::string cmd = std::string(LLEMMA_BINARY_DIR) + "/bin/llemma " + args + " <" + in + " >" + out +
                           " 2>" + err;

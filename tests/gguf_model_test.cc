@@ -109,7 +109,9 @@ TEST_P(GgufExportTest, QuantizedGgufStaysCloseToTheReference) {
     EXPECT_GT(err, 0.0) << DTypeName(type);  // it really is quantized
     // Loading the checkpoint with --dtype q8_0/q4_0 quantizes the same way.
     auto hf = Model::Load(FixtureDir(f.name), {.dtype = type});
-    if (hf.ok()) EXPECT_EQ(AllLogits(**hf, f.prompt), AllLogits(**gg, f.prompt)) << DTypeName(type);
+    if (hf.ok()) {
+      EXPECT_EQ(AllLogits(**hf, f.prompt), AllLogits(**gg, f.prompt)) << DTypeName(type);
+    }
   }
 }
 

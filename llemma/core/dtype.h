@@ -16,11 +16,14 @@ namespace llemma {
 //   Q8_0: 32 elements = f16 scale d + 32 × int8 q;    x = d · q
 //   Q4_0: 32 elements = f16 scale d + 16 bytes of nibbles (low nibbles are
 //         elements 0..15, high nibbles 16..31);       x = d · (q − 8)
-enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0 };
+//   Q4_K, Q5_K, Q6_K: 256-element super-blocks with per-32 (Q4_K, Q5_K) or
+//         per-16 (Q6_K) scales; read from GGUF files (dequantized on load).
+enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K };
 
-inline bool IsQuantized(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
+inline bool IsQuantized(DType t) { return t != DType::kF32 && t != DType::kF16 && t != DType::kBF16; }
+inline bool IsKQuant(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K; }
 // Elements per block (1 for float types).
-inline int64_t DTypeBlockSize(DType t) { return IsQuantized(t) ? 32 : 1; }
+inline int64_t DTypeBlockSize(DType t) { return IsKQuant(t) ? 256 : IsQuantized(t) ? 32 : 1; }
 // Bytes per block (per element for float types).
 inline size_t DTypeBlockBytes(DType t) {
   switch (t) {
@@ -29,6 +32,9 @@ inline size_t DTypeBlockBytes(DType t) {
     case DType::kBF16: return 2;
     case DType::kQ8_0: return 34;
     case DType::kQ4_0: return 18;
+    case DType::kQ4_K: return 144;
+    case DType::kQ5_K: return 176;
+    case DType::kQ6_K: return 210;
   }
   return 0;
 }

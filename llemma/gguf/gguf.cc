@@ -52,6 +52,9 @@ std::optional<DType> TensorTypeToDType(uint32_t type) {
     case TensorType::kBF16: return DType::kBF16;
     case TensorType::kQ8_0: return DType::kQ8_0;
     case TensorType::kQ4_0: return DType::kQ4_0;
+    case TensorType::kQ4_K: return DType::kQ4_K;
+    case TensorType::kQ5_K: return DType::kQ5_K;
+    case TensorType::kQ6_K: return DType::kQ6_K;
     default: return std::nullopt;
   }
 }
@@ -63,6 +66,9 @@ TensorType DTypeToTensorType(DType t) {
     case DType::kBF16: return TensorType::kBF16;
     case DType::kQ8_0: return TensorType::kQ8_0;
     case DType::kQ4_0: return TensorType::kQ4_0;
+    case DType::kQ4_K: return TensorType::kQ4_K;
+    case DType::kQ5_K: return TensorType::kQ5_K;
+    case DType::kQ6_K: return TensorType::kQ6_K;
   }
   return TensorType::kF32;
 }

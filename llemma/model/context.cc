@@ -105,7 +105,6 @@ StatusOr<std::span<const float>> Context::Eval(std::span<const int32_t> tokens, 
 void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, float* logits_out) {
   const Config& c = model_.config();
   const int64_t D = c.n_embd, hd = c.head_dim, half = hd / 2;
-  const int64_t q_dim = c.n_head * hd, kv_dim = c.n_head_kv * hd;
   float* x = x_.as<float>();      // (m, D) residual stream
   float* xb = xb_.as<float>();    // (m, D) normed input to a block
   float* xb2 = xb2_.as<float>();  // (m, D) block output

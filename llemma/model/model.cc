@@ -331,10 +331,12 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
     const std::optional<DType> dt = gguf::TensorTypeToDType(t->type);
     if (!dt) {
       return UnimplementedError(path + ": tensor '" + s.gguf_name + "' is " + type_name +
-                                ", which llemma cannot compute with yet (supported: F32, F16, BF16, Q8_0, Q4_0); "
-                                "re-quantize with `llemma quantize`");
+                                ", which llemma cannot read yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, "
+                                "Q5_K, Q6_K); re-quantize with `llemma quantize`");
     }
-    types.push_back(s.is_matrix ? *dt : DType::kF32);
+    // K-quant matrices are expanded to Q8_0 blocks as they load (the extra
+    // rounding is far below the K-quant error) and use the Q8_0 kernels.
+    types.push_back(!s.is_matrix ? DType::kF32 : IsKQuant(*dt) ? DType::kQ8_0 : *dt);
     if (!s.is_matrix && IsQuantized(*dt)) return DataLossError(path + ": norm '" + s.gguf_name + "' is quantized");
   }
   model->dtype_ = types[specs.size() > 1 ? 2 : 0];  // the type of blk.0.attn_q

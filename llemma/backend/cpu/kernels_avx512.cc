@@ -11,6 +11,11 @@
 
 #include "llemma/core/half.h"
 
+// The shared bodies that the intrinsics below replace are unused here, and
+// GCC 12 misreports _mm512_reduce_add_ps's internal temporaries.
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 namespace llemma::cpu::internal {
 namespace avx512 {
 #include "llemma/backend/cpu/kernels_impl.inc"

@@ -26,6 +26,7 @@ float DotRow(DType dtype, const void* row, const float* x, int64_t n) {
     case DType::kF32: return k.dot_f32(static_cast<const float*>(row), x, n);
     case DType::kBF16: return k.dot_bf16(static_cast<const uint16_t*>(row), x, n);
     case DType::kF16: return k.dot_f16(static_cast<const uint16_t*>(row), x, n);
+    default: LLEMMA_CHECK(false) << "DotRow is for float types, not " << DTypeName(dtype);
   }
   return 0.0f;
 }
@@ -39,6 +40,7 @@ namespace {
 void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t K = w.cols, N = w.rows;
   LLEMMA_CHECK_EQ(K % kQK, 0);
+  LLEMMA_CHECK(w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0) << DTypeName(w.dtype);
   const internal::Kernels& kern = ActiveKernels();
   const auto dot = w.dtype == DType::kQ8_0 ? kern.vec_dot_q8_0 : kern.vec_dot_q4_0;
   const size_t row_bytes = RowBytes(w.dtype, K);

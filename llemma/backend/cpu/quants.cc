@@ -46,6 +46,83 @@ void QuantizeQ4_0(const float* x, BlockQ4_0* y, int64_t n) {
   }
 }
 
+// Sub-block j's 6-bit scale and min from the 12 packed bytes of Q4_K/Q5_K:
+// j < 4: low 6 bits of bytes j and j+4; j ≥ 4: a nibble of byte j+4 plus the
+// top 2 bits of bytes j-4 (scale) and j (min).
+void ScaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+void DequantizeQ4_K(const BlockQ4_K* x, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float d = F16ToF32(x[b].d), dmin = F16ToF32(x[b].dmin);
+    const uint8_t* q = x[b].qs;
+    for (int j = 0; j < 8; j += 2) {  // 64 elements per step
+      uint8_t sc, m;
+      ScaleMinK4(j, x[b].scales, &sc, &m);
+      const float d1 = d * sc, m1 = dmin * m;
+      ScaleMinK4(j + 1, x[b].scales, &sc, &m);
+      const float d2 = d * sc, m2 = dmin * m;
+      for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+      q += 32;
+    }
+  }
+}
+
+void DequantizeQ5_K(const BlockQ5_K* x, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float d = F16ToF32(x[b].d), dmin = F16ToF32(x[b].dmin);
+    const uint8_t* ql = x[b].qs;
+    const uint8_t* qh = x[b].qh;
+    uint8_t u1 = 1, u2 = 2;
+    for (int j = 0; j < 8; j += 2) {
+      uint8_t sc, m;
+      ScaleMinK4(j, x[b].scales, &sc, &m);
+      const float d1 = d * sc, m1 = dmin * m;
+      ScaleMinK4(j + 1, x[b].scales, &sc, &m);
+      const float d2 = d * sc, m2 = dmin * m;
+      for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xF) + ((qh[l] & u1) ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
+      ql += 32;
+      u1 <<= 2;
+      u2 <<= 2;
+    }
+  }
+}
+
+void DequantizeQ6_K(const BlockQ6_K* x, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float d = F16ToF32(x[b].d);
+    const uint8_t* ql = x[b].ql;
+    const uint8_t* qh = x[b].qh;
+    const int8_t* sc = x[b].scales;
+    for (int half = 0; half < 2; ++half) {  // 128 elements each
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = static_cast<int>((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = static_cast<int>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = static_cast<int>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = static_cast<int>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = d * sc[is] * q1;
+        y[l + 32] = d * sc[is + 2] * q2;
+        y[l + 64] = d * sc[is + 4] * q3;
+        y[l + 96] = d * sc[is + 6] * q4;
+      }
+      y += 128;
+      ql += 64;
+      qh += 32;
+      sc += 8;
+    }
+  }
+}
+
 }  // namespace
 
 void QuantizeRow(DType type, const float* x, void* dst, int64_t n) {
@@ -53,7 +130,10 @@ void QuantizeRow(DType type, const float* x, void* dst, int64_t n) {
   switch (type) {
     case DType::kQ8_0: return QuantizeQ8_0(x, static_cast<BlockQ8_0*>(dst), n);
     case DType::kQ4_0: return QuantizeQ4_0(x, static_cast<BlockQ4_0*>(dst), n);
-    default: return ConvertElements(DType::kF32, x, type, dst, n);
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16: return ConvertElements(DType::kF32, x, type, dst, n);
+    default: LLEMMA_CHECK(false) << "cannot quantize to " << DTypeName(type);
   }
 }
 
@@ -74,6 +154,12 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n) {
         dst[b * kQK + j + kQK / 2] = d * ((x[b].qs[j] >> 4) - 8);
       }
     }
+  } else if (type == DType::kQ4_K) {
+    DequantizeQ4_K(static_cast<const BlockQ4_K*>(src), dst, n);
+  } else if (type == DType::kQ5_K) {
+    DequantizeQ5_K(static_cast<const BlockQ5_K*>(src), dst, n);
+  } else if (type == DType::kQ6_K) {
+    DequantizeQ6_K(static_cast<const BlockQ6_K*>(src), dst, n);
   } else {
     ConvertElements(type, src, DType::kF32, dst, n);
   }

@@ -28,7 +28,32 @@ struct BlockQ4_0 {
 };
 static_assert(sizeof(BlockQ4_0) == 18);
 
+// K-quant super-blocks (256 elements), as stored in GGUF files.
+constexpr int64_t kQK_K = 256;
+struct BlockQ4_K {
+  uint16_t d;            // f16 super-block scale of the sub-block scales
+  uint16_t dmin;         // f16 super-block scale of the sub-block minimums
+  uint8_t scales[12];    // 8 × (6-bit scale, 6-bit min), packed
+  uint8_t qs[128];       // 4-bit values: per 64 elements, 32 low nibbles then 32 high nibbles
+};
+static_assert(sizeof(BlockQ4_K) == 144);
+struct BlockQ5_K {
+  uint16_t d, dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];        // fifth bits
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ5_K) == 176);
+struct BlockQ6_K {
+  uint8_t ql[128];       // low 4 bits
+  uint8_t qh[64];        // high 2 bits
+  int8_t scales[16];     // per 16 elements
+  uint16_t d;
+};
+static_assert(sizeof(BlockQ6_K) == 210);
+
 // Quantizes n elements (n % block size == 0) into `dst`; float types convert.
+// K-quant types can be read (dequantized) but not written.
 void QuantizeRow(DType type, const float* x, void* dst, int64_t n);
 // Expands n elements of any type to float.
 void DequantizeRow(DType type, const void* src, float* dst, int64_t n);

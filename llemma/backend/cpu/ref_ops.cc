@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "llemma/backend/cpu/quants.h"
+#include "llemma/core/check.h"
 #include "llemma/core/half.h"
 
 namespace llemma::cpu::ref {
@@ -13,6 +14,7 @@ float LoadElement(DType dtype, const void* row, int64_t i) {
     case DType::kF32: return static_cast<const float*>(row)[i];
     case DType::kF16: return F16ToF32(static_cast<const uint16_t*>(row)[i]);
     case DType::kBF16: return Bf16ToF32(static_cast<const uint16_t*>(row)[i]);
+    default: LLEMMA_CHECK(false) << "LoadElement is for float types, not " << DTypeName(dtype);
   }
   return 0.0f;
 }
