@@ -21,7 +21,7 @@ SHAPES = {
     "llemma-34b": dict(hidden_size=8192, intermediate_size=22016, num_hidden_layers=48,
                        num_attention_heads=64, num_key_value_heads=8, vocab_size=32000,
                        rope_theta=1000000.0, max_position_embeddings=16384),
-    "small": dict(hidden_size=512, intermediate_size=1376, num_hidden_layers=4,
+    "small": dict(hidden_size=512, intermediate_size=1536, num_hidden_layers=4,
                   num_attention_heads=8, num_key_value_heads=8, vocab_size=32016,
                   rope_theta=10000.0, max_position_embeddings=4096),
 }

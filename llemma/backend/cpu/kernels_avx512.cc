@@ -15,6 +15,7 @@
 // GCC 12 misreports _mm512_reduce_add_ps's internal temporaries.
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace llemma::cpu::internal {
 namespace avx512 {

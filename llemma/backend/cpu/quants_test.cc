@@ -45,6 +45,57 @@ TEST(Quants, HandBuiltBlocksDecodeToKnownValues) {
   EXPECT_EQ(out[31], -10.0f);
 }
 
+// K-quant layouts, checked byte by byte against hand-computed values (the
+// same layouts were checked bit-exact against llama.cpp's reference
+// dequantizer on files written by llama-quantize).
+TEST(Quants, HandBuiltKQuantBlocksDecodeToKnownValues) {
+  std::vector<float> out(256);
+  {
+    BlockQ4_K b{};
+    b.d = 0x3C00;     // 1.0
+    b.dmin = 0x3800;  // 0.5
+    b.scales[0] = 2;  // sub-block 0: scale 2
+    b.scales[4] = 3;  //              min 3
+    b.scales[1] = 1;  // sub-block 1: scale 1, min 0
+    b.scales[8] = 0x21;  // sub-block 4: scale 1 | (scales[0]>>6)<<4 = 1, min 2 | (scales[4]>>6)<<4 = 2
+    b.qs[0] = 0x5A;   // element 0: low nibble 10; element 32: high nibble 5
+    b.qs[64] = 0x07;  // element 128: 7
+    DequantizeRow(DType::kQ4_K, &b, out.data(), 256);
+    EXPECT_EQ(out[0], 1.0f * 2 * 10 - 0.5f * 3);
+    EXPECT_EQ(out[1], -1.5f);
+    EXPECT_EQ(out[32], 5.0f);
+    EXPECT_EQ(out[128], 7.0f - 1.0f);
+  }
+  {
+    BlockQ5_K b{};
+    b.d = 0x3C00;
+    b.scales[0] = 1;
+    b.qs[3] = 0x0F;   // element 3: low nibble 15
+    b.qh[3] = 0x01;   // + fifth bit (u1 = 1 for the first 32) → 31
+    b.qh[4] = 0x02;   // element 36: fifth bit of the second 32 (u2 = 2); scale of sub-block 1 is 0
+    b.scales[1] = 2;
+    b.qs[4] = 0x30;   // element 36: high nibble 3 → 3 + 16 = 19, × 2
+    DequantizeRow(DType::kQ5_K, &b, out.data(), 256);
+    EXPECT_EQ(out[3], 31.0f);
+    EXPECT_EQ(out[36], 38.0f);
+  }
+  {
+    BlockQ6_K b{};
+    b.d = 0x4000;  // 2.0
+    for (auto& s : b.scales) s = 1;
+    b.scales[2] = -3;
+    // element 0: ql[0] low nibble 1, qh[0] bits 0-1 = 2 → (1 | 2<<4) - 32 = 1
+    b.ql[0] = 0x01;
+    b.qh[0] = 0x02;
+    // element 32 (q2: ql[32] low nibble, qh[0] bits 2-3, scale index 2): (4 | 0) - 32 = -28
+    b.ql[32] = 0x04;
+    DequantizeRow(DType::kQ6_K, &b, out.data(), 256);
+    EXPECT_EQ(out[0], 2.0f * 1 * 1);
+    EXPECT_EQ(out[32], 2.0f * -3 * -28);
+    EXPECT_EQ(out[1], 2.0f * -32);
+  }
+}
+
 TEST(Quants, RoundTripErrorIsWithinTheFormatsBounds) {
   const int64_t n = 4096;
   const auto x = Random(n, 1);
