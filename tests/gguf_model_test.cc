@@ -139,6 +139,23 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GgufExportTest,
                            return n;
                          });
 
+TEST(GgufModel, VocabularyIsPaddedToTheEmbeddingRows) {
+  // tiny-gqa-bf16-sharded has 416 embedding rows and a 400-piece tokenizer.
+  const std::string out = ::testing::TempDir() + "/padded.gguf";
+  ASSERT_TRUE(ExportGguf(FixtureDir("tiny-gqa-bf16-sharded"), out, {.type = DType::kF16}).ok());
+  auto file = gguf::GgufFile::Open(out);
+  ASSERT_TRUE(file.ok());
+  auto vocab = gguf::VocabFromGguf(*file);
+  ASSERT_TRUE(vocab.ok());
+  ASSERT_EQ(vocab->pieces.size(), 416u);
+  EXPECT_EQ(vocab->pieces[405], "[PAD405]");
+  EXPECT_EQ(vocab->types[405], gguf::kUnused);
+  auto tok = Tokenizer::FromSerializedProto(gguf::BuildSpmModel(*vocab), out);
+  auto original = Tokenizer::Load(FixtureDir("tiny-gqa-bf16-sharded") + "/tokenizer.model");
+  ASSERT_TRUE(tok.ok() && original.ok());
+  EXPECT_EQ((*tok)->Encode("Problem: x = 5", true), (*original)->Encode("Problem: x = 5", true));
+}
+
 TEST(GgufModel, UnsupportedOrBrokenFilesAreReported) {
   const std::string out = ::testing::TempDir() + "/broken.gguf";
   ASSERT_TRUE(ExportGguf(FixtureDir("tiny-mha-f32"), out, {.type = DType::kQ8_0}).ok());

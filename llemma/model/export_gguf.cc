@@ -166,6 +166,18 @@ Status ExportGguf(const std::string& source, const std::string& out_path, const 
   if (::stat(source.c_str(), &st) != 0) return NotFoundError(source + ": no such model directory or file");
   LLEMMA_RETURN_IF_ERROR(S_ISDIR(st.st_mode) ? OpenHf(source, &src) : OpenGguf(source, &src));
   const Config& c = src.config;
+  const int64_t n_pieces = static_cast<int64_t>(src.vocab.pieces.size());
+  if (n_pieces > c.n_vocab) {
+    return InvalidArgumentError(source + ": the tokenizer has " + std::to_string(n_pieces) +
+                                " pieces but the model's vocabulary is " + std::to_string(c.n_vocab));
+  }
+  // llama.cpp needs one vocabulary entry per embedding row: rows beyond the
+  // tokenizer (padding) get unused placeholder pieces.
+  for (int64_t id = n_pieces; id < c.n_vocab; ++id) {
+    src.vocab.pieces.push_back("[PAD" + std::to_string(id) + "]");
+    src.vocab.scores.push_back(0.0f);
+    src.vocab.types.push_back(gguf::kUnused);
+  }
   const std::vector<TensorSpec> specs = LlamaTensorSpecs(c, !c.tie_word_embeddings || src.has_lm_head);
   std::vector<DType> types;
   for (const TensorSpec& s : specs) {

@@ -24,6 +24,10 @@ struct Kernels {
   // Σ w[i] · x[i] of a quantized weight row and Q8_0 activations (BlockQ8_0*).
   float (*vec_dot_q8_0)(const void* w, const void* x, int64_t n);
   float (*vec_dot_q4_0)(const void* w, const void* x, int64_t n);
+  // The same for 4 tokens at once (prefill): x rows are x_row_bytes apart;
+  // out[t] = Σ w[i] · x_t[i]. Each weight block is unpacked once for all four.
+  void (*vec_dot_q8_0_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
+  void (*vec_dot_q4_0_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
   // Activations to Q8_0 blocks (n % 32 == 0).
   void (*quantize_q8_0)(const float* x, void* dst, int64_t n);
 };

@@ -62,80 +62,92 @@ float DotF16Fast(const uint16_t* w, const float* x, int64_t n) {
   return Dot<uint16_t, LoadF16, ScalarF16>(w, x, n);
 }
 
-// Integer dot of 32 signed bytes: Σ w·x in 8 int32 lanes. |x| times w with
-// x's sign keeps the unsigned×signed product in range (VNNI when present).
-inline __m256i DotI8(__m256i w, __m256i x) {
-  const __m256i ax = _mm256_sign_epi8(x, x);
-  const __m256i sw = _mm256_sign_epi8(w, x);
-#if defined(__AVX512VNNI__)
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sw);
-#else
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), _mm256_set1_epi16(1));
-#endif
+// Two consecutive blocks handled as one 512-bit vector: int32 lanes 0-7
+// belong to the first block, 8-15 to the second.
+inline __m512i LoadQ8Pair(const Q8Block* b) {
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)), 1);
+}
+// 64 nibbles of two Q4_0 blocks as bytes, in element order [lo0 hi0 lo1 hi1].
+inline __m512i UnpackQ4Pair(const Q4Block* b) {
+  const __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b[1].qs)),
+                                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[0].qs)));
+  const __m256i m = _mm256_set1_epi8(0x0F);
+  const __m256i lo = _mm256_and_si256(q, m);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m);
+  const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);  // [lo0 lo1 hi0 hi1]
+  return _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
+}
+inline __m512 PairScale(float a, float b) {
+  return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
+}
+inline float Half(uint16_t h) { return ::llemma::F16ToF32(h); }
+inline float HorizontalSum(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+// w · x for one block pair. `w_unsigned` holds the weights as unsigned bytes
+// (Q4_0 nibbles 0..15, or Q8_0 values + 128); the offset `bias`·Σx is removed.
+template <int kBiasShift>
+inline __m512 PairDot(__m512i w_unsigned, __m512i x, __m512 scale) {
+  const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w_unsigned, x);
+  const __m512i sx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x);
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dot, _mm512_slli_epi32(sx, kBiasShift))), scale);
 }
 
-// Hotspot (quantized decode).
-float VecDotQ8_0Fast(const void* w, const void* x, int64_t n) {
-  const Q8Block* wb = static_cast<const Q8Block*>(w);
-  const Q8Block* xb = static_cast<const Q8Block*>(x);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+template <typename WBlock, __m512i (*Unpack)(const WBlock*), int kBiasShift, int kTokens>
+inline void VecDotPairs(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
+  const WBlock* wb = static_cast<const WBlock*>(w);
+  const Q8Block* xb[kTokens];
+  for (int t = 0; t < kTokens; ++t) {
+    xb[t] = reinterpret_cast<const Q8Block*>(static_cast<const uint8_t*>(x) + t * x_row_bytes);
+  }
+  __m512 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_setzero_ps();
   const int64_t nb = n / 32;
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    const __m256i p0 = DotI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs)),
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
-    const __m256i p1 = DotI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b + 1].qs)),
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b + 1].qs)));
-    const float d0 = ::llemma::F16ToF32(wb[b].d) * ::llemma::F16ToF32(xb[b].d);
-    const float d1 = ::llemma::F16ToF32(wb[b + 1].d) * ::llemma::F16ToF32(xb[b + 1].d);
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(p0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1), _mm256_cvtepi32_ps(p1), acc1);
+    const __m512i wv = Unpack(wb + b);
+    const float dw0 = Half(wb[b].d), dw1 = Half(wb[b + 1].d);
+    for (int t = 0; t < kTokens; ++t) {
+      const __m512 scale = PairScale(dw0 * Half(xb[t][b].d), dw1 * Half(xb[t][b + 1].d));
+      acc[t] = _mm512_add_ps(acc[t], PairDot<kBiasShift>(wv, LoadQ8Pair(xb[t] + b), scale));
+    }
   }
-  for (; b < nb; ++b) {
-    const __m256i p = DotI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs)),
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs)));
-    const float d = ::llemma::F16ToF32(wb[b].d) * ::llemma::F16ToF32(xb[b].d);
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(p), acc0);
+  for (int t = 0; t < kTokens; ++t) out[t] = HorizontalSum(acc[t]);
+  if (b < nb) {  // odd block count: the last block through the generic body
+    for (int t = 0; t < kTokens; ++t) {
+      out[t] += kBiasShift == 3 ? VecDotQ4_0(wb + b, xb[t] + b, 32) : VecDotQ8_0(wb + b, xb[t] + b, 32);
+    }
   }
-  const __m256 a = _mm256_add_ps(acc0, acc1);
-  const __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  return _mm_cvtss_f32(_mm_add_ss(h2, _mm_movehdup_ps(h2)));
 }
 
-// Q4_0: nibbles are 0..15 (unsigned), so they multiply x directly; the -8
-// offset is applied as -8·Σx per block.
+inline __m512i UnpackQ8Pair(const Q8Block* b) {
+  return _mm512_xor_si512(LoadQ8Pair(b), _mm512_set1_epi8(static_cast<char>(0x80)));  // w + 128
+}
+
+// Hotspots (quantized decode and prefill).
+float VecDotQ8_0Fast(const void* w, const void* x, int64_t n) {
+  float out;
+  VecDotPairs<Q8Block, UnpackQ8Pair, 7, 1>(w, x, 0, n, &out);
+  return out;
+}
 float VecDotQ4_0Fast(const void* w, const void* x, int64_t n) {
-  const Q4Block* wb = static_cast<const Q4Block*>(w);
-  const Q8Block* xb = static_cast<const Q8Block*>(x);
-  const __m256i low = _mm256_set1_epi8(0x0F);
-  const __m256i ones8 = _mm256_set1_epi8(1);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / 32; ++b) {
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[b].qs));
-    const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low);
-    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs));
-#if defined(__AVX512VNNI__)
-    const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nib, xv);
-    const __m256i sx = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones8, xv);
-#else
-    const __m256i one16 = _mm256_set1_epi16(1);
-    const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(nib, xv), one16);
-    const __m256i sx = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xv), one16);
-#endif
-    const __m256i s = _mm256_sub_epi32(dot, _mm256_slli_epi32(sx, 3));
-    const float d = ::llemma::F16ToF32(wb[b].d) * ::llemma::F16ToF32(xb[b].d);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc);
-  }
-  const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  return _mm_cvtss_f32(_mm_add_ss(h2, _mm_movehdup_ps(h2)));
+  float out;
+  VecDotPairs<Q4Block, UnpackQ4Pair, 3, 1>(w, x, 0, n, &out);
+  return out;
+}
+void VecDotQ8_0x4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
+  VecDotPairs<Q8Block, UnpackQ8Pair, 7, 4>(w, x, x_row_bytes, n, out);
+}
+void VecDotQ4_0x4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
+  VecDotPairs<Q4Block, UnpackQ4Pair, 3, 4>(w, x, x_row_bytes, n, out);
 }
 
 }  // namespace
 
-constexpr Kernels kTable = {"avx512", DotF32Fast, DotBf16Fast, DotF16Fast, ToF32, Gemm4x4, Axpy,
-                            VecDotQ8_0Fast, VecDotQ4_0Fast, QuantizeQ8_0};
+constexpr Kernels kTable = {"avx512",       DotF32Fast,       DotBf16Fast,      DotF16Fast,
+                            ToF32,          Gemm4x4,          Axpy,             VecDotQ8_0Fast,
+                            VecDotQ4_0Fast, VecDotQ8_0x4Fast, VecDotQ4_0x4Fast, QuantizeQ8_0};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

@@ -61,12 +61,22 @@ void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
         /*grain=*/64);
     return;
   }
+  // Prefill: each weight row is unpacked once per group of 4 tokens.
+  const auto dot4 = w.dtype == DType::kQ8_0 ? kern.vec_dot_q8_0_4t : kern.vec_dot_q4_0_4t;
   const int64_t n_tiles = (N + kRowTile - 1) / kRowTile;
   pool.ParallelFor(static_cast<size_t>(n_tiles), [&](size_t tb, size_t te, int) {
+    float out[4];
     for (size_t ti = tb; ti < te; ++ti) {
       const int64_t r0 = static_cast<int64_t>(ti) * kRowTile;
       const int64_t r1 = std::min(N, r0 + kRowTile);
-      for (int64_t t = 0; t < n_tokens; ++t) {
+      int64_t t = 0;
+      for (; t + 4 <= n_tokens; t += 4) {
+        for (int64_t r = r0; r < r1; ++r) {
+          dot4(base + r * row_bytes, xqp + t * xq_row, xq_row, K, out);
+          for (int i = 0; i < 4; ++i) y[(t + i) * N + r] = out[i];
+        }
+      }
+      for (; t < n_tokens; ++t) {
         for (int64_t r = r0; r < r1; ++r) y[t * N + r] = dot(base + r * row_bytes, xqp + t * xq_row, K);
       }
     }

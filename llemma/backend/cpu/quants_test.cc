@@ -171,5 +171,31 @@ TEST(Quants, VecDotKernelsMatchTheScalarReferenceForEveryIsa) {
   }
 }
 
+TEST(Quants, FourTokenKernelsEqualFourSingleDotsForEveryIsa) {
+  for (const internal::Kernels* k : Tables()) {
+    for (int64_t n : {32, 64, 96, 4096}) {
+      const size_t xrow = RowBytes(DType::kQ8_0, n) + 3;  // odd stride: rows are not aligned
+      std::vector<uint8_t> xq(4 * xrow);
+      for (int t = 0; t < 4; ++t) {
+        const auto x = Random(n, 100 + t + n);
+        QuantizeRow(DType::kQ8_0, x.data(), xq.data() + t * xrow, n);
+      }
+      const auto w = Random(n, 7 * n);
+      for (DType type : {DType::kQ8_0, DType::kQ4_0}) {
+        std::vector<uint8_t> wq(RowBytes(type, n));
+        QuantizeRow(type, w.data(), wq.data(), n);
+        float out[4];
+        (type == DType::kQ8_0 ? k->vec_dot_q8_0_4t : k->vec_dot_q4_0_4t)(wq.data(), xq.data(), xrow, n, out);
+        for (int t = 0; t < 4; ++t) {
+          const auto* xb = reinterpret_cast<const BlockQ8_0*>(xq.data() + t * xrow);
+          const float want = type == DType::kQ8_0 ? ref::VecDotQ8_0(wq.data(), xb, n) : ref::VecDotQ4_0(wq.data(), xb, n);
+          EXPECT_NEAR(out[t], want, 1e-4 * (1 + std::fabs(want)) * std::sqrt(static_cast<double>(n)))
+              << k->name << " " << DTypeName(type) << " n=" << n << " t=" << t;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llemma::cpu
