@@ -16,6 +16,7 @@ const char* DTypeName(DType t) {
     case DType::kQ4_K: return "q4_k";
     case DType::kQ5_K: return "q5_k";
     case DType::kQ6_K: return "q6_k";
+    case DType::kQ4_0x4: return "q4_0";  // the repacked in-memory form of q4_0
   }
   return "?";
 }

@@ -18,12 +18,17 @@ namespace llemma {
 //         elements 0..15, high nibbles 16..31);       x = d · (q − 8)
 //   Q4_K, Q5_K, Q6_K: 256-element super-blocks with per-32 (Q4_K, Q5_K) or
 //         per-16 (Q6_K) scales; read from GGUF files (dequantized on load).
-enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K };
+//   Q4_0x4: Q4_0 repacked in groups of 4 blocks (4 f16 scales, then the 4 ×
+//         16 nibble bytes) so one 64-byte load feeds the integer dot products;
+//         an in-memory layout only (rows of whole groups), never in files.
+enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0x4 };
 
 inline bool IsQuantized(DType t) { return t != DType::kF32 && t != DType::kF16 && t != DType::kBF16; }
 inline bool IsKQuant(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K; }
 // Elements per block (1 for float types).
-inline int64_t DTypeBlockSize(DType t) { return IsKQuant(t) ? 256 : IsQuantized(t) ? 32 : 1; }
+inline int64_t DTypeBlockSize(DType t) {
+  return IsKQuant(t) ? 256 : t == DType::kQ4_0x4 ? 128 : IsQuantized(t) ? 32 : 1;
+}
 // Bytes per block (per element for float types).
 inline size_t DTypeBlockBytes(DType t) {
   switch (t) {
@@ -35,6 +40,7 @@ inline size_t DTypeBlockBytes(DType t) {
     case DType::kQ4_K: return 144;
     case DType::kQ5_K: return 176;
     case DType::kQ6_K: return 210;
+    case DType::kQ4_0x4: return 72;
   }
   return 0;
 }

@@ -69,6 +69,7 @@ TensorType DTypeToTensorType(DType t) {
     case DType::kQ4_K: return TensorType::kQ4_K;
     case DType::kQ5_K: return TensorType::kQ5_K;
     case DType::kQ6_K: return TensorType::kQ6_K;
+    case DType::kQ4_0x4: return TensorType::kQ4_0;  // (in-memory form; files hold plain Q4_0)
   }
   return TensorType::kF32;
 }
@@ -99,13 +100,14 @@ class Cursor {
   }
   template <typename T>
   Status Read(T* out) {
+    *out = T{};
     if (n_ - pos_ < sizeof(T)) return Fail("unexpected end of file");
     std::memcpy(out, p_ + pos_, sizeof(T));
     pos_ += sizeof(T);
     return Status::Ok();
   }
   Status ReadString(std::string* s) {
-    uint64_t len;
+    uint64_t len = 0;
     LLEMMA_RETURN_IF_ERROR(Read(&len));
     if (len > n_ - pos_) return Fail("string of " + std::to_string(len) + " bytes runs past the end");
     s->assign(reinterpret_cast<const char*>(p_ + pos_), len);

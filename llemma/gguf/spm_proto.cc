@@ -95,8 +95,8 @@ StatusOr<SpmVocab> ParseSpmModel(std::string_view serialized, const std::string&
   SpmVocab v;
   v.byte_fallback = false;
   ProtoReader r(serialized);
-  uint32_t field, wire, f32;
-  uint64_t varint;
+  uint32_t field = 0, wire = 0, f32 = 0;
+  uint64_t varint = 0;
   std::string_view bytes;
   auto corrupt = [&] { return DataLossError(source + ": not a valid SentencePiece model"); };
   while (!r.done()) {

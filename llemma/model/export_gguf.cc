@@ -34,6 +34,7 @@ uint32_t FileType(DType t) {
     case DType::kQ4_K: return 15;  // llama.cpp's Q4_K_M
     case DType::kQ5_K: return 17;  // Q5_K_M
     case DType::kQ6_K: return 18;
+    case DType::kQ4_0x4: return 2;
   }
   return 0;
 }
@@ -95,7 +96,6 @@ Status OpenGguf(const std::string& path, Source* s) {
   LLEMMA_ASSIGN_OR_RETURN(gguf::GgufFile f, gguf::GgufFile::Open(path));
   s->gguf.emplace(std::move(f));
   const gguf::GgufFile& g = *s->gguf;
-  // Reuse the model loader's reading of the metadata through a tiny model-less path.
   LLEMMA_ASSIGN_OR_RETURN(s->vocab, gguf::VocabFromGguf(g));
   auto u = [&](const char* k) -> StatusOr<int64_t> {
     LLEMMA_ASSIGN_OR_RETURN(uint64_t v, g.GetUInt(std::string("llama.") + k));

@@ -64,6 +64,9 @@ class ModelBuilder {
   // Converts `n` elements (rows × cols for matrices) from `in` to `to`.
   void Convert(const MappedFile& file, uint64_t offset, DType from, DType to, int64_t rows, int64_t cols,
                void* dst);
+  // Rewrites Q4_0 matrices with whole 128-element groups per row into the
+  // grouped in-memory layout the fast kernels read (same size, in place).
+  void MaybeRepack(const TensorSpec& spec, DType* type, void* data);
   // Creates the Model's tensor for `spec` and returns where its bytes go.
   void* Allocate(Model& m, const TensorSpec& spec, DType dtype);
   static void Bind(Model& m, const TensorSpec& spec, DType dtype, void* data);
@@ -152,6 +155,21 @@ void ModelBuilder::Convert(const MappedFile& file, uint64_t offset, DType from, 
   }
 }
 
+void ModelBuilder::MaybeRepack(const TensorSpec& spec, DType* type, void* data) {
+  if (*type != DType::kQ4_0 || !spec.is_matrix || spec.shape[1] % 128 != 0) return;
+  const int64_t cols = spec.shape[1];
+  const size_t row_bytes = RowBytes(DType::kQ4_0, cols);
+  pool_.ParallelFor(static_cast<size_t>(spec.shape[0]), [&](size_t b, size_t e, int) {
+    std::vector<uint8_t> tmp(row_bytes);
+    for (size_t r = b; r < e; ++r) {
+      uint8_t* row = static_cast<uint8_t*>(data) + r * row_bytes;
+      std::memcpy(tmp.data(), row, row_bytes);
+      cpu::RepackQ4_0x4(tmp.data(), row, cols);
+    }
+  });
+  *type = DType::kQ4_0x4;
+}
+
 void* ModelBuilder::Allocate(Model& m, const TensorSpec& spec, DType dtype) {
   const size_t bytes = TensorBytes(spec, dtype);
   m.buffers_.emplace_back(bytes);
@@ -191,7 +209,6 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadHfDirectory(const std::string
   auto model = std::unique_ptr<Model>(new Model());
   LLEMMA_ASSIGN_OR_RETURN(model->config_, LoadConfig(dir + "/config.json"));
   const Config& c = model->config_;
-  model->dtype_ = opts_.dtype;
   LLEMMA_RETURN_IF_ERROR(OpenShards(dir));
   model->layers_.resize(c.n_layer);
   const bool has_lm_head = sources_.count("lm_head.weight") > 0;
@@ -232,11 +249,13 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadHfDirectory(const std::string
   try {
     for (const TensorSpec* s : order) {
       const Source& src = sources_[s->hf_name];
-      const DType to = s->is_matrix ? opts_.dtype : DType::kF32;
+      const DType to = s->is_matrix ? opts_.dtype : DType::kF32;  // (q4_0 may be regrouped below)
       void* dst = Allocate(*model, *s, to);
       const int64_t rows = s->is_matrix ? s->shape[0] : 1;
       Convert(files_[src.file].file(), src.tensor->offset, src.tensor->dtype, to, rows, s->shape.back(), dst);
-      Bind(*model, *s, to, dst);
+      DType stored = to;
+      MaybeRepack(*s, &stored, dst);
+      Bind(*model, *s, stored, dst);
       model->stats_.bytes_read += static_cast<int64_t>(src.tensor->n_bytes);
     }
   } catch (const std::bad_alloc&) {
@@ -245,6 +264,7 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadHfDirectory(const std::string
                                   " MiB so far); use a smaller --dtype or a machine with more RAM");
   }
   if (model->output_.data == nullptr) model->output_ = model->token_embd_;
+  model->dtype_ = model->layers_.empty() ? opts_.dtype : model->layers_[0].wq.dtype;
   files_.clear();
   model->stats_.t_load_us = NowMicros() - t0;
   return model;
@@ -339,7 +359,7 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
     types.push_back(!s.is_matrix ? DType::kF32 : IsKQuant(*dt) ? DType::kQ8_0 : *dt);
     if (!s.is_matrix && IsQuantized(*dt)) return DataLossError(path + ": norm '" + s.gguf_name + "' is quantized");
   }
-  model->dtype_ = types[specs.size() > 1 ? 2 : 0];  // the type of blk.0.attn_q
+  const size_t q_index = specs.size() > 1 ? 2 : 0;  // blk.0.attn_q
   try {
     for (size_t i = 0; i < specs.size(); ++i) {
       const TensorSpec& s = specs[i];
@@ -353,6 +373,7 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
         std::vector<uint8_t> tmp(static_cast<const uint8_t*>(dst), static_cast<const uint8_t*>(dst) + rows * row_bytes);
         PermuteRopeRows(tmp.data(), static_cast<uint8_t*>(dst), s.rope_heads, c.head_dim, row_bytes, /*to_gguf=*/false);
       }
+      MaybeRepack(s, &types[i], dst);
       Bind(*model, s, types[i], dst);
       model->stats_.bytes_read += static_cast<int64_t>(t->n_bytes);
     }
@@ -360,6 +381,7 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
     return ResourceExhaustedError(path + ": out of memory while loading weights");
   }
   if (model->output_.data == nullptr) model->output_ = model->token_embd_;
+  model->dtype_ = types[q_index];
   model->stats_.t_load_us = NowMicros() - t0;
   return model;
 }

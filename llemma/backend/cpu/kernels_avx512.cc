@@ -143,11 +143,63 @@ void VecDotQ4_0x4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t 
   VecDotPairs<Q4Block, UnpackQ4Pair, 3, 4>(w, x, x_row_bytes, n, out);
 }
 
+// Q4_0x4 groups: one 64-byte load holds the nibbles of 4 blocks; int32
+// lanes 4i..4i+3 collect block i. Scales multiply per block; the −8 offset
+// is Σ dw · (dx·Σq), with dx·Σq prepared once per token.
+template <int kTokens>
+inline void VecDotGroups(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
+  const uint8_t* g = static_cast<const uint8_t*>(w);
+  const Q8x4Group* xg[kTokens];
+  for (int t = 0; t < kTokens; ++t) {
+    xg[t] = reinterpret_cast<const Q8x4Group*>(static_cast<const uint8_t*>(x) + t * x_row_bytes);
+  }
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 acc[kTokens];
+  __m128 corr[kTokens];
+  for (int t = 0; t < kTokens; ++t) {
+    acc[t] = _mm512_setzero_ps();
+    corr[t] = _mm_setzero_ps();
+  }
+  const int64_t ng = n / 128;
+  for (int64_t k = 0; k < ng; ++k, g += 72) {
+    const __m512i v = _mm512_loadu_si512(g + 8);
+    const __m512i lo = _mm512_and_si512(v, mask);
+    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+    const __m128 dw = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g)));
+    for (int t = 0; t < kTokens; ++t) {
+      const Q8x4Group& xk = xg[t][k];
+      __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xk.lo));
+      dot = _mm512_dpbusd_epi32(dot, hi, _mm512_loadu_si512(xk.hi));
+      const __m128 s = _mm_mul_ps(dw, _mm_loadu_ps(xk.d));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(s)),
+                               acc[t]);
+      corr[t] = _mm_fmadd_ps(dw, _mm_loadu_ps(xk.s), corr[t]);
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) {
+    __m128 c = corr[t];
+    c = _mm_add_ps(c, _mm_movehl_ps(c, c));
+    c = _mm_add_ss(c, _mm_movehdup_ps(c));
+    out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * _mm_cvtss_f32(c);
+  }
+}
+
+float VecDotQ4_0GFast(const void* w, const void* x, int64_t n) {
+  float out;
+  VecDotGroups<1>(w, x, 0, n, &out);
+  return out;
+}
+void VecDotQ4_0Gx4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
+  VecDotGroups<4>(w, x, x_row_bytes, n, out);
+}
+
 }  // namespace
 
 constexpr Kernels kTable = {"avx512",       DotF32Fast,       DotBf16Fast,      DotF16Fast,
                             ToF32,          Gemm4x4,          Axpy,             VecDotQ8_0Fast,
-                            VecDotQ4_0Fast, VecDotQ8_0x4Fast, VecDotQ4_0x4Fast, QuantizeQ8_0};
+                            VecDotQ4_0Fast, VecDotQ8_0x4Fast, VecDotQ4_0x4Fast, VecDotQ4_0GFast,
+                            VecDotQ4_0Gx4Fast, QuantizeQ8_0};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

@@ -45,7 +45,9 @@ double RefDot(DType dtype, const void* w, const float* x, int64_t n) {
 
 TEST(Kernels, ActiveTableIsTheBestSupported) {
   const auto tables = SupportedTables();
-  if (std::getenv("LLEMMA_ISA") == nullptr) EXPECT_STREQ(ActiveKernels().name, tables.back()->name);
+  if (std::getenv("LLEMMA_ISA") == nullptr) {
+    EXPECT_STREQ(ActiveKernels().name, tables.back()->name);
+  }
 }
 
 TEST(Kernels, DotProductsMatchReferenceForEveryIsa) {

@@ -40,16 +40,28 @@ namespace {
 void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t K = w.cols, N = w.rows;
   LLEMMA_CHECK_EQ(K % kQK, 0);
-  LLEMMA_CHECK(w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0) << DTypeName(w.dtype);
+  LLEMMA_CHECK(w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0 || w.dtype == DType::kQ4_0x4)
+      << DTypeName(w.dtype);
   const internal::Kernels& kern = ActiveKernels();
-  const auto dot = w.dtype == DType::kQ8_0 ? kern.vec_dot_q8_0 : kern.vec_dot_q4_0;
+  const bool grouped = w.dtype == DType::kQ4_0x4;
+  const auto dot = w.dtype == DType::kQ8_0 ? kern.vec_dot_q8_0 : grouped ? kern.vec_dot_q4_0x4 : kern.vec_dot_q4_0;
   const size_t row_bytes = RowBytes(w.dtype, K);
-  const size_t xq_row = RowBytes(DType::kQ8_0, K);
+  // Activations: Q8_0 blocks, or for grouped weights the GroupQ8x4 layout.
+  const size_t q8_row = RowBytes(DType::kQ8_0, K);
+  const size_t xq_row = grouped ? static_cast<size_t>(K / 128) * sizeof(GroupQ8x4) : q8_row;
   thread_local std::vector<uint8_t> xq;
   xq.resize(xq_row * n_tokens);
   uint8_t* xqp = xq.data();
   pool.ParallelFor(static_cast<size_t>(n_tokens), [&](size_t b, size_t e, int) {
-    for (size_t t = b; t < e; ++t) kern.quantize_q8_0(x + t * K, xqp + t * xq_row, K);
+    std::vector<uint8_t> tmp(grouped ? q8_row : 0);
+    for (size_t t = b; t < e; ++t) {
+      if (grouped) {
+        kern.quantize_q8_0(x + t * K, tmp.data(), K);
+        PrepareQ8x4(reinterpret_cast<const BlockQ8_0*>(tmp.data()), reinterpret_cast<GroupQ8x4*>(xqp + t * xq_row), K);
+      } else {
+        kern.quantize_q8_0(x + t * K, xqp + t * xq_row, K);
+      }
+    }
   });
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   if (n_tokens == 1) {
@@ -62,7 +74,9 @@ void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
     return;
   }
   // Prefill: each weight row is unpacked once per group of 4 tokens.
-  const auto dot4 = w.dtype == DType::kQ8_0 ? kern.vec_dot_q8_0_4t : kern.vec_dot_q4_0_4t;
+  const auto dot4 = w.dtype == DType::kQ8_0 ? kern.vec_dot_q8_0_4t
+                    : grouped                  ? kern.vec_dot_q4_0x4_4t
+                                               : kern.vec_dot_q4_0_4t;
   const int64_t n_tiles = (N + kRowTile - 1) / kRowTile;
   pool.ParallelFor(static_cast<size_t>(n_tiles), [&](size_t tb, size_t te, int) {
     float out[4];

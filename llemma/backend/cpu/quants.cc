@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "llemma/core/check.h"
 #include "llemma/core/half.h"
@@ -125,11 +126,41 @@ void DequantizeQ6_K(const BlockQ6_K* x, float* y, int64_t n) {
 
 }  // namespace
 
+void RepackQ4_0x4(const void* q4_0_row, void* dst, int64_t n) {
+  LLEMMA_CHECK_EQ(n % (4 * kQK), 0);
+  const BlockQ4_0* b = static_cast<const BlockQ4_0*>(q4_0_row);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < n / (4 * kQK); ++g, b += 4, out += 72) {
+    for (int i = 0; i < 4; ++i) std::memcpy(out + 2 * i, &b[i].d, 2);
+    for (int i = 0; i < 4; ++i) std::memcpy(out + 8 + 16 * i, b[i].qs, 16);
+  }
+}
+
+void PrepareQ8x4(const BlockQ8_0* x, GroupQ8x4* dst, int64_t n) {
+  for (int64_t g = 0; g < n / (4 * kQK); ++g) {
+    GroupQ8x4& o = dst[g];
+    for (int i = 0; i < 4; ++i) {
+      const BlockQ8_0& b = x[4 * g + i];
+      std::memcpy(o.lo + 16 * i, b.qs, 16);
+      std::memcpy(o.hi + 16 * i, b.qs + 16, 16);
+      int sum = 0;
+      for (int k = 0; k < kQK; ++k) sum += b.qs[k];
+      o.d[i] = F16ToF32(b.d);
+      o.s[i] = o.d[i] * static_cast<float>(sum);
+    }
+  }
+}
+
 void QuantizeRow(DType type, const float* x, void* dst, int64_t n) {
   LLEMMA_CHECK_EQ(n % DTypeBlockSize(type), 0);
   switch (type) {
     case DType::kQ8_0: return QuantizeQ8_0(x, static_cast<BlockQ8_0*>(dst), n);
     case DType::kQ4_0: return QuantizeQ4_0(x, static_cast<BlockQ4_0*>(dst), n);
+    case DType::kQ4_0x4: {
+      std::vector<BlockQ4_0> tmp(n / kQK);
+      QuantizeQ4_0(x, tmp.data(), n);
+      return RepackQ4_0x4(tmp.data(), dst, n);
+    }
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return ConvertElements(DType::kF32, x, type, dst, n);
@@ -152,6 +183,19 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n) {
       for (int j = 0; j < kQK / 2; ++j) {
         dst[b * kQK + j] = d * ((x[b].qs[j] & 0x0F) - 8);
         dst[b * kQK + j + kQK / 2] = d * ((x[b].qs[j] >> 4) - 8);
+      }
+    }
+  } else if (type == DType::kQ4_0x4) {
+    const uint8_t* g = static_cast<const uint8_t*>(src);
+    for (int64_t b = 0; b < n / kQK; ++b) {
+      const uint8_t* group = g + (b / 4) * 72;
+      uint16_t d;
+      std::memcpy(&d, group + 2 * (b % 4), 2);
+      const uint8_t* qs = group + 8 + 16 * (b % 4);
+      const float df = F16ToF32(d);
+      for (int j = 0; j < kQK / 2; ++j) {
+        dst[b * kQK + j] = df * ((qs[j] & 0x0F) - 8);
+        dst[b * kQK + j + kQK / 2] = df * ((qs[j] >> 4) - 8);
       }
     }
   } else if (type == DType::kQ4_K) {

@@ -58,6 +58,21 @@ void QuantizeRow(DType type, const float* x, void* dst, int64_t n);
 // Expands n elements of any type to float.
 void DequantizeRow(DType type, const void* src, float* dst, int64_t n);
 
+// Q4_0 rows ↔ the grouped in-memory layout (n % 128 == 0); same byte size.
+void RepackQ4_0x4(const void* q4_0_row, void* dst, int64_t n);
+
+// Activations prepared for Q4_0x4 dot products, per group of 4 blocks:
+// xlo (the first 16 int8 of each block), xhi (the last 16), the block scales
+// dx and dx · Σq. Built from Q8_0 blocks.
+struct GroupQ8x4 {
+  int8_t lo[64];
+  int8_t hi[64];
+  float d[4];
+  float s[4];
+};
+static_assert(sizeof(GroupQ8x4) == 160);
+void PrepareQ8x4(const BlockQ8_0* x, GroupQ8x4* dst, int64_t n);
+
 namespace ref {
 // Σ dequant(w)[i] · dequant(x)[i] over n elements, computed block by block
 // with integer sums as the fast kernels do.

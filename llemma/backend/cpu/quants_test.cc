@@ -197,5 +197,41 @@ TEST(Quants, FourTokenKernelsEqualFourSingleDotsForEveryIsa) {
   }
 }
 
+TEST(Quants, GroupedQ4_0MatchesPlainQ4_0ForEveryIsa) {
+  for (int64_t n : {128, 256, 4096, 11008}) {
+    const auto w = Random(n, n + 1);
+    std::vector<uint8_t> plain(RowBytes(DType::kQ4_0, n)), grouped(RowBytes(DType::kQ4_0x4, n));
+    ASSERT_EQ(plain.size(), grouped.size());
+    QuantizeRow(DType::kQ4_0, w.data(), plain.data(), n);
+    RepackQ4_0x4(plain.data(), grouped.data(), n);
+    std::vector<float> a(n), b(n);
+    DequantizeRow(DType::kQ4_0, plain.data(), a.data(), n);
+    DequantizeRow(DType::kQ4_0x4, grouped.data(), b.data(), n);
+    ASSERT_EQ(a, b);
+    std::vector<uint8_t> direct(grouped.size());
+    QuantizeRow(DType::kQ4_0x4, w.data(), direct.data(), n);
+    EXPECT_EQ(direct, grouped);
+    // Four activation rows, as Q8_0 and in the grouped layout.
+    const size_t q8_row = RowBytes(DType::kQ8_0, n), g_row = static_cast<size_t>(n / 128) * sizeof(GroupQ8x4);
+    std::vector<uint8_t> xq(4 * q8_row), xg(4 * g_row);
+    for (int t = 0; t < 4; ++t) {
+      const auto x = Random(n, 50 + t);
+      QuantizeRow(DType::kQ8_0, x.data(), xq.data() + t * q8_row, n);
+      PrepareQ8x4(reinterpret_cast<const BlockQ8_0*>(xq.data() + t * q8_row),
+                  reinterpret_cast<GroupQ8x4*>(xg.data() + t * g_row), n);
+    }
+    for (const internal::Kernels* k : Tables()) {
+      float out4[4];
+      k->vec_dot_q4_0x4_4t(grouped.data(), xg.data(), g_row, n, out4);
+      for (int t = 0; t < 4; ++t) {
+        const float want = ref::VecDotQ4_0(plain.data(), reinterpret_cast<const BlockQ8_0*>(xq.data() + t * q8_row), n);
+        const double tol = 1e-4 * (1 + std::fabs(want)) * std::sqrt(static_cast<double>(n));
+        EXPECT_NEAR(k->vec_dot_q4_0x4(grouped.data(), xg.data() + t * g_row, n), want, tol) << k->name << " n=" << n;
+        EXPECT_NEAR(out4[t], want, tol) << k->name << " n=" << n << " t=" << t;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llemma::cpu
