@@ -21,13 +21,15 @@ namespace llemma {
 //   Q4_0x4: Q4_0 repacked in groups of 4 blocks (4 f16 scales, then the 4 ×
 //         16 nibble bytes) so one 64-byte load feeds the integer dot products;
 //         an in-memory layout only (rows of whole groups), never in files.
-enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0x4 };
+//   Q8_0x4: Q8_0 regrouped the same way: 4 f16 scales, then bytes 0..15 of
+//         the 4 blocks, then bytes 16..31 (the element order of Q4_0x4).
+enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0x4, kQ8_0x4 };
 
 inline bool IsQuantized(DType t) { return t != DType::kF32 && t != DType::kF16 && t != DType::kBF16; }
 inline bool IsKQuant(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K; }
 // Elements per block (1 for float types).
 inline int64_t DTypeBlockSize(DType t) {
-  return IsKQuant(t) ? 256 : t == DType::kQ4_0x4 ? 128 : IsQuantized(t) ? 32 : 1;
+  return IsKQuant(t) ? 256 : (t == DType::kQ4_0x4 || t == DType::kQ8_0x4) ? 128 : IsQuantized(t) ? 32 : 1;
 }
 // Bytes per block (per element for float types).
 inline size_t DTypeBlockBytes(DType t) {
@@ -41,6 +43,7 @@ inline size_t DTypeBlockBytes(DType t) {
     case DType::kQ5_K: return 176;
     case DType::kQ6_K: return 210;
     case DType::kQ4_0x4: return 72;
+    case DType::kQ8_0x4: return 136;
   }
   return 0;
 }

@@ -35,6 +35,7 @@ uint32_t FileType(DType t) {
     case DType::kQ5_K: return 17;  // Q5_K_M
     case DType::kQ6_K: return 18;
     case DType::kQ4_0x4: return 2;
+    case DType::kQ8_0x4: return 7;
   }
   return 0;
 }

@@ -64,7 +64,7 @@ class ModelBuilder {
   // Converts `n` elements (rows × cols for matrices) from `in` to `to`.
   void Convert(const MappedFile& file, uint64_t offset, DType from, DType to, int64_t rows, int64_t cols,
                void* dst);
-  // Rewrites Q4_0 matrices with whole 128-element groups per row into the
+  // Rewrites Q4_0/Q8_0 matrices with whole 128-element groups per row into the
   // grouped in-memory layout the fast kernels read (same size, in place).
   void MaybeRepack(const TensorSpec& spec, DType* type, void* data);
   // Creates the Model's tensor for `spec` and returns where its bytes go.
@@ -156,18 +156,23 @@ void ModelBuilder::Convert(const MappedFile& file, uint64_t offset, DType from, 
 }
 
 void ModelBuilder::MaybeRepack(const TensorSpec& spec, DType* type, void* data) {
-  if (*type != DType::kQ4_0 || !spec.is_matrix || spec.shape[1] % 128 != 0) return;
+  if ((*type != DType::kQ4_0 && *type != DType::kQ8_0) || !spec.is_matrix || spec.shape[1] % 128 != 0) return;
   const int64_t cols = spec.shape[1];
-  const size_t row_bytes = RowBytes(DType::kQ4_0, cols);
+  const bool q4 = *type == DType::kQ4_0;
+  const size_t row_bytes = RowBytes(*type, cols);
   pool_.ParallelFor(static_cast<size_t>(spec.shape[0]), [&](size_t b, size_t e, int) {
     std::vector<uint8_t> tmp(row_bytes);
     for (size_t r = b; r < e; ++r) {
       uint8_t* row = static_cast<uint8_t*>(data) + r * row_bytes;
       std::memcpy(tmp.data(), row, row_bytes);
-      cpu::RepackQ4_0x4(tmp.data(), row, cols);
+      if (q4) {
+        cpu::RepackQ4_0x4(tmp.data(), row, cols);
+      } else {
+        cpu::RepackQ8_0x4(tmp.data(), row, cols);
+      }
     }
   });
-  *type = DType::kQ4_0x4;
+  *type = q4 ? DType::kQ4_0x4 : DType::kQ8_0x4;
 }
 
 void* ModelBuilder::Allocate(Model& m, const TensorSpec& spec, DType dtype) {

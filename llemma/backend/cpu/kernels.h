@@ -32,6 +32,9 @@ struct Kernels {
   // 4-token form reads activation rows x_row_bytes apart.
   float (*vec_dot_q4_0x4)(const void* w, const void* x, int64_t n);
   void (*vec_dot_q4_0x4_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
+  // Q8_0x4 weight rows against GroupQ8x4 activations, likewise.
+  float (*vec_dot_q8_0x4)(const void* w, const void* x, int64_t n);
+  void (*vec_dot_q8_0x4_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
   // Activations to Q8_0 blocks (n % 32 == 0).
   void (*quantize_q8_0)(const float* x, void* dst, int64_t n);
 };

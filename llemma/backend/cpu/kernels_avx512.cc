@@ -146,8 +146,12 @@ void VecDotQ4_0x4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t 
 // Q4_0x4 groups: one 64-byte load holds the nibbles of 4 blocks; int32
 // lanes 4i..4i+3 collect block i. Scales multiply per block; the −8 offset
 // is Σ dw · (dx·Σq), with dx·Σq prepared once per token.
-template <int kTokens>
+// Q8_0x4 uses the same scheme with signed weights made unsigned (w + 128)
+// and a −128 offset.
+template <int kTokens, bool kQ8>
 inline void VecDotGroups(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
+  constexpr int kGroupBytes = kQ8 ? 136 : 72;
+  constexpr float kOffset = kQ8 ? 128.0f : 8.0f;
   const uint8_t* g = static_cast<const uint8_t*>(w);
   const Q8x4Group* xg[kTokens];
   for (int t = 0; t < kTokens; ++t) {
@@ -162,10 +166,17 @@ inline void VecDotGroups(const void* w, const void* x, size_t x_row_bytes, int64
     corr[t] = _mm_setzero_ps();
   }
   const int64_t ng = n / 128;
-  for (int64_t k = 0; k < ng; ++k, g += 72) {
-    const __m512i v = _mm512_loadu_si512(g + 8);
-    const __m512i lo = _mm512_and_si512(v, mask);
-    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t k = 0; k < ng; ++k, g += kGroupBytes) {
+    __m512i lo, hi;
+    if constexpr (kQ8) {
+      lo = _mm512_xor_si512(_mm512_loadu_si512(g + 8), flip);
+      hi = _mm512_xor_si512(_mm512_loadu_si512(g + 72), flip);
+    } else {
+      const __m512i v = _mm512_loadu_si512(g + 8);
+      lo = _mm512_and_si512(v, mask);
+      hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+    }
     const __m128 dw = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g)));
     for (int t = 0; t < kTokens; ++t) {
       const Q8x4Group& xk = xg[t][k];
@@ -181,17 +192,25 @@ inline void VecDotGroups(const void* w, const void* x, size_t x_row_bytes, int64
     __m128 c = corr[t];
     c = _mm_add_ps(c, _mm_movehl_ps(c, c));
     c = _mm_add_ss(c, _mm_movehdup_ps(c));
-    out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * _mm_cvtss_f32(c);
+    out[t] = _mm512_reduce_add_ps(acc[t]) - kOffset * _mm_cvtss_f32(c);
   }
 }
 
 float VecDotQ4_0GFast(const void* w, const void* x, int64_t n) {
   float out;
-  VecDotGroups<1>(w, x, 0, n, &out);
+  VecDotGroups<1, false>(w, x, 0, n, &out);
   return out;
 }
 void VecDotQ4_0Gx4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
-  VecDotGroups<4>(w, x, x_row_bytes, n, out);
+  VecDotGroups<4, false>(w, x, x_row_bytes, n, out);
+}
+float VecDotQ8_0GFast(const void* w, const void* x, int64_t n) {
+  float out;
+  VecDotGroups<1, true>(w, x, 0, n, &out);
+  return out;
+}
+void VecDotQ8_0Gx4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
+  VecDotGroups<4, true>(w, x, x_row_bytes, n, out);
 }
 
 }  // namespace
@@ -199,7 +218,7 @@ void VecDotQ4_0Gx4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t
 constexpr Kernels kTable = {"avx512",       DotF32Fast,       DotBf16Fast,      DotF16Fast,
                             ToF32,          Gemm4x4,          Axpy,             VecDotQ8_0Fast,
                             VecDotQ4_0Fast, VecDotQ8_0x4Fast, VecDotQ4_0x4Fast, VecDotQ4_0GFast,
-                            VecDotQ4_0Gx4Fast, QuantizeQ8_0};
+                            VecDotQ4_0Gx4Fast, VecDotQ8_0GFast,  VecDotQ8_0Gx4Fast, QuantizeQ8_0};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

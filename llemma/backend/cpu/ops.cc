@@ -40,11 +40,17 @@ namespace {
 void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t K = w.cols, N = w.rows;
   LLEMMA_CHECK_EQ(K % kQK, 0);
-  LLEMMA_CHECK(w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0 || w.dtype == DType::kQ4_0x4)
-      << DTypeName(w.dtype);
   const internal::Kernels& kern = ActiveKernels();
-  const bool grouped = w.dtype == DType::kQ4_0x4;
-  const auto dot = w.dtype == DType::kQ8_0 ? kern.vec_dot_q8_0 : grouped ? kern.vec_dot_q4_0x4 : kern.vec_dot_q4_0;
+  const bool grouped = w.dtype == DType::kQ4_0x4 || w.dtype == DType::kQ8_0x4;
+  float (*dot)(const void*, const void*, int64_t) = nullptr;
+  void (*dot4)(const void*, const void*, size_t, int64_t, float*) = nullptr;
+  switch (w.dtype) {
+    case DType::kQ8_0: dot = kern.vec_dot_q8_0, dot4 = kern.vec_dot_q8_0_4t; break;
+    case DType::kQ4_0: dot = kern.vec_dot_q4_0, dot4 = kern.vec_dot_q4_0_4t; break;
+    case DType::kQ4_0x4: dot = kern.vec_dot_q4_0x4, dot4 = kern.vec_dot_q4_0x4_4t; break;
+    case DType::kQ8_0x4: dot = kern.vec_dot_q8_0x4, dot4 = kern.vec_dot_q8_0x4_4t; break;
+    default: LLEMMA_CHECK(false) << "no matmul kernel for " << DTypeName(w.dtype);
+  }
   const size_t row_bytes = RowBytes(w.dtype, K);
   // Activations: Q8_0 blocks, or for grouped weights the GroupQ8x4 layout.
   const size_t q8_row = RowBytes(DType::kQ8_0, K);
@@ -74,9 +80,6 @@ void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
     return;
   }
   // Prefill: each weight row is unpacked once per group of 4 tokens.
-  const auto dot4 = w.dtype == DType::kQ8_0 ? kern.vec_dot_q8_0_4t
-                    : grouped                  ? kern.vec_dot_q4_0x4_4t
-                                               : kern.vec_dot_q4_0_4t;
   const int64_t n_tiles = (N + kRowTile - 1) / kRowTile;
   pool.ParallelFor(static_cast<size_t>(n_tiles), [&](size_t tb, size_t te, int) {
     float out[4];

@@ -73,7 +73,7 @@ TEST(MatMul, MatchesReferenceOverDtypesSizesTokensAndMisalignment) {
 TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);
-    for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x4}) {
+    for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x4, DType::kQ8_0x4}) {
       for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 128}, {37, 128}, {100, 256}}) {
         const auto wf = RandomVector(rows * cols, rows + cols, 0.5f);
         std::vector<uint8_t> wq(RowBytes(dtype, cols) * rows);

@@ -136,6 +136,19 @@ void RepackQ4_0x4(const void* q4_0_row, void* dst, int64_t n) {
   }
 }
 
+void RepackQ8_0x4(const void* q8_0_row, void* dst, int64_t n) {
+  LLEMMA_CHECK_EQ(n % (4 * kQK), 0);
+  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(q8_0_row);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < n / (4 * kQK); ++g, b += 4, out += 136) {
+    for (int i = 0; i < 4; ++i) {
+      std::memcpy(out + 2 * i, &b[i].d, 2);
+      std::memcpy(out + 8 + 16 * i, b[i].qs, 16);
+      std::memcpy(out + 72 + 16 * i, b[i].qs + 16, 16);
+    }
+  }
+}
+
 void PrepareQ8x4(const BlockQ8_0* x, GroupQ8x4* dst, int64_t n) {
   for (int64_t g = 0; g < n / (4 * kQK); ++g) {
     GroupQ8x4& o = dst[g];
@@ -160,6 +173,11 @@ void QuantizeRow(DType type, const float* x, void* dst, int64_t n) {
       std::vector<BlockQ4_0> tmp(n / kQK);
       QuantizeQ4_0(x, tmp.data(), n);
       return RepackQ4_0x4(tmp.data(), dst, n);
+    }
+    case DType::kQ8_0x4: {
+      std::vector<BlockQ8_0> tmp(n / kQK);
+      QuantizeQ8_0(x, tmp.data(), n);
+      return RepackQ8_0x4(tmp.data(), dst, n);
     }
     case DType::kF32:
     case DType::kF16:
@@ -196,6 +214,20 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n) {
       for (int j = 0; j < kQK / 2; ++j) {
         dst[b * kQK + j] = df * ((qs[j] & 0x0F) - 8);
         dst[b * kQK + j + kQK / 2] = df * ((qs[j] >> 4) - 8);
+      }
+    }
+  } else if (type == DType::kQ8_0x4) {
+    const uint8_t* g = static_cast<const uint8_t*>(src);
+    for (int64_t b = 0; b < n / kQK; ++b) {
+      const uint8_t* group = g + (b / 4) * 136;
+      uint16_t d;
+      std::memcpy(&d, group + 2 * (b % 4), 2);
+      const float df = F16ToF32(d);
+      const int8_t* lo = reinterpret_cast<const int8_t*>(group + 8 + 16 * (b % 4));
+      const int8_t* hi = reinterpret_cast<const int8_t*>(group + 72 + 16 * (b % 4));
+      for (int j = 0; j < kQK / 2; ++j) {
+        dst[b * kQK + j] = df * lo[j];
+        dst[b * kQK + j + kQK / 2] = df * hi[j];
       }
     }
   } else if (type == DType::kQ4_K) {

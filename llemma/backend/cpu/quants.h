@@ -58,8 +58,9 @@ void QuantizeRow(DType type, const float* x, void* dst, int64_t n);
 // Expands n elements of any type to float.
 void DequantizeRow(DType type, const void* src, float* dst, int64_t n);
 
-// Q4_0 rows ↔ the grouped in-memory layout (n % 128 == 0); same byte size.
+// Q4_0 / Q8_0 rows → the grouped in-memory layouts (n % 128 == 0); same byte size.
 void RepackQ4_0x4(const void* q4_0_row, void* dst, int64_t n);
+void RepackQ8_0x4(const void* q8_0_row, void* dst, int64_t n);
 
 // Activations prepared for Q4_0x4 dot products, per group of 4 blocks:
 // xlo (the first 16 int8 of each block), xhi (the last 16), the block scales

@@ -230,6 +230,24 @@ TEST(Quants, GroupedQ4_0MatchesPlainQ4_0ForEveryIsa) {
         EXPECT_NEAR(out4[t], want, tol) << k->name << " n=" << n << " t=" << t;
       }
     }
+    // Q8_0 regrouped the same way.
+    std::vector<uint8_t> p8(RowBytes(DType::kQ8_0, n)), g8(RowBytes(DType::kQ8_0x4, n));
+    ASSERT_EQ(p8.size(), g8.size());
+    QuantizeRow(DType::kQ8_0, w.data(), p8.data(), n);
+    RepackQ8_0x4(p8.data(), g8.data(), n);
+    DequantizeRow(DType::kQ8_0, p8.data(), a.data(), n);
+    DequantizeRow(DType::kQ8_0x4, g8.data(), b.data(), n);
+    ASSERT_EQ(a, b);
+    for (const internal::Kernels* k : Tables()) {
+      float out4[4];
+      k->vec_dot_q8_0x4_4t(g8.data(), xg.data(), g_row, n, out4);
+      for (int t = 0; t < 4; ++t) {
+        const float want = ref::VecDotQ8_0(p8.data(), reinterpret_cast<const BlockQ8_0*>(xq.data() + t * q8_row), n);
+        const double tol = 1e-4 * (1 + std::fabs(want)) * std::sqrt(static_cast<double>(n));
+        EXPECT_NEAR(k->vec_dot_q8_0x4(g8.data(), xg.data() + t * g_row, n), want, tol) << k->name << " q8 n=" << n;
+        EXPECT_NEAR(out4[t], want, tol) << k->name << " q8 n=" << n << " t=" << t;
+      }
+    }
   }
 }
 
