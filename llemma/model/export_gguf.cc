@@ -16,6 +16,7 @@
 #include "llemma/gguf/gguf.h"
 #include "llemma/gguf/spm_proto.h"
 #include "llemma/model/config.h"
+#include "llemma/model/gguf_config.h"
 #include "llemma/model/safetensors.h"
 #include "llemma/model/tensor_names.h"
 
@@ -98,32 +99,8 @@ Status OpenGguf(const std::string& path, Source* s) {
   s->gguf.emplace(std::move(f));
   const gguf::GgufFile& g = *s->gguf;
   LLEMMA_ASSIGN_OR_RETURN(s->vocab, gguf::VocabFromGguf(g));
-  auto u = [&](const char* k) -> StatusOr<int64_t> {
-    LLEMMA_ASSIGN_OR_RETURN(uint64_t v, g.GetUInt(std::string("llama.") + k));
-    return static_cast<int64_t>(v);
-  };
-  Config& c = s->config;
-  LLEMMA_ASSIGN_OR_RETURN(c.n_embd, u("embedding_length"));
-  LLEMMA_ASSIGN_OR_RETURN(c.n_ff, u("feed_forward_length"));
-  LLEMMA_ASSIGN_OR_RETURN(c.n_layer, u("block_count"));
-  LLEMMA_ASSIGN_OR_RETURN(c.n_head, u("attention.head_count"));
-  LLEMMA_ASSIGN_OR_RETURN(c.n_ctx_train, u("context_length"));
-  c.n_head_kv = g.Find("llama.attention.head_count_kv") ? *u("attention.head_count_kv") : c.n_head;
-  c.head_dim = c.n_embd / c.n_head;
-  LLEMMA_ASSIGN_OR_RETURN(double eps, g.GetFloat("llama.attention.layer_norm_rms_epsilon"));
-  c.rms_norm_eps = static_cast<float>(eps);
-  if (g.Find("llama.rope.freq_base")) {
-    LLEMMA_ASSIGN_OR_RETURN(c.rope_theta, g.GetFloat("llama.rope.freq_base"));
-  }
-  if (g.Find("llama.rope.scaling.factor")) {
-    LLEMMA_ASSIGN_OR_RETURN(c.rope_scale, g.GetFloat("llama.rope.scaling.factor"));
-  }
-  const gguf::GgufTensor* emb = g.FindTensor("token_embd.weight");
-  if (!emb || emb->dims.size() != 2) return DataLossError(path + ": tensor 'token_embd.weight' is missing");
-  c.n_vocab = emb->dims[1];
-  c.bos_id = s->vocab.bos_id;
-  c.eos_id = s->vocab.eos_id;
-  LLEMMA_RETURN_IF_ERROR(c.Validate(path));
+  LLEMMA_ASSIGN_OR_RETURN(s->config, ConfigFromGguf(g));
+  const Config& c = s->config;
   s->has_lm_head = g.FindTensor("output.weight") != nullptr;
   for (const TensorSpec& spec : LlamaTensorSpecs(c, s->has_lm_head)) {
     const gguf::GgufTensor* t = g.FindTensor(spec.gguf_name);
