@@ -101,19 +101,36 @@ StatusOr<std::span<const float>> Context::Eval(std::span<const int32_t> tokens, 
   return std::span<const float>(logits_);
 }
 
+// The rest of a layer once attention has written att_: the output projection
+// and residual, then the SwiGLU feed-forward block and its residual.
+void Context::OutputAndFeedForward(const LayerWeights& w, int64_t m) {
+  const Config& c = model_.config();
+  const int64_t D = c.n_embd;
+  float* x = x_.as<float>();
+  float* xb = xb_.as<float>();
+  float* xb2 = xb2_.as<float>();
+  float* hb = hb_.as<float>();    // (m, n_ff)
+  float* hb2 = hb2_.as<float>();  // (m, n_ff)
+  cpu::MatMul(pool_, w.wo, att_.as<float>(), m, xb2);
+  for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
+  cpu::RmsNorm(x, w.ffn_norm, m, D, c.rms_norm_eps, xb);
+  cpu::MatMul(pool_, w.w_gate, xb, m, hb);
+  cpu::MatMul(pool_, w.w_up, xb, m, hb2);
+  cpu::SiluMul(hb, hb2, m * c.n_ff);
+  cpu::MatMul(pool_, w.w_down, hb, m, xb2);
+  for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
+}
+
 // The LLaMA forward pass for one chunk of m tokens at positions n_past_..n_past_+m-1.
 void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, float* logits_out) {
   const Config& c = model_.config();
   const int64_t D = c.n_embd, hd = c.head_dim, half = hd / 2;
   float* x = x_.as<float>();      // (m, D) residual stream
   float* xb = xb_.as<float>();    // (m, D) normed input to a block
-  float* xb2 = xb2_.as<float>();  // (m, D) block output
   float* q = q_.as<float>();      // (m, n_head, hd)
   float* k = k_.as<float>();      // (m, n_head_kv, hd)
   float* v = v_.as<float>();      // (m, n_head_kv, hd)
   float* att = att_.as<float>();  // (m, n_head, hd)
-  float* hb = hb_.as<float>();    // (m, n_ff)
-  float* hb2 = hb2_.as<float>();  // (m, n_ff)
   const float* cos = rope_cos_.data() + n_past_ * half;
   const float* sin = rope_sin_.data() + n_past_ * half;
 
@@ -156,16 +173,7 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
     a.n_head_kv = c.n_head_kv;
     a.head_dim = hd;
     cpu::Attention(pool_, a);
-    cpu::MatMul(pool_, w.wo, att, m, xb2);
-    for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
-
-    // Feed-forward block (SwiGLU).
-    cpu::RmsNorm(x, w.ffn_norm, m, D, c.rms_norm_eps, xb);
-    cpu::MatMul(pool_, w.w_gate, xb, m, hb);
-    cpu::MatMul(pool_, w.w_up, xb, m, hb2);
-    cpu::SiluMul(hb, hb2, m * c.n_ff);
-    cpu::MatMul(pool_, w.w_down, hb, m, xb2);
-    for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
+    OutputAndFeedForward(w, m);
   }
   n_past_ += m;
 
@@ -223,13 +231,10 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
   const int64_t D = c.n_embd, hd = c.head_dim, half = hd / 2;
   float* x = x_.as<float>();
   float* xb = xb_.as<float>();
-  float* xb2 = xb2_.as<float>();
   float* q = q_.as<float>();
   float* k = k_.as<float>();
   float* v = v_.as<float>();
   float* att = att_.as<float>();
-  float* hb = hb_.as<float>();
-  float* hb2 = hb2_.as<float>();
   std::vector<int64_t> pos(m);
   for (int64_t t = 0; t < m; ++t) pos[t] = n_past(seqs[t]);
   const cpu::Matrix& emb = model_.token_embd();
@@ -275,14 +280,7 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
     a.stride = n_ctx_;
     a.max_keys = n_ctx_;
     cpu::BatchAttention(pool_, a);
-    cpu::MatMul(pool_, w.wo, att, m, xb2);
-    for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
-    cpu::RmsNorm(x, w.ffn_norm, m, D, c.rms_norm_eps, xb);
-    cpu::MatMul(pool_, w.w_gate, xb, m, hb);
-    cpu::MatMul(pool_, w.w_up, xb, m, hb2);
-    cpu::SiluMul(hb, hb2, m * c.n_ff);
-    cpu::MatMul(pool_, w.w_down, hb, m, xb2);
-    for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
+    OutputAndFeedForward(w, m);
   }
   for (int64_t t = 0; t < m; ++t) {
     if (seqs[t] == 0) {

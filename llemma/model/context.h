@@ -63,6 +63,7 @@ class Context {
   Context(const Model& model, const ContextOptions& opts);
   void ForwardChunk(const int32_t* tokens, int64_t n, bool all_logits, float* logits_out);
   void ForwardBatch(const int32_t* tokens, const int* seqs, int64_t n, float* logits_out);
+  void OutputAndFeedForward(const LayerWeights& w, int64_t m);
   // The K and V caches of one layer of one sequence: (n_head_kv, n_ctx, head_dim).
   float* KCache(int64_t layer, int seq);
   float* VCache(int64_t layer, int seq);
