@@ -25,7 +25,11 @@ inline uint16_t F32ToBf16(float f) {
 }
 
 inline float F16ToF32(uint16_t h) {
-#if defined(__F16C__) || defined(__aarch64__)
+#if defined(__aarch64__)
+  __fp16 v;  // the hardware half type (fcvt)
+  std::memcpy(&v, &h, 2);
+  return static_cast<float>(v);
+#elif defined(__F16C__)
   _Float16 v;
   std::memcpy(&v, &h, 2);
   return static_cast<float>(v);
