@@ -133,3 +133,49 @@ TEST(Generate, RejectsPromptsThatDoNotFitTheContext) {
 
 }  // namespace
 }  // namespace llemma::testing
+
+namespace llemma::testing {
+namespace {
+
+TEST(ChunkedPerplexity, FollowsLlamaCppChunkingAndComparesModels) {
+  const std::string dir = FixtureDir("tiny-gqa-f32-theta1e6");
+  std::ifstream in(dir + "/expected.json");
+  const auto tokens = nlohmann::json::parse(in)["perplexity"]["tokens"].get<std::vector<int32_t>>();  // 80
+  auto f32 = Model::Load(dir, {.dtype = DType::kF32});
+  auto q8 = Model::Load(dir, {.dtype = DType::kBF16});  // lossy against the f32 weights
+  ASSERT_TRUE(f32.ok() && q8.ok());
+  auto a = Context::Create(**f32, {.n_ctx = 32});
+  auto b = Context::Create(**f32, {.n_ctx = 32});
+  auto c = Context::Create(**q8, {.n_ctx = 32});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  // 80 tokens → 2 chunks of 32; each scores positions 17..31 (15 tokens).
+  auto self = ComputeChunkedPerplexity(**a, tokens, 32, 1, b->get());
+  ASSERT_TRUE(self.ok()) << self.status().ToString();
+  EXPECT_EQ(self->n_windows, 2);
+  EXPECT_EQ(self->n_scored, 30);
+  EXPECT_EQ(self->n_same_top1, 30);
+  EXPECT_NEAR(self->kl_sum, 0.0, 1e-9);
+  EXPECT_NEAR(self->base_nll_sum, self->nll_sum, 1e-9);
+  // The second chunk alone, evaluated directly: its scored NLL is part of the sum.
+  std::vector<int32_t> chunk(tokens.begin() + 32, tokens.begin() + 64);
+  chunk[0] = 1;
+  (*a)->Rewind(0);
+  auto logits = (*a)->Eval(chunk, true);
+  ASSERT_TRUE(logits.ok());
+  const int64_t V = (*f32)->config().n_vocab;
+  double second = 0;
+  for (int j = 16; j < 31; ++j) second += TokenNll(logits->subspan(j * V, V), tokens[32 + j + 1]);
+  auto only_second = ComputeChunkedPerplexity(**a, std::span<const int32_t>(tokens).subspan(32, 32), 32, 1);
+  ASSERT_TRUE(only_second.ok());
+  EXPECT_NEAR(only_second->nll_sum, second, 1e-9);
+  // A rounded (bf16) model against the f32 base: positive divergence, mostly the same top-1.
+  auto quant = ComputeChunkedPerplexity(**c, tokens, 32, 1, a->get());
+  ASSERT_TRUE(quant.ok());
+  EXPECT_GT(quant->kl_sum, 0.0);
+  EXPECT_GE(quant->n_same_top1, 15);
+  EXPECT_NEAR(quant->base_nll_sum, self->nll_sum, 1e-6);
+  EXPECT_FALSE(ComputeChunkedPerplexity(**a, std::span<const int32_t>(tokens).subspan(0, 20), 32, 1).ok());
+}
+
+}  // namespace
+}  // namespace llemma::testing
