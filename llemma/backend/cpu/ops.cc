@@ -59,7 +59,8 @@ void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
   xq.resize(xq_row * n_tokens);
   uint8_t* xqp = xq.data();
   pool.ParallelFor(static_cast<size_t>(n_tokens), [&](size_t b, size_t e, int) {
-    std::vector<uint8_t> tmp(grouped ? q8_row : 0);
+    thread_local std::vector<uint8_t> tmp;  // per-thread Q8_0 row, reused across calls
+    if (grouped) tmp.resize(q8_row);
     for (size_t t = b; t < e; ++t) {
       if (grouped) {
         kern.quantize_q8_0(x + t * K, tmp.data(), K);
