@@ -19,6 +19,11 @@ struct Kernels {
   void (*to_f32)(DType dtype, const void* src, float* dst, int64_t n);
   // out[t*4 + r] = Σ_k w[r*k_len + k] · x[t*k_len + k] for 4 rows × 4 tokens.
   void (*gemm_4x4)(const float* w, const float* x, int64_t k_len, float* out);
+  // Prefill microkernel on a packed tile: w holds 32 weight rows k-major
+  // (w[k*32 + r]); for 6 tokens x_t = x + t*x_stride,
+  // y[t*y_stride + r] = Σ_k w[k*32 + r] · x_t[k] for r < 32.
+  void (*gemm_packed_32x6)(const float* w, const float* x, int64_t x_stride, int64_t k_len, float* y,
+                           int64_t y_stride);
   // y += a · x
   void (*axpy)(float a, const float* x, float* y, int64_t n);
   // Σ w[i] · x[i] of a quantized weight row and Q8_0 activations (BlockQ8_0*).

@@ -213,10 +213,33 @@ void VecDotQ8_0Gx4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t
   VecDotGroups<4, true>(w, x, x_row_bytes, n, out);
 }
 
+// Hotspot (prefill, float weights): an outer-product microkernel. Per k, two
+// vectors of 16 rows meet 6 broadcast activations: 12 FMAs into 12
+// accumulators, no horizontal sums (results are already row vectors).
+void GemmPacked32x6Fast(const float* w, const float* x, int64_t x_stride, int64_t k_len, float* y,
+                        int64_t y_stride) {
+  __m512 c[6][2];
+  for (int t = 0; t < 6; ++t) c[t][0] = c[t][1] = _mm512_setzero_ps();
+  const float* x0 = x;
+  for (int64_t k = 0; k < k_len; ++k) {
+    const __m512 w0 = _mm512_loadu_ps(w + k * 32);
+    const __m512 w1 = _mm512_loadu_ps(w + k * 32 + 16);
+    for (int t = 0; t < 6; ++t) {
+      const __m512 xv = _mm512_set1_ps(x0[t * x_stride + k]);
+      c[t][0] = _mm512_fmadd_ps(w0, xv, c[t][0]);
+      c[t][1] = _mm512_fmadd_ps(w1, xv, c[t][1]);
+    }
+  }
+  for (int t = 0; t < 6; ++t) {
+    _mm512_storeu_ps(y + t * y_stride, c[t][0]);
+    _mm512_storeu_ps(y + t * y_stride + 16, c[t][1]);
+  }
+}
+
 }  // namespace
 
 constexpr Kernels kTable = {"avx512",       DotF32Fast,       DotBf16Fast,      DotF16Fast,
-                            ToF32,          Gemm4x4,          Axpy,             VecDotQ8_0Fast,
+                            ToF32,          Gemm4x4,          GemmPacked32x6Fast, Axpy,             VecDotQ8_0Fast,
                             VecDotQ4_0Fast, VecDotQ8_0x4Fast, VecDotQ4_0x4Fast, VecDotQ4_0GFast,
                             VecDotQ4_0Gx4Fast, VecDotQ8_0GFast,  VecDotQ8_0Gx4Fast, QuantizeQ8_0};
 }  // namespace avx512

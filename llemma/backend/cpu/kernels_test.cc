@@ -99,5 +99,27 @@ TEST(Kernels, Gemm4x4AndAxpyMatchReferenceForEveryIsa) {
   }
 }
 
+TEST(Kernels, PackedOuterProductGemmMatchesReferenceForEveryIsa) {
+  for (const Kernels* k : SupportedTables()) {
+    for (int64_t len : {1, 5, 64, 300}) {
+      const auto rows = Random(32 * len, len + 3);                  // 32 rows, row-major
+      const int64_t x_stride = len + 7, y_stride = 40;
+      const auto x = Random(6 * x_stride, len + 11);
+      std::vector<float> packed(32 * len), y(6 * y_stride, -1.0f);
+      for (int64_t r = 0; r < 32; ++r)
+        for (int64_t i = 0; i < len; ++i) packed[i * 32 + r] = rows[r * len + i];
+      k->gemm_packed_32x6(packed.data(), x.data(), x_stride, len, y.data(), y_stride);
+      for (int t = 0; t < 6; ++t) {
+        for (int r = 0; r < 32; ++r) {
+          EXPECT_NEAR(y[t * y_stride + r], RefDot(DType::kF32, rows.data() + r * len, x.data() + t * x_stride, len),
+                      1e-5 * len)
+              << k->name << " len=" << len;
+        }
+        for (int r = 32; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f);  // nothing past the tile
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llemma::cpu::internal

@@ -118,9 +118,31 @@ void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens,
         /*grain=*/64);
     return;
   }
-  // Matrix-matrix: threads own tiles of weight rows; each tile is converted to
-  // f32 once and multiplied against all tokens in 4×4 blocks.
+  // Matrix-matrix: threads own tiles of 32 weight rows; each tile is
+  // converted to f32 once, packed k-major, and multiplied against 6 tokens at
+  // a time by the outer-product microkernel. Leftover rows and tokens use
+  // the 4×4 dot-product kernel.
   const internal::Kernels& kern = ActiveKernels();
+  constexpr int64_t kPackRows = 32, kPackTokens = 6;
+  const int64_t n_full = N / kPackRows * kPackRows;
+  const int64_t t_full = n_tokens / kPackTokens * kPackTokens;
+  if (n_full > 0 && t_full > 0) {
+    pool.ParallelFor(static_cast<size_t>(n_full / kPackRows), [&](size_t tb, size_t te, int) {
+      thread_local std::vector<float> rows, packed;
+      rows.resize(static_cast<size_t>(kPackRows * K));
+      packed.resize(static_cast<size_t>(kPackRows * K));
+      for (size_t ti = tb; ti < te; ++ti) {
+        const int64_t r0 = static_cast<int64_t>(ti) * kPackRows;
+        kern.to_f32(w.dtype, base + r0 * row_bytes, rows.data(), kPackRows * K);
+        for (int64_t r = 0; r < kPackRows; ++r)
+          for (int64_t k = 0; k < K; ++k) packed[k * kPackRows + r] = rows[r * K + k];
+        for (int64_t t = 0; t < t_full; t += kPackTokens) {
+          kern.gemm_packed_32x6(packed.data(), x + t * K, K, K, y + t * N + r0, N);
+        }
+      }
+    });
+  }
+  // The rest: rows ≥ n_full for all tokens, and tokens ≥ t_full for rows < n_full.
   const int64_t n_tiles = (N + kRowTile - 1) / kRowTile;
   pool.ParallelFor(static_cast<size_t>(n_tiles), [&](size_t tb, size_t te, int) {
     thread_local std::vector<float> tile;
@@ -129,8 +151,10 @@ void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens,
     for (size_t ti = tb; ti < te; ++ti) {
       const int64_t r0 = static_cast<int64_t>(ti) * kRowTile;
       const int64_t nr = std::min(kRowTile, N - r0);
+      const int64_t t_begin = (r0 + nr <= n_full && n_full > 0) ? t_full : 0;
+      if (t_begin >= n_tokens) continue;
       kern.to_f32(w.dtype, base + r0 * row_bytes, tile.data(), nr * K);
-      for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+      for (int64_t t0 = t_begin; t0 < n_tokens; t0 += kTokenTile) {
         const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
         int64_t t = t0;
         for (; t + 4 <= t1; t += 4) {
