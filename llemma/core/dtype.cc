@@ -16,8 +16,8 @@ const char* DTypeName(DType t) {
     case DType::kQ4_K: return "q4_k";
     case DType::kQ5_K: return "q5_k";
     case DType::kQ6_K: return "q6_k";
-    case DType::kQ4_0x4: return "q4_0";  // the regrouped in-memory form of q4_0
-    case DType::kQ8_0x4: return "q8_0";
+    case DType::kQ4_0P: return "q4_0";  // the in-memory panel form of q4_0
+    case DType::kQ8_0P: return "q8_0";
   }
   return "?";
 }

@@ -18,18 +18,24 @@ namespace llemma {
 //         elements 0..15, high nibbles 16..31);       x = d · (q − 8)
 //   Q4_K, Q5_K, Q6_K: 256-element super-blocks with per-32 (Q4_K, Q5_K) or
 //         per-16 (Q6_K) scales; read from GGUF files (dequantized on load).
-//   Q4_0x4: Q4_0 repacked in groups of 4 blocks (4 f16 scales, then the 4 ×
-//         16 nibble bytes) so one 64-byte load feeds the integer dot products;
-//         an in-memory layout only (rows of whole groups), never in files.
-//   Q8_0x4: Q8_0 regrouped the same way: 4 f16 scales, then bytes 0..15 of
-//         the 4 blocks, then bytes 16..31 (the element order of Q4_0x4).
-enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0x4, kQ8_0x4 };
+//   Q4_0P, Q8_0P: Q4_0 / Q8_0 matrices repacked in panels of 16 rows, for the
+//         integer GEMM kernels (in memory only, never in files; same bytes per
+//         element as the plain form). A panel holds, per 32-column block, the
+//         16 rows' f16 scales and then their values interleaved 4 columns at
+//         a time, so one 64-byte load feeds 16 rows. Rows are not contiguous:
+//         read single rows with cpu::DequantizeMatrixRow. Layout details in
+//         backend/cpu/quants.h.
+enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0P, kQ8_0P };
+
+// Panel layouts (Q4_0P, Q8_0P): rows come in groups of 16.
+inline bool IsPanel(DType t) { return t == DType::kQ4_0P || t == DType::kQ8_0P; }
+constexpr int64_t kPanelRows = 16;
 
 inline bool IsQuantized(DType t) { return t != DType::kF32 && t != DType::kF16 && t != DType::kBF16; }
 inline bool IsKQuant(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K; }
 // Elements per block (1 for float types).
 inline int64_t DTypeBlockSize(DType t) {
-  return IsKQuant(t) ? 256 : (t == DType::kQ4_0x4 || t == DType::kQ8_0x4) ? 128 : IsQuantized(t) ? 32 : 1;
+  return IsKQuant(t) ? 256 : IsQuantized(t) ? 32 : 1;
 }
 // Bytes per block (per element for float types).
 inline size_t DTypeBlockBytes(DType t) {
@@ -42,14 +48,15 @@ inline size_t DTypeBlockBytes(DType t) {
     case DType::kQ4_K: return 144;
     case DType::kQ5_K: return 176;
     case DType::kQ6_K: return 210;
-    case DType::kQ4_0x4: return 72;
-    case DType::kQ8_0x4: return 136;
+    case DType::kQ4_0P: return 18;
+    case DType::kQ8_0P: return 34;
   }
   return 0;
 }
 // Element size of a float type. Not meaningful for quantized types.
 inline size_t DTypeSize(DType t) { return DTypeBlockBytes(t); }
-// Bytes of a row of n elements (n must be a multiple of the block size).
+// Bytes of a row of n elements (n must be a multiple of the block size); for
+// panel types the average per row.
 inline size_t RowBytes(DType t, int64_t n) {
   return static_cast<size_t>(n / DTypeBlockSize(t)) * DTypeBlockBytes(t);
 }

@@ -136,9 +136,8 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
 
   // Embedding lookup (rows of the embedding matrix, converted to f32).
   const cpu::Matrix& emb = model_.token_embd();
-  const size_t emb_row_bytes = RowBytes(emb.dtype, D);
   for (int64_t t = 0; t < m; ++t) {
-    cpu::DequantizeRow(emb.dtype, static_cast<const uint8_t*>(emb.data) + tokens[t] * emb_row_bytes, x + t * D, D);
+    cpu::DequantizeMatrixRow(emb.dtype, emb.data, tokens[t], D, x + t * D);
   }
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
@@ -238,9 +237,8 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
   std::vector<int64_t> pos(m);
   for (int64_t t = 0; t < m; ++t) pos[t] = n_past(seqs[t]);
   const cpu::Matrix& emb = model_.token_embd();
-  const size_t emb_row_bytes = RowBytes(emb.dtype, D);
   for (int64_t t = 0; t < m; ++t) {
-    cpu::DequantizeRow(emb.dtype, static_cast<const uint8_t*>(emb.data) + tokens[t] * emb_row_bytes, x + t * D, D);
+    cpu::DequantizeMatrixRow(emb.dtype, emb.data, tokens[t], D, x + t * D);
   }
   std::vector<cpu::KvSegment> prefix(m), own(m);
   for (int64_t l = 0; l < c.n_layer; ++l) {

@@ -35,8 +35,8 @@ uint32_t FileType(DType t) {
     case DType::kQ4_K: return 15;  // llama.cpp's Q4_K_M
     case DType::kQ5_K: return 17;  // Q5_K_M
     case DType::kQ6_K: return 18;
-    case DType::kQ4_0x4: return 2;
-    case DType::kQ8_0x4: return 7;
+    case DType::kQ4_0P: return 2;
+    case DType::kQ8_0P: return 7;
   }
   return 0;
 }

@@ -157,23 +157,18 @@ void ModelBuilder::Convert(const MappedFile& file, uint64_t offset, DType from, 
 }
 
 void ModelBuilder::MaybeRepack(const TensorSpec& spec, DType* type, void* data) {
-  if ((*type != DType::kQ4_0 && *type != DType::kQ8_0) || !spec.is_matrix || spec.shape[1] % 128 != 0) return;
-  const int64_t cols = spec.shape[1];
-  const bool q4 = *type == DType::kQ4_0;
-  const size_t row_bytes = RowBytes(*type, cols);
-  pool_.ParallelFor(static_cast<size_t>(spec.shape[0]), [&](size_t b, size_t e, int) {
-    std::vector<uint8_t> tmp(row_bytes);
-    for (size_t r = b; r < e; ++r) {
-      uint8_t* row = static_cast<uint8_t*>(data) + r * row_bytes;
-      std::memcpy(tmp.data(), row, row_bytes);
-      if (q4) {
-        cpu::RepackQ4_0x4(tmp.data(), row, cols);
-      } else {
-        cpu::RepackQ8_0x4(tmp.data(), row, cols);
-      }
+  if ((*type != DType::kQ4_0 && *type != DType::kQ8_0) || !spec.is_matrix || spec.shape[0] % kPanelRows != 0) return;
+  const int64_t rows = spec.shape[0], cols = spec.shape[1];
+  const size_t panel_bytes = RowBytes(*type, cols) * kPanelRows;
+  pool_.ParallelFor(static_cast<size_t>(rows / kPanelRows), [&](size_t b, size_t e, int) {
+    std::vector<uint8_t> tmp(panel_bytes);
+    for (size_t p = b; p < e; ++p) {
+      uint8_t* panel = static_cast<uint8_t*>(data) + p * panel_bytes;
+      std::memcpy(tmp.data(), panel, panel_bytes);
+      cpu::RepackPanels(*type, tmp.data(), panel, kPanelRows, cols);
     }
   });
-  *type = q4 ? DType::kQ4_0x4 : DType::kQ8_0x4;
+  *type = *type == DType::kQ4_0 ? DType::kQ4_0P : DType::kQ8_0P;
 }
 
 void* ModelBuilder::Allocate(Model& m, const TensorSpec& spec, DType dtype) {

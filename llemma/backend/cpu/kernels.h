@@ -10,6 +10,15 @@
 
 namespace llemma::cpu::internal {
 
+// Prepared activations for the panel GEMM: token t's values at q + t*k, its
+// block scales and offsets at d + t*(k/32), c + t*(k/32).
+struct PanelActs {
+  const int8_t* q;
+  const float* d;
+  const int32_t* c;
+  int64_t k;
+};
+
 struct Kernels {
   const char* name;
   float (*dot_f32)(const float* w, const float* x, int64_t n);
@@ -33,13 +42,15 @@ struct Kernels {
   // out[t] = Σ w[i] · x_t[i]. Each weight block is unpacked once for all four.
   void (*vec_dot_q8_0_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
   void (*vec_dot_q4_0_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
-  // Q4_0x4 weight rows against GroupQ8x4 activations (n % 128 == 0); the
-  // 4-token form reads activation rows x_row_bytes apart.
-  float (*vec_dot_q4_0x4)(const void* w, const void* x, int64_t n);
-  void (*vec_dot_q4_0x4_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
-  // Q8_0x4 weight rows against GroupQ8x4 activations, likewise.
-  float (*vec_dot_q8_0x4)(const void* w, const void* x, int64_t n);
-  void (*vec_dot_q8_0x4_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
+  // Panel GEMM (quants.h describes the Q4_0P / Q8_0P layouts): one panel of
+  // 16 weight rows against n_tokens prepared activation rows;
+  // y[t*y_stride + r] = Σ_k w[r][k] · x_t[k] for r < 16.
+  void (*gemm_q8_0p)(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride);
+  void (*gemm_q4_0p)(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride);
+  // Activations for the panel GEMM: x (k floats, k % 32 == 0) → q (k int8,
+  // Q8_0 rounding), d (k/32 block scales, f16-rounded as in Q8_0) and
+  // c (k/32 values −offset·Σq, removing the weights' unsigned offset).
+  void (*quantize_acts)(const float* x, int64_t k, int32_t offset, int8_t* q, float* d, int32_t* c);
   // Activations to Q8_0 blocks (n % 32 == 0).
   void (*quantize_q8_0)(const float* x, void* dst, int64_t n);
 };

@@ -143,74 +143,86 @@ void VecDotQ4_0x4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t 
   VecDotPairs<Q4Block, UnpackQ4Pair, 3, 4>(w, x, x_row_bytes, n, out);
 }
 
-// Q4_0x4 groups: one 64-byte load holds the nibbles of 4 blocks; int32
-// lanes 4i..4i+3 collect block i. Scales multiply per block; the −8 offset
-// is Σ dw · (dx·Σq), with dx·Σq prepared once per token.
-// Q8_0x4 uses the same scheme with signed weights made unsigned (w + 128)
-// and a −128 offset.
-template <int kTokens, bool kQ8>
-inline void VecDotGroups(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
-  constexpr int kGroupBytes = kQ8 ? 136 : 72;
-  constexpr float kOffset = kQ8 ? 128.0f : 8.0f;
-  const uint8_t* g = static_cast<const uint8_t*>(w);
-  const Q8x4Group* xg[kTokens];
+// Hotspot (every quantized matmul): the panel GEMM. Per 32-column block,
+// kTokens int32 accumulators (16 rows each) start at the activation offset
+// −offset·Σq and collect 8 u8×s8 dot products of 4 columns each, the
+// activations broadcast 4 bytes at a time; then one convert and two
+// multiplies fold the block into float accumulators with the row scales
+// (16 f16) and the token's block scale. No horizontal sums anywhere.
+template <bool kQ4, int kTokens>
+inline void PanelTile(const uint8_t* __restrict panel, const PanelActs& x, int64_t t0, float* __restrict y,
+                      int64_t y_stride) {
+  constexpr size_t kBlockBytes = kQ4 ? 288 : 544;
+  const int64_t nb = x.k / 32;
+  const int8_t* q[kTokens];
+  const float* d[kTokens];
+  const int32_t* c[kTokens];
   for (int t = 0; t < kTokens; ++t) {
-    xg[t] = reinterpret_cast<const Q8x4Group*>(static_cast<const uint8_t*>(x) + t * x_row_bytes);
+    q[t] = x.q + (t0 + t) * x.k;
+    d[t] = x.d + (t0 + t) * nb;
+    c[t] = x.c + (t0 + t) * nb;
   }
+  __m512 f[kTokens];
+  for (int t = 0; t < kTokens; ++t) f[t] = _mm512_setzero_ps();
   const __m512i mask = _mm512_set1_epi8(0x0F);
-  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  __m512 acc[kTokens];
-  __m128 corr[kTokens];
-  for (int t = 0; t < kTokens; ++t) {
-    acc[t] = _mm512_setzero_ps();
-    corr[t] = _mm_setzero_ps();
-  }
-  const int64_t ng = n / 128;
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  for (int64_t k = 0; k < ng; ++k, g += kGroupBytes) {
-    __m512i lo, hi;
-    if constexpr (kQ8) {
-      lo = _mm512_xor_si512(_mm512_loadu_si512(g + 8), flip);
-      hi = _mm512_xor_si512(_mm512_loadu_si512(g + 72), flip);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = panel + b * kBlockBytes;
+    __m512i acc[kTokens];
+    for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_set1_epi32(c[t][b]);
+    if constexpr (kQ4) {
+      for (int p = 0; p < 4; ++p) {
+        const __m512i v = _mm512_loadu_si512(blk + 32 + 64 * p);
+        const __m512i lo = _mm512_and_si512(v, mask);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        for (int t = 0; t < kTokens; ++t) {
+          int32_t x0, x1;
+          std::memcpy(&x0, q[t] + 32 * b + 8 * p, 4);
+          std::memcpy(&x1, q[t] + 32 * b + 8 * p + 4, 4);
+          acc[t] = _mm512_dpbusd_epi32(acc[t], lo, _mm512_set1_epi32(x0));
+          acc[t] = _mm512_dpbusd_epi32(acc[t], hi, _mm512_set1_epi32(x1));
+        }
+      }
     } else {
-      const __m512i v = _mm512_loadu_si512(g + 8);
-      lo = _mm512_and_si512(v, mask);
-      hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+      for (int s = 0; s < 8; ++s) {
+        const __m512i w = _mm512_loadu_si512(blk + 32 + 64 * s);
+        for (int t = 0; t < kTokens; ++t) {
+          int32_t xv;
+          std::memcpy(&xv, q[t] + 32 * b + 4 * s, 4);
+          acc[t] = _mm512_dpbusd_epi32(acc[t], w, _mm512_set1_epi32(xv));
+        }
+      }
     }
-    const __m128 dw = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g)));
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
     for (int t = 0; t < kTokens; ++t) {
-      const Q8x4Group& xk = xg[t][k];
-      __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xk.lo));
-      dot = _mm512_dpbusd_epi32(dot, hi, _mm512_loadu_si512(xk.hi));
-      const __m128 s = _mm_mul_ps(dw, _mm_loadu_ps(xk.d));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(s)),
-                               acc[t]);
-      corr[t] = _mm_fmadd_ps(dw, _mm_loadu_ps(xk.s), corr[t]);
+      f[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_set1_ps(d[t][b])), dw, f[t]);
     }
   }
-  for (int t = 0; t < kTokens; ++t) {
-    __m128 c = corr[t];
-    c = _mm_add_ps(c, _mm_movehl_ps(c, c));
-    c = _mm_add_ss(c, _mm_movehdup_ps(c));
-    out[t] = _mm512_reduce_add_ps(acc[t]) - kOffset * _mm_cvtss_f32(c);
+  for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + (t0 + t) * y_stride, f[t]);
+}
+
+template <bool kQ4>
+void GemmPanelFast(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride) {
+  const uint8_t* p = static_cast<const uint8_t*>(panel);
+  constexpr int kTile = 8;
+  int64_t t = 0;
+  for (; t + kTile <= n_tokens; t += kTile) PanelTile<kQ4, kTile>(p, x, t, y, y_stride);
+  switch (n_tokens - t) {
+    case 7: return PanelTile<kQ4, 7>(p, x, t, y, y_stride);
+    case 6: return PanelTile<kQ4, 6>(p, x, t, y, y_stride);
+    case 5: return PanelTile<kQ4, 5>(p, x, t, y, y_stride);
+    case 4: return PanelTile<kQ4, 4>(p, x, t, y, y_stride);
+    case 3: return PanelTile<kQ4, 3>(p, x, t, y, y_stride);
+    case 2: return PanelTile<kQ4, 2>(p, x, t, y, y_stride);
+    case 1: return PanelTile<kQ4, 1>(p, x, t, y, y_stride);
+    default: return;
   }
 }
 
-float VecDotQ4_0GFast(const void* w, const void* x, int64_t n) {
-  float out;
-  VecDotGroups<1, false>(w, x, 0, n, &out);
-  return out;
+void GemmQ8_0PFast(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride) {
+  GemmPanelFast<false>(panel, x, n_tokens, y, y_stride);
 }
-void VecDotQ4_0Gx4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
-  VecDotGroups<4, false>(w, x, x_row_bytes, n, out);
-}
-float VecDotQ8_0GFast(const void* w, const void* x, int64_t n) {
-  float out;
-  VecDotGroups<1, true>(w, x, 0, n, &out);
-  return out;
-}
-void VecDotQ8_0Gx4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out) {
-  VecDotGroups<4, true>(w, x, x_row_bytes, n, out);
+void GemmQ4_0PFast(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride) {
+  GemmPanelFast<true>(panel, x, n_tokens, y, y_stride);
 }
 
 // Hotspot (prefill, float weights): an outer-product microkernel. Per k, two
@@ -238,10 +250,10 @@ void GemmPacked32x6Fast(const float* w, const float* x, int64_t x_stride, int64_
 
 }  // namespace
 
-constexpr Kernels kTable = {"avx512",       DotF32Fast,       DotBf16Fast,      DotF16Fast,
-                            ToF32,          Gemm4x4,          GemmPacked32x6Fast, Axpy,             VecDotQ8_0Fast,
-                            VecDotQ4_0Fast, VecDotQ8_0x4Fast, VecDotQ4_0x4Fast, VecDotQ4_0GFast,
-                            VecDotQ4_0Gx4Fast, VecDotQ8_0GFast,  VecDotQ8_0Gx4Fast, QuantizeQ8_0};
+constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   DotF16Fast,
+                            ToF32,            Gemm4x4,          GemmPacked32x6Fast, Axpy,
+                            VecDotQ8_0Fast,   VecDotQ4_0Fast,   VecDotQ8_0x4Fast,   VecDotQ4_0x4Fast,
+                            GemmQ8_0PFast,    GemmQ4_0PFast,    QuantizeActs,       QuantizeQ8_0};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

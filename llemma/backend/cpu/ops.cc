@@ -35,40 +35,61 @@ const char* KernelIsaName() { return ActiveKernels().name; }
 
 namespace {
 
-// Quantized weights: activations are quantized to Q8_0 once, then every
-// weight row is an integer dot product per block.
+// Panel weights (Q4_0P / Q8_0P): activations are quantized once per call,
+// then threads take whole panels of 16 rows and run every token through
+// each panel while it sits in cache (the kernel tiles tokens by 8).
+void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
+  const int64_t K = w.cols, N = w.rows, nb = K / kQK;
+  LLEMMA_CHECK(K % kQK == 0 && N % kPanelRows == 0) << w.rows << "x" << w.cols;
+  const internal::Kernels& kern = ActiveKernels();
+  const bool q4 = w.dtype == DType::kQ4_0P;
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> d;
+  thread_local std::vector<int32_t> c;
+  q.resize(static_cast<size_t>(n_tokens * K));
+  d.resize(static_cast<size_t>(n_tokens * nb));
+  c.resize(static_cast<size_t>(n_tokens * nb));
+  int8_t* qp = q.data();
+  float* dp = d.data();
+  int32_t* cp = c.data();
+  const int32_t offset = q4 ? 8 : 128;
+  pool.ParallelFor(static_cast<size_t>(n_tokens), [&](size_t b, size_t e, int) {
+    for (size_t t = b; t < e; ++t) kern.quantize_acts(x + t * K, K, offset, qp + t * K, dp + t * nb, cp + t * nb);
+  });
+  const internal::PanelActs acts{qp, dp, cp, K};
+  auto gemm = q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
+  const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  pool.ParallelFor(
+      static_cast<size_t>(N / kPanelRows),
+      [&](size_t pb, size_t pe, int) {
+        for (size_t p = pb; p < pe; ++p) gemm(base + p * panel_bytes, acts, n_tokens, y + p * kPanelRows, N);
+      },
+      /*grain=*/n_tokens == 1 ? 4 : 1);
+}
+
+// Plain Q8_0 / Q4_0 rows (matrices whose row count is not a multiple of 16):
+// activations are quantized to Q8_0 once, then every weight row is an
+// integer dot product per block.
 void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
+  if (IsPanel(w.dtype)) return MatMulPanels(pool, w, x, n_tokens, y);
   const int64_t K = w.cols, N = w.rows;
   LLEMMA_CHECK_EQ(K % kQK, 0);
   const internal::Kernels& kern = ActiveKernels();
-  const bool grouped = w.dtype == DType::kQ4_0x4 || w.dtype == DType::kQ8_0x4;
   float (*dot)(const void*, const void*, int64_t) = nullptr;
   void (*dot4)(const void*, const void*, size_t, int64_t, float*) = nullptr;
   switch (w.dtype) {
     case DType::kQ8_0: dot = kern.vec_dot_q8_0, dot4 = kern.vec_dot_q8_0_4t; break;
     case DType::kQ4_0: dot = kern.vec_dot_q4_0, dot4 = kern.vec_dot_q4_0_4t; break;
-    case DType::kQ4_0x4: dot = kern.vec_dot_q4_0x4, dot4 = kern.vec_dot_q4_0x4_4t; break;
-    case DType::kQ8_0x4: dot = kern.vec_dot_q8_0x4, dot4 = kern.vec_dot_q8_0x4_4t; break;
     default: LLEMMA_CHECK(false) << "no matmul kernel for " << DTypeName(w.dtype);
   }
   const size_t row_bytes = RowBytes(w.dtype, K);
-  // Activations: Q8_0 blocks, or for grouped weights the GroupQ8x4 layout.
-  const size_t q8_row = RowBytes(DType::kQ8_0, K);
-  const size_t xq_row = grouped ? static_cast<size_t>(K / 128) * sizeof(GroupQ8x4) : q8_row;
+  const size_t xq_row = RowBytes(DType::kQ8_0, K);
   thread_local std::vector<uint8_t> xq;
   xq.resize(xq_row * n_tokens);
   uint8_t* xqp = xq.data();
   pool.ParallelFor(static_cast<size_t>(n_tokens), [&](size_t b, size_t e, int) {
-    thread_local std::vector<uint8_t> tmp;  // per-thread Q8_0 row, reused across calls
-    if (grouped) tmp.resize(q8_row);
-    for (size_t t = b; t < e; ++t) {
-      if (grouped) {
-        kern.quantize_q8_0(x + t * K, tmp.data(), K);
-        PrepareQ8x4(reinterpret_cast<const BlockQ8_0*>(tmp.data()), reinterpret_cast<GroupQ8x4*>(xqp + t * xq_row), K);
-      } else {
-        kern.quantize_q8_0(x + t * K, xqp + t * xq_row, K);
-      }
-    }
+    for (size_t t = b; t < e; ++t) kern.quantize_q8_0(x + t * K, xqp + t * xq_row, K);
   });
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   if (n_tokens == 1) {

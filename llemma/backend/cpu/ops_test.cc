@@ -73,12 +73,21 @@ TEST(MatMul, MatchesReferenceOverDtypesSizesTokensAndMisalignment) {
 TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);
-    for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x4, DType::kQ8_0x4}) {
-      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 128}, {37, 128}, {100, 256}}) {
+    for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_0P, DType::kQ8_0P}) {
+      const bool panel = IsPanel(dtype);
+      const DType plain = dtype == DType::kQ4_0P ? DType::kQ4_0 : dtype == DType::kQ8_0P ? DType::kQ8_0 : dtype;
+      const std::vector<std::pair<int64_t, int64_t>> shapes =
+          panel ? std::vector<std::pair<int64_t, int64_t>>{{16, 32}, {48, 128}, {128, 256}}
+                : std::vector<std::pair<int64_t, int64_t>>{{1, 128}, {37, 128}, {100, 256}};
+      for (auto [rows, cols] : shapes) {
         const auto wf = RandomVector(rows * cols, rows + cols, 0.5f);
         std::vector<uint8_t> wq(RowBytes(dtype, cols) * rows);
         for (int64_t r = 0; r < rows; ++r)
-          QuantizeRow(dtype, wf.data() + r * cols, wq.data() + r * RowBytes(dtype, cols), cols);
+          QuantizeRow(plain, wf.data() + r * cols, wq.data() + r * RowBytes(dtype, cols), cols);
+        if (panel) {
+          const std::vector<uint8_t> rows_plain = wq;
+          RepackPanels(plain, rows_plain.data(), wq.data(), rows, cols);
+        }
         const Matrix w{dtype, wq.data(), rows, cols};
         for (int64_t tokens : {1, 3, 17}) {
           const auto x = RandomVector(tokens * cols, tokens);

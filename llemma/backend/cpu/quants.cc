@@ -126,40 +126,56 @@ void DequantizeQ6_K(const BlockQ6_K* x, float* y, int64_t n) {
 
 }  // namespace
 
-void RepackQ4_0x4(const void* q4_0_row, void* dst, int64_t n) {
-  LLEMMA_CHECK_EQ(n % (4 * kQK), 0);
-  const BlockQ4_0* b = static_cast<const BlockQ4_0*>(q4_0_row);
-  uint8_t* out = static_cast<uint8_t*>(dst);
-  for (int64_t g = 0; g < n / (4 * kQK); ++g, b += 4, out += 72) {
-    for (int i = 0; i < 4; ++i) std::memcpy(out + 2 * i, &b[i].d, 2);
-    for (int i = 0; i < 4; ++i) std::memcpy(out + 8 + 16 * i, b[i].qs, 16);
-  }
-}
-
-void RepackQ8_0x4(const void* q8_0_row, void* dst, int64_t n) {
-  LLEMMA_CHECK_EQ(n % (4 * kQK), 0);
-  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(q8_0_row);
-  uint8_t* out = static_cast<uint8_t*>(dst);
-  for (int64_t g = 0; g < n / (4 * kQK); ++g, b += 4, out += 136) {
-    for (int i = 0; i < 4; ++i) {
-      std::memcpy(out + 2 * i, &b[i].d, 2);
-      std::memcpy(out + 8 + 16 * i, b[i].qs, 16);
-      std::memcpy(out + 72 + 16 * i, b[i].qs + 16, 16);
+void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t cols) {
+  LLEMMA_CHECK(plain == DType::kQ4_0 || plain == DType::kQ8_0) << DTypeName(plain);
+  LLEMMA_CHECK(rows % kPanelRows == 0 && cols % kQK == 0) << rows << "x" << cols;
+  const bool q4 = plain == DType::kQ4_0;
+  const size_t row_bytes = RowBytes(plain, cols), block_bytes = q4 ? kQ4PanelBlockBytes : kQ8PanelBlockBytes;
+  const int64_t nb = cols / kQK;
+  for (int64_t p = 0; p < rows / kPanelRows; ++p) {
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* out = static_cast<uint8_t*>(dst) + (p * nb + b) * block_bytes;
+      for (int r = 0; r < kPanelRows; ++r) {
+        const uint8_t* row = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes;
+        if (q4) {
+          const BlockQ4_0& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
+          std::memcpy(out + 2 * r, &blk.d, 2);
+          auto nibble = [&](int k) { return k < 16 ? blk.qs[k] & 0x0F : blk.qs[k - 16] >> 4; };
+          for (int g = 0; g < 4; ++g)
+            for (int j = 0; j < 4; ++j)
+              out[32 + 64 * g + 4 * r + j] = static_cast<uint8_t>(nibble(8 * g + j) | nibble(8 * g + 4 + j) << 4);
+        } else {
+          const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
+          std::memcpy(out + 2 * r, &blk.d, 2);
+          for (int s = 0; s < 8; ++s)
+            for (int j = 0; j < 4; ++j) out[32 + 64 * s + 4 * r + j] = static_cast<uint8_t>(blk.qs[4 * s + j] + 128);
+        }
+      }
     }
   }
 }
 
-void PrepareQ8x4(const BlockQ8_0* x, GroupQ8x4* dst, int64_t n) {
-  for (int64_t g = 0; g < n / (4 * kQK); ++g) {
-    GroupQ8x4& o = dst[g];
-    for (int i = 0; i < 4; ++i) {
-      const BlockQ8_0& b = x[4 * g + i];
-      std::memcpy(o.lo + 16 * i, b.qs, 16);
-      std::memcpy(o.hi + 16 * i, b.qs + 16, 16);
-      int sum = 0;
-      for (int k = 0; k < kQK; ++k) sum += b.qs[k];
-      o.d[i] = F16ToF32(b.d);
-      o.s[i] = o.d[i] * static_cast<float>(sum);
+void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols, float* dst) {
+  if (!IsPanel(type)) {
+    return DequantizeRow(type, static_cast<const uint8_t*>(data) + row * RowBytes(type, cols), dst, cols);
+  }
+  const bool q4 = type == DType::kQ4_0P;
+  const size_t block_bytes = q4 ? kQ4PanelBlockBytes : kQ8PanelBlockBytes;
+  const int64_t nb = cols / kQK, p = row / kPanelRows, r = row % kPanelRows;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * nb + b) * block_bytes;
+    uint16_t dh;
+    std::memcpy(&dh, blk + 2 * r, 2);
+    const float d = F16ToF32(dh);
+    for (int k = 0; k < kQK; ++k) {
+      int q;
+      if (q4) {
+        const uint8_t byte = blk[32 + 64 * (k / 8) + 4 * r + k % 4];
+        q = ((k % 8) < 4 ? byte & 0x0F : byte >> 4) - 8;
+      } else {
+        q = static_cast<int>(blk[32 + 64 * (k / 4) + 4 * r + k % 4]) - 128;
+      }
+      dst[b * kQK + k] = d * static_cast<float>(q);
     }
   }
 }
@@ -169,16 +185,6 @@ void QuantizeRow(DType type, const float* x, void* dst, int64_t n) {
   switch (type) {
     case DType::kQ8_0: return QuantizeQ8_0(x, static_cast<BlockQ8_0*>(dst), n);
     case DType::kQ4_0: return QuantizeQ4_0(x, static_cast<BlockQ4_0*>(dst), n);
-    case DType::kQ4_0x4: {
-      std::vector<BlockQ4_0> tmp(n / kQK);
-      QuantizeQ4_0(x, tmp.data(), n);
-      return RepackQ4_0x4(tmp.data(), dst, n);
-    }
-    case DType::kQ8_0x4: {
-      std::vector<BlockQ8_0> tmp(n / kQK);
-      QuantizeQ8_0(x, tmp.data(), n);
-      return RepackQ8_0x4(tmp.data(), dst, n);
-    }
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return ConvertElements(DType::kF32, x, type, dst, n);
@@ -201,33 +207,6 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n) {
       for (int j = 0; j < kQK / 2; ++j) {
         dst[b * kQK + j] = d * ((x[b].qs[j] & 0x0F) - 8);
         dst[b * kQK + j + kQK / 2] = d * ((x[b].qs[j] >> 4) - 8);
-      }
-    }
-  } else if (type == DType::kQ4_0x4) {
-    const uint8_t* g = static_cast<const uint8_t*>(src);
-    for (int64_t b = 0; b < n / kQK; ++b) {
-      const uint8_t* group = g + (b / 4) * 72;
-      uint16_t d;
-      std::memcpy(&d, group + 2 * (b % 4), 2);
-      const uint8_t* qs = group + 8 + 16 * (b % 4);
-      const float df = F16ToF32(d);
-      for (int j = 0; j < kQK / 2; ++j) {
-        dst[b * kQK + j] = df * ((qs[j] & 0x0F) - 8);
-        dst[b * kQK + j + kQK / 2] = df * ((qs[j] >> 4) - 8);
-      }
-    }
-  } else if (type == DType::kQ8_0x4) {
-    const uint8_t* g = static_cast<const uint8_t*>(src);
-    for (int64_t b = 0; b < n / kQK; ++b) {
-      const uint8_t* group = g + (b / 4) * 136;
-      uint16_t d;
-      std::memcpy(&d, group + 2 * (b % 4), 2);
-      const float df = F16ToF32(d);
-      const int8_t* lo = reinterpret_cast<const int8_t*>(group + 8 + 16 * (b % 4));
-      const int8_t* hi = reinterpret_cast<const int8_t*>(group + 72 + 16 * (b % 4));
-      for (int j = 0; j < kQK / 2; ++j) {
-        dst[b * kQK + j] = df * lo[j];
-        dst[b * kQK + j + kQK / 2] = df * hi[j];
       }
     }
   } else if (type == DType::kQ4_K) {

@@ -58,21 +58,23 @@ void QuantizeRow(DType type, const float* x, void* dst, int64_t n);
 // Expands n elements of any type to float.
 void DequantizeRow(DType type, const void* src, float* dst, int64_t n);
 
-// Q4_0 / Q8_0 rows → the grouped in-memory layouts (n % 128 == 0); same byte size.
-void RepackQ4_0x4(const void* q4_0_row, void* dst, int64_t n);
-void RepackQ8_0x4(const void* q8_0_row, void* dst, int64_t n);
-
-// Activations prepared for Q4_0x4 dot products, per group of 4 blocks:
-// xlo (the first 16 int8 of each block), xhi (the last 16), the block scales
-// dx and dx · Σq. Built from Q8_0 blocks.
-struct GroupQ8x4 {
-  int8_t lo[64];
-  int8_t hi[64];
-  float d[4];
-  float s[4];
-};
-static_assert(sizeof(GroupQ8x4) == 160);
-void PrepareQ8x4(const BlockQ8_0* x, GroupQ8x4* dst, int64_t n);
+// Panel layouts (DType::kQ4_0P / kQ8_0P) for the integer GEMM kernels. A
+// [rows, cols] matrix (rows % 16 == 0, cols % 32 == 0) becomes rows/16 panels
+// stored one after another; a panel is cols/32 blocks of 16 rows × 32 columns:
+//   Q8_0P block (544 bytes): 16 f16 scales (row r at r), then for s = 0..7
+//     64 bytes holding, for row r, bytes 4r..4r+3 = q[r][4s..4s+3] + 128
+//     (unsigned).
+//   Q4_0P block (288 bytes): 16 f16 scales, then for p = 0..3 64 bytes where
+//     byte 4r+j holds the nibble of column 8p+j (low) and 8p+4+j (high), each
+//     the stored Q4_0 nibble (value + 8).
+// The unsigned weights meet signed 8-bit activations in u8×s8 dot products;
+// the +128 / +8 offsets are removed with the activations' block sums.
+constexpr size_t kQ8PanelBlockBytes = 544;
+constexpr size_t kQ4PanelBlockBytes = 288;
+// Repacks `rows` plain Q4_0 / Q8_0 rows (src) into panels (dst, same size).
+void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t cols);
+// Row `row` of a matrix of any type (panel types included) as float.
+void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols, float* dst);
 
 namespace ref {
 // Σ dequant(w)[i] · dequant(x)[i] over n elements, computed block by block

@@ -197,55 +197,95 @@ TEST(Quants, FourTokenKernelsEqualFourSingleDotsForEveryIsa) {
   }
 }
 
-TEST(Quants, GroupedQ4_0MatchesPlainQ4_0ForEveryIsa) {
-  for (int64_t n : {128, 256, 4096, 11008}) {
-    const auto w = Random(n, n + 1);
-    std::vector<uint8_t> plain(RowBytes(DType::kQ4_0, n)), grouped(RowBytes(DType::kQ4_0x4, n));
-    ASSERT_EQ(plain.size(), grouped.size());
-    QuantizeRow(DType::kQ4_0, w.data(), plain.data(), n);
-    RepackQ4_0x4(plain.data(), grouped.data(), n);
-    std::vector<float> a(n), b(n);
-    DequantizeRow(DType::kQ4_0, plain.data(), a.data(), n);
-    DequantizeRow(DType::kQ4_0x4, grouped.data(), b.data(), n);
-    ASSERT_EQ(a, b);
-    std::vector<uint8_t> direct(grouped.size());
-    QuantizeRow(DType::kQ4_0x4, w.data(), direct.data(), n);
-    EXPECT_EQ(direct, grouped);
-    // Four activation rows, as Q8_0 and in the grouped layout.
-    const size_t q8_row = RowBytes(DType::kQ8_0, n), g_row = static_cast<size_t>(n / 128) * sizeof(GroupQ8x4);
-    std::vector<uint8_t> xq(4 * q8_row), xg(4 * g_row);
-    for (int t = 0; t < 4; ++t) {
-      const auto x = Random(n, 50 + t);
-      QuantizeRow(DType::kQ8_0, x.data(), xq.data() + t * q8_row, n);
-      PrepareQ8x4(reinterpret_cast<const BlockQ8_0*>(xq.data() + t * q8_row),
-                  reinterpret_cast<GroupQ8x4*>(xg.data() + t * g_row), n);
-    }
-    for (const internal::Kernels* k : Tables()) {
-      float out4[4];
-      k->vec_dot_q4_0x4_4t(grouped.data(), xg.data(), g_row, n, out4);
-      for (int t = 0; t < 4; ++t) {
-        const float want = ref::VecDotQ4_0(plain.data(), reinterpret_cast<const BlockQ8_0*>(xq.data() + t * q8_row), n);
-        const double tol = 1e-4 * (1 + std::fabs(want)) * std::sqrt(static_cast<double>(n));
-        EXPECT_NEAR(k->vec_dot_q4_0x4(grouped.data(), xg.data() + t * g_row, n), want, tol) << k->name << " n=" << n;
-        EXPECT_NEAR(out4[t], want, tol) << k->name << " n=" << n << " t=" << t;
+TEST(Quants, PanelsHoldThePlainRows) {
+  for (DType plain : {DType::kQ4_0, DType::kQ8_0}) {
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{16, 32}, {32, 96}, {48, 4096}}) {
+      const auto w = Random(rows * cols, rows + cols);
+      const size_t row_bytes = RowBytes(plain, cols);
+      std::vector<uint8_t> q(rows * row_bytes), panels(rows * row_bytes);
+      for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
+      RepackPanels(plain, q.data(), panels.data(), rows, cols);
+      const DType panel_type = plain == DType::kQ4_0 ? DType::kQ4_0P : DType::kQ8_0P;
+      EXPECT_EQ(RowBytes(panel_type, cols), row_bytes);
+      std::vector<float> a(cols), b(cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        DequantizeRow(plain, q.data() + r * row_bytes, a.data(), cols);
+        DequantizeMatrixRow(panel_type, panels.data(), r, cols, b.data());
+        ASSERT_EQ(a, b) << DTypeName(plain) << " row " << r;
+        DequantizeMatrixRow(plain, q.data(), r, cols, b.data());
+        ASSERT_EQ(a, b);
       }
     }
-    // Q8_0 regrouped the same way.
-    std::vector<uint8_t> p8(RowBytes(DType::kQ8_0, n)), g8(RowBytes(DType::kQ8_0x4, n));
-    ASSERT_EQ(p8.size(), g8.size());
-    QuantizeRow(DType::kQ8_0, w.data(), p8.data(), n);
-    RepackQ8_0x4(p8.data(), g8.data(), n);
-    DequantizeRow(DType::kQ8_0, p8.data(), a.data(), n);
-    DequantizeRow(DType::kQ8_0x4, g8.data(), b.data(), n);
-    ASSERT_EQ(a, b);
-    for (const internal::Kernels* k : Tables()) {
-      float out4[4];
-      k->vec_dot_q8_0x4_4t(g8.data(), xg.data(), g_row, n, out4);
-      for (int t = 0; t < 4; ++t) {
-        const float want = ref::VecDotQ8_0(p8.data(), reinterpret_cast<const BlockQ8_0*>(xq.data() + t * q8_row), n);
-        const double tol = 1e-4 * (1 + std::fabs(want)) * std::sqrt(static_cast<double>(n));
-        EXPECT_NEAR(k->vec_dot_q8_0x4(g8.data(), xg.data() + t * g_row, n), want, tol) << k->name << " q8 n=" << n;
-        EXPECT_NEAR(out4[t], want, tol) << k->name << " q8 n=" << n << " t=" << t;
+  }
+}
+
+TEST(Quants, PanelActivationsAreQ8_0ForEveryIsa) {
+  for (const internal::Kernels* k : Tables()) {
+    for (int64_t n : {32, 96, 4096}) {
+      auto x = Random(n, n + 3);
+      x[5] = 0;
+      for (int i = 32; i < 64 && i < n; ++i) x[i] = 0;  // an all-zero block
+      std::vector<uint8_t> ref_q(RowBytes(DType::kQ8_0, n));
+      QuantizeRow(DType::kQ8_0, x.data(), ref_q.data(), n);
+      std::vector<int8_t> q(n);
+      std::vector<float> d(n / 32);
+      std::vector<int32_t> c(n / 32);
+      k->quantize_acts(x.data(), n, 8, q.data(), d.data(), c.data());
+      for (int64_t b = 0; b < n / 32; ++b) {
+        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(ref_q.data())[b];
+        EXPECT_EQ(d[b], F16ToF32(blk.d)) << k->name;
+        int sum = 0;
+        for (int i = 0; i < 32; ++i) {
+          ASSERT_EQ(q[b * 32 + i], blk.qs[i]) << k->name << " n=" << n << " i=" << b * 32 + i;
+          sum += blk.qs[i];
+        }
+        EXPECT_EQ(c[b], -8 * sum) << k->name;
+      }
+    }
+  }
+}
+
+TEST(Quants, PanelGemmMatchesRowDotsForEveryIsa) {
+  for (DType plain : {DType::kQ4_0, DType::kQ8_0}) {
+    const int32_t offset = plain == DType::kQ4_0 ? 8 : 128;
+    for (int64_t cols : {32, 64, 160, 4096}) {
+      const int64_t rows = 16;
+      const size_t row_bytes = RowBytes(plain, cols);
+      const auto w = Random(rows * cols, 3 * cols);
+      std::vector<uint8_t> q(rows * row_bytes), panel(rows * row_bytes + 7);
+      for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
+      uint8_t* pp = panel.data() + 3;  // misaligned
+      RepackPanels(plain, q.data(), pp, rows, cols);
+      for (int64_t tokens : {1, 2, 7, 8, 9, 17}) {
+        const int64_t nb = cols / 32;
+        std::vector<float> x(tokens * cols);
+        std::vector<int8_t> xq(tokens * cols + 1);
+        std::vector<float> xd(tokens * nb);
+        std::vector<int32_t> xc(tokens * nb);
+        std::vector<uint8_t> xrow(tokens * RowBytes(DType::kQ8_0, cols));
+        for (int64_t t = 0; t < tokens; ++t) {
+          const auto xt = Random(cols, 1000 + t + cols);
+          QuantizeRow(DType::kQ8_0, xt.data(), xrow.data() + t * RowBytes(DType::kQ8_0, cols), cols);
+          internal::GenericKernels().quantize_acts(xt.data(), cols, offset, xq.data() + 1 + t * cols, xd.data() + t * nb,
+                                         xc.data() + t * nb);
+        }
+        const internal::PanelActs acts{xq.data() + 1, xd.data(), xc.data(), cols};
+        for (const internal::Kernels* k : Tables()) {
+          const int64_t y_stride = 21;
+          std::vector<float> y(tokens * y_stride, -1.0f);
+          (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, acts, tokens, y.data(), y_stride);
+          for (int64_t t = 0; t < tokens; ++t) {
+            const auto* xb = reinterpret_cast<const BlockQ8_0*>(xrow.data() + t * RowBytes(DType::kQ8_0, cols));
+            for (int64_t r = 0; r < rows; ++r) {
+              const float want = plain == DType::kQ4_0 ? ref::VecDotQ4_0(q.data() + r * row_bytes, xb, cols)
+                                                       : ref::VecDotQ8_0(q.data() + r * row_bytes, xb, cols);
+              ASSERT_NEAR(y[t * y_stride + r], want, 1e-4 * (1 + std::fabs(want)) * std::sqrt(static_cast<double>(cols)))
+                  << k->name << " " << DTypeName(plain) << " cols=" << cols << " tokens=" << tokens << " t=" << t
+                  << " r=" << r;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f) << "wrote past the panel";
+          }
+        }
       }
     }
   }

@@ -20,11 +20,10 @@ float LoadElement(DType dtype, const void* row, int64_t i) {
 }
 
 void MatMul(const Matrix& w, const float* x, int64_t n_tokens, float* y) {
-  const size_t row_bytes = RowBytes(w.dtype, w.cols);
   std::vector<float> row(w.cols);
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t n = 0; n < w.rows; ++n) {
-      DequantizeRow(w.dtype, static_cast<const uint8_t*>(w.data) + n * row_bytes, row.data(), w.cols);
+      DequantizeMatrixRow(w.dtype, w.data, n, w.cols, row.data());
       double acc = 0;
       for (int64_t k = 0; k < w.cols; ++k) acc += static_cast<double>(row[k]) * x[t * w.cols + k];
       y[t * w.rows + n] = static_cast<float>(acc);
