@@ -225,6 +225,32 @@ void GemmQ4_0PFast(const void* panel, const PanelActs& x, int64_t n_tokens, floa
   GemmPanelFast<true>(panel, x, n_tokens, y, y_stride);
 }
 
+// Activations for the panel GEMM, 32 at a time; rounds half away from zero
+// exactly as roundf does (the portable QuantizeActs is the reference).
+inline __m512i RoundAway(__m512 v) {
+  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m512 diff = _mm512_sub_ps(v, t);
+  const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(diff), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+  return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, one));
+}
+
+void QuantizeActsFast(const float* __restrict x, int64_t k, int32_t offset, int8_t* __restrict q,
+                      float* __restrict d, int32_t* __restrict c) {
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float db = amax / 127.0f;
+    const float id = db != 0 ? 1.0f / db : 0.0f;
+    d[b] = ::llemma::F16ToF32(::llemma::F32ToF16(db));
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512i q0 = RoundAway(_mm512_mul_ps(v0, vid)), q1 = RoundAway(_mm512_mul_ps(v1, vid));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b + 16), _mm512_cvtsepi32_epi8(q1));
+    c[b] = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+  }
+}
+
 // Hotspot (prefill, float weights): an outer-product microkernel. Per k, two
 // vectors of 16 rows meet 6 broadcast activations: 12 FMAs into 12
 // accumulators, no horizontal sums (results are already row vectors).
@@ -253,7 +279,7 @@ void GemmPacked32x6Fast(const float* w, const float* x, int64_t x_stride, int64_
 constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   DotF16Fast,
                             ToF32,            Gemm4x4,          GemmPacked32x6Fast, Axpy,
                             VecDotQ8_0Fast,   VecDotQ4_0Fast,   VecDotQ8_0x4Fast,   VecDotQ4_0x4Fast,
-                            GemmQ8_0PFast,    GemmQ4_0PFast,    QuantizeActs,       QuantizeQ8_0};
+                            GemmQ8_0PFast,    GemmQ4_0PFast,    QuantizeActsFast,   QuantizeQ8_0};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

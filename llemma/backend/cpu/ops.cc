@@ -254,9 +254,11 @@ void Attention(ThreadPool& pool, const AttentionArgs& a) {
   const internal::Kernels& kern = ActiveKernels();
   pool.ParallelFor(n_items, [&](size_t begin, size_t end, int tid) {
     float* scores = a.scratch + static_cast<size_t>(tid) * a.n_ctx;
+    // Items run head-major so that every thread's share of the causal
+    // triangle is the same size.
     for (size_t item = begin; item < end; ++item) {
-      const int64_t t = static_cast<int64_t>(item) / a.n_head;
-      const int64_t h = static_cast<int64_t>(item) % a.n_head;
+      const int64_t h = static_cast<int64_t>(item) / a.n_tokens;
+      const int64_t t = static_cast<int64_t>(item) % a.n_tokens;
       const int64_t kvh = h / group;
       const int64_t n_keys = a.n_past + t + 1;
       const float* q = a.q + (t * a.n_head + h) * a.head_dim;

@@ -225,6 +225,10 @@ TEST(Quants, PanelActivationsAreQ8_0ForEveryIsa) {
       auto x = Random(n, n + 3);
       x[5] = 0;
       for (int i = 32; i < 64 && i < n; ++i) x[i] = 0;  // an all-zero block
+      if (n >= 96) {  // a block with scale 1 and exact ties, which round away from zero
+        for (int i = 64; i < 96; ++i) x[i] = static_cast<float>(i - 80) + 0.5f;
+        x[64] = 127.0f;
+      }
       std::vector<uint8_t> ref_q(RowBytes(DType::kQ8_0, n));
       QuantizeRow(DType::kQ8_0, x.data(), ref_q.data(), n);
       std::vector<int8_t> q(n);
