@@ -10,14 +10,13 @@
 
 namespace llemma::cpu::internal {
 
-// Prepared activations for the panel GEMM: token t's values at q + t*k, its
-// block scales and offsets at d + t*(k/32), c + t*(k/32).
-struct PanelActs {
-  const int8_t* q;
-  const float* d;
-  const int32_t* c;
-  int64_t k;
-};
+// Prepared activations for the panel GEMM: tokens in tiles of up to
+// kActTile. For a tile of n tokens, each 32-column block holds the n tokens'
+// 32 int8 values, then their n float block scales, then n int32 offsets
+// (−offset·Σq, removing the weights' unsigned offset): 40·n bytes per block,
+// blocks one after another. One pointer reaches every operand of a tile.
+constexpr int kActTile = 8;
+constexpr size_t ActTileBytes(int64_t k, int n) { return static_cast<size_t>(k / 32) * 40 * n; }
 
 struct Kernels {
   const char* name;
@@ -43,14 +42,13 @@ struct Kernels {
   void (*vec_dot_q8_0_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
   void (*vec_dot_q4_0_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
   // Panel GEMM (quants.h describes the Q4_0P / Q8_0P layouts): one panel of
-  // 16 weight rows against n_tokens prepared activation rows;
-  // y[t*y_stride + r] = Σ_k w[r][k] · x_t[k] for r < 16.
-  void (*gemm_q8_0p)(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride);
-  void (*gemm_q4_0p)(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride);
-  // Activations for the panel GEMM: x (k floats, k % 32 == 0) → q (k int8,
-  // Q8_0 rounding), d (k/32 block scales, f16-rounded as in Q8_0) and
-  // c (k/32 values −offset·Σq, removing the weights' unsigned offset).
-  void (*quantize_acts)(const float* x, int64_t k, int32_t offset, int8_t* q, float* d, int32_t* c);
+  // 16 weight rows (k columns) against one activation tile of n ≤ kActTile
+  // tokens; y[t*y_stride + r] = Σ_c w[r][c] · x_t[c] for r < 16.
+  void (*gemm_q8_0p)(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride);
+  void (*gemm_q4_0p)(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride);
+  // Token t of an activation tile of n tokens from x (k floats, k % 32 ==
+  // 0), with Q8_0's rounding: scales rounded to f16, values round(x / d).
+  void (*quantize_acts)(const float* x, int64_t k, int32_t offset, uint8_t* tile, int n, int t);
   // Activations to Q8_0 blocks (n % 32 == 0).
   void (*quantize_q8_0)(const float* x, void* dst, int64_t n);
 };

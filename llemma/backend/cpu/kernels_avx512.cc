@@ -146,83 +146,77 @@ void VecDotQ4_0x4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t 
 // Hotspot (every quantized matmul): the panel GEMM. Per 32-column block,
 // kTokens int32 accumulators (16 rows each) start at the activation offset
 // −offset·Σq and collect 8 u8×s8 dot products of 4 columns each, the
-// activations broadcast 4 bytes at a time; then one convert and two
-// multiplies fold the block into float accumulators with the row scales
-// (16 f16) and the token's block scale. No horizontal sums anywhere.
+// activations broadcast 4 bytes at a time straight from the tile; then one
+// convert and two multiplies fold the block into float accumulators with the
+// row scales (16 f16) and the token's block scale. No horizontal sums.
+inline __m512i Broadcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
 template <bool kQ4, int kTokens>
-inline void PanelTile(const uint8_t* __restrict panel, const PanelActs& x, int64_t t0, float* __restrict y,
+inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t nb, float* __restrict y,
                       int64_t y_stride) {
   constexpr size_t kBlockBytes = kQ4 ? 288 : 544;
-  const int64_t nb = x.k / 32;
-  const int8_t* q[kTokens];
-  const float* d[kTokens];
-  const int32_t* c[kTokens];
-  for (int t = 0; t < kTokens; ++t) {
-    q[t] = x.q + (t0 + t) * x.k;
-    d[t] = x.d + (t0 + t) * nb;
-    c[t] = x.c + (t0 + t) * nb;
-  }
+  constexpr size_t kActBytes = 40 * kTokens;
   __m512 f[kTokens];
   for (int t = 0; t < kTokens; ++t) f[t] = _mm512_setzero_ps();
   const __m512i mask = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = panel + b * kBlockBytes;
+    const uint8_t* xb = acts + b * kActBytes;
     __m512i acc[kTokens];
-    for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_set1_epi32(c[t][b]);
+    for (int t = 0; t < kTokens; ++t) acc[t] = Broadcast4(xb + 36 * kTokens + 4 * t);
     if constexpr (kQ4) {
       for (int p = 0; p < 4; ++p) {
         const __m512i v = _mm512_loadu_si512(blk + 32 + 64 * p);
         const __m512i lo = _mm512_and_si512(v, mask);
         const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
         for (int t = 0; t < kTokens; ++t) {
-          int32_t x0, x1;
-          std::memcpy(&x0, q[t] + 32 * b + 8 * p, 4);
-          std::memcpy(&x1, q[t] + 32 * b + 8 * p + 4, 4);
-          acc[t] = _mm512_dpbusd_epi32(acc[t], lo, _mm512_set1_epi32(x0));
-          acc[t] = _mm512_dpbusd_epi32(acc[t], hi, _mm512_set1_epi32(x1));
+          acc[t] = _mm512_dpbusd_epi32(acc[t], lo, Broadcast4(xb + 32 * t + 8 * p));
+          acc[t] = _mm512_dpbusd_epi32(acc[t], hi, Broadcast4(xb + 32 * t + 8 * p + 4));
         }
       }
     } else {
       for (int s = 0; s < 8; ++s) {
         const __m512i w = _mm512_loadu_si512(blk + 32 + 64 * s);
-        for (int t = 0; t < kTokens; ++t) {
-          int32_t xv;
-          std::memcpy(&xv, q[t] + 32 * b + 4 * s, 4);
-          acc[t] = _mm512_dpbusd_epi32(acc[t], w, _mm512_set1_epi32(xv));
-        }
+        for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_dpbusd_epi32(acc[t], w, Broadcast4(xb + 32 * t + 4 * s));
       }
     }
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
     for (int t = 0; t < kTokens; ++t) {
-      f[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_set1_ps(d[t][b])), dw, f[t]);
+      float dx;
+      std::memcpy(&dx, xb + 32 * kTokens + 4 * t, 4);
+      f[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_set1_ps(dx)), dw, f[t]);
     }
   }
-  for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + (t0 + t) * y_stride, f[t]);
+  for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride, f[t]);
 }
 
+static_assert(kActTile == 8);
 template <bool kQ4>
-void GemmPanelFast(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride) {
+void GemmPanelFast(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride) {
   const uint8_t* p = static_cast<const uint8_t*>(panel);
-  constexpr int kTile = 8;
-  int64_t t = 0;
-  for (; t + kTile <= n_tokens; t += kTile) PanelTile<kQ4, kTile>(p, x, t, y, y_stride);
-  switch (n_tokens - t) {
-    case 7: return PanelTile<kQ4, 7>(p, x, t, y, y_stride);
-    case 6: return PanelTile<kQ4, 6>(p, x, t, y, y_stride);
-    case 5: return PanelTile<kQ4, 5>(p, x, t, y, y_stride);
-    case 4: return PanelTile<kQ4, 4>(p, x, t, y, y_stride);
-    case 3: return PanelTile<kQ4, 3>(p, x, t, y, y_stride);
-    case 2: return PanelTile<kQ4, 2>(p, x, t, y, y_stride);
-    case 1: return PanelTile<kQ4, 1>(p, x, t, y, y_stride);
+  const int64_t nb = k / 32;
+  switch (n) {
+    case 8: return PanelTile<kQ4, 8>(p, acts, nb, y, y_stride);
+    case 7: return PanelTile<kQ4, 7>(p, acts, nb, y, y_stride);
+    case 6: return PanelTile<kQ4, 6>(p, acts, nb, y, y_stride);
+    case 5: return PanelTile<kQ4, 5>(p, acts, nb, y, y_stride);
+    case 4: return PanelTile<kQ4, 4>(p, acts, nb, y, y_stride);
+    case 3: return PanelTile<kQ4, 3>(p, acts, nb, y, y_stride);
+    case 2: return PanelTile<kQ4, 2>(p, acts, nb, y, y_stride);
+    case 1: return PanelTile<kQ4, 1>(p, acts, nb, y, y_stride);
     default: return;
   }
 }
 
-void GemmQ8_0PFast(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride) {
-  GemmPanelFast<false>(panel, x, n_tokens, y, y_stride);
+void GemmQ8_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride) {
+  GemmPanelFast<false>(panel, acts, k, n, y, y_stride);
 }
-void GemmQ4_0PFast(const void* panel, const PanelActs& x, int64_t n_tokens, float* y, int64_t y_stride) {
-  GemmPanelFast<true>(panel, x, n_tokens, y, y_stride);
+void GemmQ4_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride) {
+  GemmPanelFast<true>(panel, acts, k, n, y, y_stride);
 }
 
 // Activations for the panel GEMM, 32 at a time; rounds half away from zero
@@ -235,19 +229,21 @@ inline __m512i RoundAway(__m512 v) {
   return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, one));
 }
 
-void QuantizeActsFast(const float* __restrict x, int64_t k, int32_t offset, int8_t* __restrict q,
-                      float* __restrict d, int32_t* __restrict c) {
+void QuantizeActsFast(const float* __restrict x, int64_t k, int32_t offset, uint8_t* tile, int n, int t) {
   for (int64_t b = 0; b < k / 32; ++b) {
+    uint8_t* out = tile + b * 40 * n;
     const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
     const float db = amax / 127.0f;
     const float id = db != 0 ? 1.0f / db : 0.0f;
-    d[b] = ::llemma::F16ToF32(::llemma::F32ToF16(db));
+    const float d = ::llemma::F16ToF32(::llemma::F32ToF16(db));
     const __m512 vid = _mm512_set1_ps(id);
     const __m512i q0 = RoundAway(_mm512_mul_ps(v0, vid)), q1 = RoundAway(_mm512_mul_ps(v1, vid));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b), _mm512_cvtsepi32_epi8(q0));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b + 16), _mm512_cvtsepi32_epi8(q1));
-    c[b] = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * t), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * t + 16), _mm512_cvtsepi32_epi8(q1));
+    const int32_t c = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    std::memcpy(out + 32 * n + 4 * t, &d, 4);
+    std::memcpy(out + 36 * n + 4 * t, &c, 4);
   }
 }
 

@@ -35,35 +35,39 @@ const char* KernelIsaName() { return ActiveKernels().name; }
 
 namespace {
 
-// Panel weights (Q4_0P / Q8_0P): activations are quantized once per call,
-// then threads take whole panels of 16 rows and run every token through
-// each panel while it sits in cache (the kernel tiles tokens by 8).
+// Panel weights (Q4_0P / Q8_0P): activations are quantized once per call
+// into tiles of up to 8 tokens, then threads take whole panels of 16 rows
+// and run every tile through each panel while it sits in cache.
 void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
-  const int64_t K = w.cols, N = w.rows, nb = K / kQK;
+  const int64_t K = w.cols, N = w.rows;
   LLEMMA_CHECK(K % kQK == 0 && N % kPanelRows == 0) << w.rows << "x" << w.cols;
   const internal::Kernels& kern = ActiveKernels();
   const bool q4 = w.dtype == DType::kQ4_0P;
-  thread_local std::vector<int8_t> q;
-  thread_local std::vector<float> d;
-  thread_local std::vector<int32_t> c;
-  q.resize(static_cast<size_t>(n_tokens * K));
-  d.resize(static_cast<size_t>(n_tokens * nb));
-  c.resize(static_cast<size_t>(n_tokens * nb));
-  int8_t* qp = q.data();
-  float* dp = d.data();
-  int32_t* cp = c.data();
+  constexpr int kTile = internal::kActTile;
+  const size_t full_tile_bytes = internal::ActTileBytes(K, kTile);
+  const int64_t n_tiles = (n_tokens + kTile - 1) / kTile;
+  auto tile_size = [&](int64_t i) { return static_cast<int>(std::min<int64_t>(kTile, n_tokens - i * kTile)); };
+  thread_local std::vector<uint8_t> acts;
+  acts.resize(full_tile_bytes * static_cast<size_t>(n_tiles));
+  uint8_t* ap = acts.data();
   const int32_t offset = q4 ? 8 : 128;
   pool.ParallelFor(static_cast<size_t>(n_tokens), [&](size_t b, size_t e, int) {
-    for (size_t t = b; t < e; ++t) kern.quantize_acts(x + t * K, K, offset, qp + t * K, dp + t * nb, cp + t * nb);
+    for (size_t t = b; t < e; ++t) {
+      const int64_t tile = static_cast<int64_t>(t) / kTile;
+      kern.quantize_acts(x + t * K, K, offset, ap + tile * full_tile_bytes, tile_size(tile), static_cast<int>(t % kTile));
+    }
   });
-  const internal::PanelActs acts{qp, dp, cp, K};
   auto gemm = q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
   const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   pool.ParallelFor(
       static_cast<size_t>(N / kPanelRows),
       [&](size_t pb, size_t pe, int) {
-        for (size_t p = pb; p < pe; ++p) gemm(base + p * panel_bytes, acts, n_tokens, y + p * kPanelRows, N);
+        for (size_t p = pb; p < pe; ++p) {
+          for (int64_t i = 0; i < n_tiles; ++i) {
+            gemm(base + p * panel_bytes, ap + i * full_tile_bytes, K, tile_size(i), y + i * kTile * N + p * kPanelRows, N);
+          }
+        }
       },
       /*grain=*/n_tokens == 1 ? 4 : 1);
 }

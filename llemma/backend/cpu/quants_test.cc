@@ -219,31 +219,51 @@ TEST(Quants, PanelsHoldThePlainRows) {
   }
 }
 
+// Reads token t of an activation tile of n tokens (layout in kernels.h).
+struct TileToken {
+  std::vector<int8_t> q;
+  std::vector<float> d;
+  std::vector<int32_t> c;
+};
+TileToken ReadTile(const uint8_t* tile, int64_t k, int n, int t) {
+  TileToken out{std::vector<int8_t>(k), std::vector<float>(k / 32), std::vector<int32_t>(k / 32)};
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const uint8_t* blk = tile + b * 40 * n;
+    std::memcpy(out.q.data() + 32 * b, blk + 32 * t, 32);
+    std::memcpy(&out.d[b], blk + 32 * n + 4 * t, 4);
+    std::memcpy(&out.c[b], blk + 36 * n + 4 * t, 4);
+  }
+  return out;
+}
+
 TEST(Quants, PanelActivationsAreQ8_0ForEveryIsa) {
   for (const internal::Kernels* k : Tables()) {
     for (int64_t n : {32, 96, 4096}) {
-      auto x = Random(n, n + 3);
-      x[5] = 0;
-      for (int i = 32; i < 64 && i < n; ++i) x[i] = 0;  // an all-zero block
-      if (n >= 96) {  // a block with scale 1 and exact ties, which round away from zero
-        for (int i = 64; i < 96; ++i) x[i] = static_cast<float>(i - 80) + 0.5f;
-        x[64] = 127.0f;
-      }
-      std::vector<uint8_t> ref_q(RowBytes(DType::kQ8_0, n));
-      QuantizeRow(DType::kQ8_0, x.data(), ref_q.data(), n);
-      std::vector<int8_t> q(n);
-      std::vector<float> d(n / 32);
-      std::vector<int32_t> c(n / 32);
-      k->quantize_acts(x.data(), n, 8, q.data(), d.data(), c.data());
-      for (int64_t b = 0; b < n / 32; ++b) {
-        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(ref_q.data())[b];
-        EXPECT_EQ(d[b], F16ToF32(blk.d)) << k->name;
-        int sum = 0;
-        for (int i = 0; i < 32; ++i) {
-          ASSERT_EQ(q[b * 32 + i], blk.qs[i]) << k->name << " n=" << n << " i=" << b * 32 + i;
-          sum += blk.qs[i];
+      for (int tile_n : {1, 3, 8}) {
+        std::vector<uint8_t> tile(internal::ActTileBytes(n, tile_n) + 1);
+        for (int t = 0; t < tile_n; ++t) {
+          auto x = Random(n, n + 3 + t);
+          x[5] = 0;
+          for (int i = 32; i < 64 && i < n; ++i) x[i] = 0;  // an all-zero block
+          if (n >= 96) {  // a block with scale 1 and exact ties, which round away from zero
+            for (int i = 64; i < 96; ++i) x[i] = static_cast<float>(i - 80) + 0.5f;
+            x[64] = 127.0f;
+          }
+          std::vector<uint8_t> ref_q(RowBytes(DType::kQ8_0, n));
+          QuantizeRow(DType::kQ8_0, x.data(), ref_q.data(), n);
+          k->quantize_acts(x.data(), n, 8, tile.data() + 1, tile_n, t);
+          const TileToken got = ReadTile(tile.data() + 1, n, tile_n, t);
+          for (int64_t b = 0; b < n / 32; ++b) {
+            const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(ref_q.data())[b];
+            EXPECT_EQ(got.d[b], F16ToF32(blk.d)) << k->name;
+            int sum = 0;
+            for (int i = 0; i < 32; ++i) {
+              ASSERT_EQ(got.q[b * 32 + i], blk.qs[i]) << k->name << " n=" << n << " i=" << b * 32 + i;
+              sum += blk.qs[i];
+            }
+            EXPECT_EQ(got.c[b], -8 * sum) << k->name;
+          }
         }
-        EXPECT_EQ(c[b], -8 * sum) << k->name;
       }
     }
   }
@@ -254,32 +274,26 @@ TEST(Quants, PanelGemmMatchesRowDotsForEveryIsa) {
     const int32_t offset = plain == DType::kQ4_0 ? 8 : 128;
     for (int64_t cols : {32, 64, 160, 4096}) {
       const int64_t rows = 16;
-      const size_t row_bytes = RowBytes(plain, cols);
+      const size_t row_bytes = RowBytes(plain, cols), x_row = RowBytes(DType::kQ8_0, cols);
       const auto w = Random(rows * cols, 3 * cols);
       std::vector<uint8_t> q(rows * row_bytes), panel(rows * row_bytes + 7);
       for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
       uint8_t* pp = panel.data() + 3;  // misaligned
       RepackPanels(plain, q.data(), pp, rows, cols);
-      for (int64_t tokens : {1, 2, 7, 8, 9, 17}) {
-        const int64_t nb = cols / 32;
-        std::vector<float> x(tokens * cols);
-        std::vector<int8_t> xq(tokens * cols + 1);
-        std::vector<float> xd(tokens * nb);
-        std::vector<int32_t> xc(tokens * nb);
-        std::vector<uint8_t> xrow(tokens * RowBytes(DType::kQ8_0, cols));
-        for (int64_t t = 0; t < tokens; ++t) {
+      for (int tokens = 1; tokens <= internal::kActTile; ++tokens) {
+        std::vector<uint8_t> tile(internal::ActTileBytes(cols, tokens) + 5), xrow(tokens * x_row);
+        uint8_t* tp = tile.data() + 5;  // misaligned
+        for (int t = 0; t < tokens; ++t) {
           const auto xt = Random(cols, 1000 + t + cols);
-          QuantizeRow(DType::kQ8_0, xt.data(), xrow.data() + t * RowBytes(DType::kQ8_0, cols), cols);
-          internal::GenericKernels().quantize_acts(xt.data(), cols, offset, xq.data() + 1 + t * cols, xd.data() + t * nb,
-                                         xc.data() + t * nb);
+          QuantizeRow(DType::kQ8_0, xt.data(), xrow.data() + t * x_row, cols);
+          internal::GenericKernels().quantize_acts(xt.data(), cols, offset, tp, tokens, t);
         }
-        const internal::PanelActs acts{xq.data() + 1, xd.data(), xc.data(), cols};
         for (const internal::Kernels* k : Tables()) {
           const int64_t y_stride = 21;
           std::vector<float> y(tokens * y_stride, -1.0f);
-          (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, acts, tokens, y.data(), y_stride);
-          for (int64_t t = 0; t < tokens; ++t) {
-            const auto* xb = reinterpret_cast<const BlockQ8_0*>(xrow.data() + t * RowBytes(DType::kQ8_0, cols));
+          (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, tp, cols, tokens, y.data(), y_stride);
+          for (int t = 0; t < tokens; ++t) {
+            const auto* xb = reinterpret_cast<const BlockQ8_0*>(xrow.data() + t * x_row);
             for (int64_t r = 0; r < rows; ++r) {
               const float want = plain == DType::kQ4_0 ? ref::VecDotQ4_0(q.data() + r * row_bytes, xb, cols)
                                                        : ref::VecDotQ8_0(q.data() + r * row_bytes, xb, cols);
