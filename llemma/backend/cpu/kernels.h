@@ -15,7 +15,7 @@ namespace llemma::cpu::internal {
 // 32 int8 values, then their n float block scales, then n int32 offsets
 // (−offset·Σq, removing the weights' unsigned offset): 40·n bytes per block,
 // blocks one after another. One pointer reaches every operand of a tile.
-constexpr int kActTile = 8;
+constexpr int kActTile = 6;
 constexpr size_t ActTileBytes(int64_t k, int n) { return static_cast<size_t>(k / 32) * 40 * n; }
 
 struct Kernels {
@@ -41,11 +41,14 @@ struct Kernels {
   // out[t] = Σ w[i] · x_t[i]. Each weight block is unpacked once for all four.
   void (*vec_dot_q8_0_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
   void (*vec_dot_q4_0_4t)(const void* w, const void* x, size_t x_row_bytes, int64_t n, float* out);
-  // Panel GEMM (quants.h describes the Q4_0P / Q8_0P layouts): one panel of
-  // 16 weight rows (k columns) against one activation tile of n ≤ kActTile
-  // tokens; y[t*y_stride + r] = Σ_c w[r][c] · x_t[c] for r < 16.
-  void (*gemm_q8_0p)(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride);
-  void (*gemm_q4_0p)(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride);
+  // Panel GEMM (quants.h describes the Q4_0P / Q8_0P layouts): n_panels
+  // consecutive panels (16 weight rows of k columns each) against one
+  // activation tile of n ≤ kActTile tokens;
+  // y[t*y_stride + r] = Σ_c w[r][c] · x_t[c] for r < 16·n_panels.
+  void (*gemm_q8_0p)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                     int64_t y_stride);
+  void (*gemm_q4_0p)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                     int64_t y_stride);
   // Token t of an activation tile of n tokens from x (k floats, k % 32 ==
   // 0), with Q8_0's rounding: scales rounded to f16, values round(x / d).
   void (*quantize_acts)(const float* x, int64_t k, int32_t offset, uint8_t* tile, int n, int t);

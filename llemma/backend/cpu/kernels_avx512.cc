@@ -155,70 +155,97 @@ inline __m512i Broadcast4(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-template <bool kQ4, int kTokens>
-inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t nb, float* __restrict y,
-                      int64_t y_stride) {
+template <bool kQ4, int kTokens, int kPanels>
+inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t nb, int n, int t0,
+                      float* __restrict y, int64_t y_stride) {
   constexpr size_t kBlockBytes = kQ4 ? 288 : 544;
-  constexpr size_t kActBytes = 40 * kTokens;
-  __m512 f[kTokens];
-  for (int t = 0; t < kTokens; ++t) f[t] = _mm512_setzero_ps();
+  const size_t panel_bytes = nb * kBlockBytes, act_bytes = 40 * static_cast<size_t>(n);
+  const uint8_t* xq = acts + 32 * t0;
+  const uint8_t* xd = acts + 32 * n + 4 * t0;
+  const uint8_t* xc = acts + 36 * n + 4 * t0;
+  __m512 f[kPanels][kTokens];
+  for (int i = 0; i < kPanels; ++i)
+    for (int t = 0; t < kTokens; ++t) f[i][t] = _mm512_setzero_ps();
   const __m512i mask = _mm512_set1_epi8(0x0F);
-  for (int64_t b = 0; b < nb; ++b) {
+  for (int64_t b = 0; b < nb; ++b, xq += act_bytes, xd += act_bytes, xc += act_bytes) {
     const uint8_t* blk = panel + b * kBlockBytes;
-    const uint8_t* xb = acts + b * kActBytes;
-    __m512i acc[kTokens];
-    for (int t = 0; t < kTokens; ++t) acc[t] = Broadcast4(xb + 36 * kTokens + 4 * t);
+    __m512i acc[kPanels][kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+      const __m512i c = Broadcast4(xc + 4 * t);
+      for (int i = 0; i < kPanels; ++i) acc[i][t] = c;
+    }
     if constexpr (kQ4) {
       for (int p = 0; p < 4; ++p) {
-        const __m512i v = _mm512_loadu_si512(blk + 32 + 64 * p);
-        const __m512i lo = _mm512_and_si512(v, mask);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        __m512i lo[kPanels], hi[kPanels];
+        for (int i = 0; i < kPanels; ++i) {
+          const __m512i v = _mm512_loadu_si512(blk + i * panel_bytes + 32 + 64 * p);
+          lo[i] = _mm512_and_si512(v, mask);
+          hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        }
         for (int t = 0; t < kTokens; ++t) {
-          acc[t] = _mm512_dpbusd_epi32(acc[t], lo, Broadcast4(xb + 32 * t + 8 * p));
-          acc[t] = _mm512_dpbusd_epi32(acc[t], hi, Broadcast4(xb + 32 * t + 8 * p + 4));
+          const __m512i a0 = Broadcast4(xq + 32 * t + 8 * p), a1 = Broadcast4(xq + 32 * t + 8 * p + 4);
+          for (int i = 0; i < kPanels; ++i) {
+            acc[i][t] = _mm512_dpbusd_epi32(acc[i][t], lo[i], a0);
+            acc[i][t] = _mm512_dpbusd_epi32(acc[i][t], hi[i], a1);
+          }
         }
       }
     } else {
       for (int s = 0; s < 8; ++s) {
-        const __m512i w = _mm512_loadu_si512(blk + 32 + 64 * s);
-        for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_dpbusd_epi32(acc[t], w, Broadcast4(xb + 32 * t + 4 * s));
+        __m512i w[kPanels];
+        for (int i = 0; i < kPanels; ++i) w[i] = _mm512_loadu_si512(blk + i * panel_bytes + 32 + 64 * s);
+        for (int t = 0; t < kTokens; ++t) {
+          const __m512i a = Broadcast4(xq + 32 * t + 4 * s);
+          for (int i = 0; i < kPanels; ++i) acc[i][t] = _mm512_dpbusd_epi32(acc[i][t], w[i], a);
+        }
       }
     }
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
-    for (int t = 0; t < kTokens; ++t) {
-      float dx;
-      std::memcpy(&dx, xb + 32 * kTokens + 4 * t, 4);
-      f[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_set1_ps(dx)), dw, f[t]);
+    for (int i = 0; i < kPanels; ++i) {
+      const __m512 dw =
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + i * panel_bytes)));
+      for (int t = 0; t < kTokens; ++t) {
+        float dx;
+        std::memcpy(&dx, xd + 4 * t, 4);
+        f[i][t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[i][t]), _mm512_set1_ps(dx)), dw, f[i][t]);
+      }
     }
   }
-  for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride, f[t]);
+  for (int i = 0; i < kPanels; ++i)
+    for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
 }
 
-static_assert(kActTile == 8);
-template <bool kQ4>
-void GemmPanelFast(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride) {
-  const uint8_t* p = static_cast<const uint8_t*>(panel);
-  const int64_t nb = k / 32;
+// Panels of 16 rows in pairs (each activation broadcast feeds two panels)
+// against a whole activation tile: 12 int32 and 12 float accumulators.
+template <bool kQ4, int kPanels>
+void PanelsByTokens(const uint8_t* p, const uint8_t* acts, int64_t nb, int n, float* y, int64_t y_stride) {
   switch (n) {
-    case 8: return PanelTile<kQ4, 8>(p, acts, nb, y, y_stride);
-    case 7: return PanelTile<kQ4, 7>(p, acts, nb, y, y_stride);
-    case 6: return PanelTile<kQ4, 6>(p, acts, nb, y, y_stride);
-    case 5: return PanelTile<kQ4, 5>(p, acts, nb, y, y_stride);
-    case 4: return PanelTile<kQ4, 4>(p, acts, nb, y, y_stride);
-    case 3: return PanelTile<kQ4, 3>(p, acts, nb, y, y_stride);
-    case 2: return PanelTile<kQ4, 2>(p, acts, nb, y, y_stride);
-    case 1: return PanelTile<kQ4, 1>(p, acts, nb, y, y_stride);
+    case 6: return PanelTile<kQ4, 6, kPanels>(p, acts, nb, n, 0, y, y_stride);
+    case 5: return PanelTile<kQ4, 5, kPanels>(p, acts, nb, n, 0, y, y_stride);
+    case 4: return PanelTile<kQ4, 4, kPanels>(p, acts, nb, n, 0, y, y_stride);
+    case 3: return PanelTile<kQ4, 3, kPanels>(p, acts, nb, n, 0, y, y_stride);
+    case 2: return PanelTile<kQ4, 2, kPanels>(p, acts, nb, n, 0, y, y_stride);
+    case 1: return PanelTile<kQ4, 1, kPanels>(p, acts, nb, n, 0, y, y_stride);
     default: return;
   }
 }
 
-void GemmQ8_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride) {
-  GemmPanelFast<false>(panel, acts, k, n, y, y_stride);
-}
-void GemmQ4_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, float* y, int64_t y_stride) {
-  GemmPanelFast<true>(panel, acts, k, n, y, y_stride);
+static_assert(kActTile == 6);
+template <bool kQ4>
+void GemmPanelFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride) {
+  const uint8_t* p = static_cast<const uint8_t*>(panel);
+  const int64_t nb = k / 32;
+  const size_t panel_bytes = nb * (kQ4 ? 288 : 544);
+  int i = 0;
+  for (; i + 2 <= n_panels; i += 2) PanelsByTokens<kQ4, 2>(p + i * panel_bytes, acts, nb, n, y + 16 * i, y_stride);
+  if (i < n_panels) PanelsByTokens<kQ4, 1>(p + i * panel_bytes, acts, nb, n, y + 16 * i, y_stride);
 }
 
+void GemmQ8_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride) {
+  GemmPanelFast<false>(panel, acts, k, n, n_panels, y, y_stride);
+}
+void GemmQ4_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride) {
+  GemmPanelFast<true>(panel, acts, k, n, n_panels, y, y_stride);
+}
 // Activations for the panel GEMM, 32 at a time; rounds half away from zero
 // exactly as roundf does (the portable QuantizeActs is the reference).
 inline __m512i RoundAway(__m512 v) {

@@ -36,8 +36,8 @@ const char* KernelIsaName() { return ActiveKernels().name; }
 namespace {
 
 // Panel weights (Q4_0P / Q8_0P): activations are quantized once per call
-// into tiles of up to 8 tokens, then threads take whole panels of 16 rows
-// and run every tile through each panel while it sits in cache.
+// into tiles of up to 6 tokens, then threads take pairs of panels (32 rows)
+// and run every tile through them while they sit in cache.
 void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t K = w.cols, N = w.rows;
   LLEMMA_CHECK(K % kQK == 0 && N % kPanelRows == 0) << w.rows << "x" << w.cols;
@@ -60,16 +60,21 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
   auto gemm = q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
   const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  // Work units of two panels: the kernel feeds each activation broadcast to both.
+  const int64_t n_panels = N / kPanelRows, n_units = (n_panels + 1) / 2;
   pool.ParallelFor(
-      static_cast<size_t>(N / kPanelRows),
-      [&](size_t pb, size_t pe, int) {
-        for (size_t p = pb; p < pe; ++p) {
+      static_cast<size_t>(n_units),
+      [&](size_t ub, size_t ue, int) {
+        for (size_t u = ub; u < ue; ++u) {
+          const int64_t p = 2 * static_cast<int64_t>(u);
+          const int np = static_cast<int>(std::min<int64_t>(2, n_panels - p));
           for (int64_t i = 0; i < n_tiles; ++i) {
-            gemm(base + p * panel_bytes, ap + i * full_tile_bytes, K, tile_size(i), y + i * kTile * N + p * kPanelRows, N);
+            gemm(base + p * panel_bytes, ap + i * full_tile_bytes, K, tile_size(i), np,
+                 y + i * kTile * N + p * kPanelRows, N);
           }
         }
       },
-      /*grain=*/n_tokens == 1 ? 4 : 1);
+      /*grain=*/n_tokens == 1 ? 2 : 1);
 }
 
 // Plain Q8_0 / Q4_0 rows (matrices whose row count is not a multiple of 16):

@@ -239,7 +239,7 @@ TileToken ReadTile(const uint8_t* tile, int64_t k, int n, int t) {
 TEST(Quants, PanelActivationsAreQ8_0ForEveryIsa) {
   for (const internal::Kernels* k : Tables()) {
     for (int64_t n : {32, 96, 4096}) {
-      for (int tile_n : {1, 3, 8}) {
+      for (int tile_n : {1, 3, internal::kActTile}) {
         std::vector<uint8_t> tile(internal::ActTileBytes(n, tile_n) + 1);
         for (int t = 0; t < tile_n; ++t) {
           auto x = Random(n, n + 3 + t);
@@ -273,7 +273,7 @@ TEST(Quants, PanelGemmMatchesRowDotsForEveryIsa) {
   for (DType plain : {DType::kQ4_0, DType::kQ8_0}) {
     const int32_t offset = plain == DType::kQ4_0 ? 8 : 128;
     for (int64_t cols : {32, 64, 160, 4096}) {
-      const int64_t rows = 16;
+      const int64_t rows = 48;  // three panels: a pair and a single
       const size_t row_bytes = RowBytes(plain, cols), x_row = RowBytes(DType::kQ8_0, cols);
       const auto w = Random(rows * cols, 3 * cols);
       std::vector<uint8_t> q(rows * row_bytes), panel(rows * row_bytes + 7);
@@ -289,9 +289,9 @@ TEST(Quants, PanelGemmMatchesRowDotsForEveryIsa) {
           internal::GenericKernels().quantize_acts(xt.data(), cols, offset, tp, tokens, t);
         }
         for (const internal::Kernels* k : Tables()) {
-          const int64_t y_stride = 21;
+          const int64_t y_stride = rows + 5;
           std::vector<float> y(tokens * y_stride, -1.0f);
-          (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, tp, cols, tokens, y.data(), y_stride);
+          (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, tp, cols, tokens, rows / 16, y.data(), y_stride);
           for (int t = 0; t < tokens; ++t) {
             const auto* xb = reinterpret_cast<const BlockQ8_0*>(xrow.data() + t * x_row);
             for (int64_t r = 0; r < rows; ++r) {
