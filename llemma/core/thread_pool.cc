@@ -17,6 +17,7 @@ inline void CpuRelax() {
 #endif
 }
 constexpr int kSpinIterations = 20000;
+constexpr size_t kChunksPerThread = 4;
 }  // namespace
 
 int ThreadPool::HardwareThreads() {
@@ -39,12 +40,17 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::RunChunk(int index) {
-  if (index >= n_chunks_) return;
+// Threads claim chunks from a shared counter until none are left, so a
+// thread slowed by anything else on the machine simply takes fewer chunks.
+void ThreadPool::RunChunks(int thread) {
   const size_t per = (n_ + n_chunks_ - 1) / n_chunks_;
-  const size_t begin = std::min(n_, per * index);
-  const size_t end = std::min(n_, begin + per);
-  if (begin < end) (*fn_)(begin, end, index);
+  for (;;) {
+    const int c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+    if (c >= n_chunks_) return;
+    const size_t begin = std::min(n_, per * c);
+    const size_t end = std::min(n_, begin + per);
+    if (begin < end) (*fn_)(begin, end, thread);
+  }
 }
 
 void ThreadPool::WorkerLoop(int index) {
@@ -63,7 +69,7 @@ void ThreadPool::WorkerLoop(int index) {
     }
     seen = g;
     if (stop_.load()) return;
-    RunChunk(index);
+    RunChunks(index);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
@@ -72,21 +78,23 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t, size_t, 
                              size_t grain) {
   if (n == 0) return;
   grain = std::max<size_t>(grain, 1);
-  const int chunks = static_cast<int>(std::min<size_t>(n_threads_, (n + grain - 1) / grain));
-  if (chunks <= 1) {
+  const size_t max_chunks = static_cast<size_t>(n_threads_) * kChunksPerThread;
+  const int chunks = static_cast<int>(std::min<size_t>(max_chunks, (n + grain - 1) / grain));
+  if (chunks <= 1 || n_threads_ == 1) {
     fn(0, n, 0);
     return;
   }
   fn_ = &fn;
   n_ = n;
   n_chunks_ = chunks;
+  next_chunk_.store(0, std::memory_order_relaxed);
   pending_.store(n_threads_ - 1, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(mu_);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   cv_.notify_all();
-  RunChunk(0);
+  RunChunks(0);
   while (pending_.load(std::memory_order_acquire) != 0) CpuRelax();
   fn_ = nullptr;
 }

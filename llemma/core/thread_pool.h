@@ -31,7 +31,9 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Runs fn(begin, end, thread_index) over [0, n) split into contiguous chunks
-  // of at least `grain` items, one chunk per thread. Returns when all are done.
+  // of at least `grain` items (up to 4 per thread), which threads claim as
+  // they finish the previous one; thread_index (< size()) names the thread,
+  // for per-thread scratch. Returns when all are done.
   void ParallelFor(size_t n, const std::function<void(size_t, size_t, int)>& fn,
                    size_t grain = 1);
 
@@ -39,7 +41,7 @@ class ThreadPool {
 
  private:
   void WorkerLoop(int index);
-  void RunChunk(int index);
+  void RunChunks(int thread);
 
   int n_threads_;
   std::vector<std::thread> workers_;
@@ -52,6 +54,7 @@ class ThreadPool {
   const std::function<void(size_t, size_t, int)>* fn_ = nullptr;
   size_t n_ = 0;
   int n_chunks_ = 0;
+  std::atomic<int> next_chunk_{0};
 };
 
 }  // namespace llemma

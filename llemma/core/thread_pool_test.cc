@@ -40,5 +40,22 @@ TEST(ThreadPool, GrainLimitsTheNumberOfChunks) {
   EXPECT_EQ(calls.load(), 2);
 }
 
+TEST(ThreadPool, AThreadIndexIsNeverInTwoChunksAtOnce) {
+  // Callers keep per-thread scratch indexed by thread_index; chunks are
+  // claimed dynamically, so check that no index runs two chunks concurrently.
+  ThreadPool pool(3);
+  std::vector<std::atomic<int>> busy(pool.size());
+  std::atomic<int> overlaps{0}, items{0};
+  for (int rep = 0; rep < 50; ++rep) {
+    pool.ParallelFor(1000, [&](size_t b, size_t e, int tid) {
+      if (busy[tid].fetch_add(1) != 0) overlaps++;
+      for (size_t i = b; i < e; ++i) items++;
+      busy[tid].fetch_sub(1);
+    });
+  }
+  EXPECT_EQ(overlaps.load(), 0);
+  EXPECT_EQ(items.load(), 50 * 1000);
+}
+
 }  // namespace
 }  // namespace llemma
