@@ -45,10 +45,12 @@ struct Kernels {
   // consecutive panels (16 weight rows of k columns each) against one
   // activation tile of n ≤ kActTile tokens;
   // y[t*y_stride + r] = Σ_c w[r][c] · x_t[c] for r < 16·n_panels.
+  // prefetch_next: also bring the next n_panels panels in memory into cache
+  // while computing (the caller's next unit of work; they must exist).
   void (*gemm_q8_0p)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
-                     int64_t y_stride);
+                     int64_t y_stride, bool prefetch_next);
   void (*gemm_q4_0p)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
-                     int64_t y_stride);
+                     int64_t y_stride, bool prefetch_next);
   // Token t of an activation tile of n tokens from x (k floats, k % 32 ==
   // 0), with Q8_0's rounding: scales rounded to f16, values round(x / d).
   void (*quantize_acts)(const float* x, int64_t k, int32_t offset, uint8_t* tile, int n, int t);

@@ -157,7 +157,7 @@ inline __m512i Broadcast4(const uint8_t* p) {
 
 template <bool kQ4, int kTokens, int kPanels>
 inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t nb, int n, int t0,
-                      float* __restrict y, int64_t y_stride) {
+                      float* __restrict y, int64_t y_stride, bool prefetch_next) {
   constexpr size_t kBlockBytes = kQ4 ? 288 : 544;
   const size_t panel_bytes = nb * kBlockBytes, act_bytes = 40 * static_cast<size_t>(n);
   const uint8_t* xq = acts + 32 * t0;
@@ -169,6 +169,11 @@ inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict
   const __m512i mask = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b, xq += act_bytes, xd += act_bytes, xc += act_bytes) {
     const uint8_t* blk = panel + b * kBlockBytes;
+    if (prefetch_next) {  // the panels after ours, one block per block, while we compute
+      for (int i = 0; i < kPanels; ++i)
+        for (size_t off = 0; off < kBlockBytes; off += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(blk + (kPanels + i) * panel_bytes + off), _MM_HINT_T0);
+    }
     __m512i acc[kPanels][kTokens];
     for (int t = 0; t < kTokens; ++t) {
       const __m512i c = Broadcast4(xc + 4 * t);
@@ -217,34 +222,40 @@ inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict
 // Panels of 16 rows in pairs (each activation broadcast feeds two panels)
 // against a whole activation tile: 12 int32 and 12 float accumulators.
 template <bool kQ4, int kPanels>
-void PanelsByTokens(const uint8_t* p, const uint8_t* acts, int64_t nb, int n, float* y, int64_t y_stride) {
+void PanelsByTokens(const uint8_t* p, const uint8_t* acts, int64_t nb, int n, float* y, int64_t y_stride,
+                    bool prefetch_next) {
   switch (n) {
-    case 6: return PanelTile<kQ4, 6, kPanels>(p, acts, nb, n, 0, y, y_stride);
-    case 5: return PanelTile<kQ4, 5, kPanels>(p, acts, nb, n, 0, y, y_stride);
-    case 4: return PanelTile<kQ4, 4, kPanels>(p, acts, nb, n, 0, y, y_stride);
-    case 3: return PanelTile<kQ4, 3, kPanels>(p, acts, nb, n, 0, y, y_stride);
-    case 2: return PanelTile<kQ4, 2, kPanels>(p, acts, nb, n, 0, y, y_stride);
-    case 1: return PanelTile<kQ4, 1, kPanels>(p, acts, nb, n, 0, y, y_stride);
+    case 6: return PanelTile<kQ4, 6, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
+    case 5: return PanelTile<kQ4, 5, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
+    case 4: return PanelTile<kQ4, 4, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
+    case 3: return PanelTile<kQ4, 3, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
+    case 2: return PanelTile<kQ4, 2, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
+    case 1: return PanelTile<kQ4, 1, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
     default: return;
   }
 }
 
 static_assert(kActTile == 6);
 template <bool kQ4>
-void GemmPanelFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride) {
+void GemmPanelFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                   bool prefetch_next) {
   const uint8_t* p = static_cast<const uint8_t*>(panel);
   const int64_t nb = k / 32;
   const size_t panel_bytes = nb * (kQ4 ? 288 : 544);
   int i = 0;
-  for (; i + 2 <= n_panels; i += 2) PanelsByTokens<kQ4, 2>(p + i * panel_bytes, acts, nb, n, y + 16 * i, y_stride);
-  if (i < n_panels) PanelsByTokens<kQ4, 1>(p + i * panel_bytes, acts, nb, n, y + 16 * i, y_stride);
+  for (; i + 2 <= n_panels; i += 2) {
+    PanelsByTokens<kQ4, 2>(p + i * panel_bytes, acts, nb, n, y + 16 * i, y_stride, prefetch_next);
+  }
+  if (i < n_panels) PanelsByTokens<kQ4, 1>(p + i * panel_bytes, acts, nb, n, y + 16 * i, y_stride, prefetch_next);
 }
 
-void GemmQ8_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride) {
-  GemmPanelFast<false>(panel, acts, k, n, n_panels, y, y_stride);
+void GemmQ8_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                   bool prefetch_next) {
+  GemmPanelFast<false>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
-void GemmQ4_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride) {
-  GemmPanelFast<true>(panel, acts, k, n, n_panels, y, y_stride);
+void GemmQ4_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                   bool prefetch_next) {
+  GemmPanelFast<true>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 // Activations for the panel GEMM, 32 at a time; rounds half away from zero
 // exactly as roundf does (the portable QuantizeActs is the reference).

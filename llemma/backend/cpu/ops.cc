@@ -68,9 +68,12 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
         for (size_t u = ub; u < ue; ++u) {
           const int64_t p = 2 * static_cast<int64_t>(u);
           const int np = static_cast<int>(std::min<int64_t>(2, n_panels - p));
+          // The first tile also prefetches the next unit, so its weights
+          // stream in while this one computes.
+          const bool next_exists = p + 2 * np <= n_panels;
           for (int64_t i = 0; i < n_tiles; ++i) {
             gemm(base + p * panel_bytes, ap + i * full_tile_bytes, K, tile_size(i), np,
-                 y + i * kTile * N + p * kPanelRows, N);
+                 y + i * kTile * N + p * kPanelRows, N, next_exists && i == 0);
           }
         }
       },

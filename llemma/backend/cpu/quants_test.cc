@@ -291,7 +291,8 @@ TEST(Quants, PanelGemmMatchesRowDotsForEveryIsa) {
         for (const internal::Kernels* k : Tables()) {
           const int64_t y_stride = rows + 5;
           std::vector<float> y(tokens * y_stride, -1.0f);
-          (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, tp, cols, tokens, rows / 16, y.data(), y_stride);
+          (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, tp, cols, tokens, rows / 16, y.data(), y_stride,
+                                                                    /*prefetch_next=*/false);
           for (int t = 0; t < tokens; ++t) {
             const auto* xb = reinterpret_cast<const BlockQ8_0*>(xrow.data() + t * x_row);
             for (int64_t r = 0; r < rows; ++r) {
