@@ -1,5 +1,11 @@
 // AlignedBuffer: an owned, 64-byte aligned, uninitialized byte buffer (weights,
 // KV cache, scratch). Move-only; not thread-safe to resize.
+//
+// Large buffers (≥ 4 MiB) are mapped directly, 2 MiB aligned, and marked for
+// transparent huge pages: streaming gigabytes of weights then walks 512×
+// fewer pages, and the KV cache faults in 2 MiB at a time instead of 4 KiB
+// (page faults are expensive under virtualization). Nothing is rounded up
+// beyond the 4 KiB page, so memory use stays what was asked for.
 #pragma once
 
 #include <cstddef>
@@ -7,37 +13,58 @@
 #include <cstdlib>
 #include <new>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace llemma {
 
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
   explicit AlignedBuffer(size_t bytes) { Resize(bytes); }
-  AlignedBuffer(AlignedBuffer&& o) noexcept : data_(o.data_), size_(o.size_) {
+  AlignedBuffer(AlignedBuffer&& o) noexcept : data_(o.data_), size_(o.size_), mapped_(o.mapped_) {
     o.data_ = nullptr;
     o.size_ = 0;
+    o.mapped_ = 0;
   }
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
     if (this != &o) {
-      std::free(data_);
+      Release();
       data_ = o.data_;
       size_ = o.size_;
+      mapped_ = o.mapped_;
       o.data_ = nullptr;
       o.size_ = 0;
+      o.mapped_ = 0;
     }
     return *this;
   }
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  ~AlignedBuffer() { std::free(data_); }
+  ~AlignedBuffer() { Release(); }
 
   // Discards the contents. Throws std::bad_alloc on failure (callers at
   // boundaries catch it and report ResourceExhausted).
   void Resize(size_t bytes) {
-    std::free(data_);
-    data_ = nullptr;
-    size_ = 0;
+    Release();
     if (bytes == 0) return;
+#if defined(__linux__)
+    if (bytes >= kMapThreshold) {
+      const size_t len = (bytes + kPage - 1) / kPage * kPage;
+      void* p = mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      const uintptr_t start = reinterpret_cast<uintptr_t>(p);
+      const uintptr_t aligned = (start + kHuge - 1) / kHuge * kHuge;
+      if (aligned > start) munmap(p, aligned - start);
+      if (start + kHuge > aligned) munmap(reinterpret_cast<void*>(aligned + len), start + kHuge - aligned);
+      madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);  // advice only; failure is harmless
+      data_ = reinterpret_cast<uint8_t*>(aligned);
+      size_ = bytes;
+      mapped_ = len;
+      return;
+    }
+#endif
     const size_t rounded = (bytes + 63) / 64 * 64;
     data_ = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
     if (data_ == nullptr) throw std::bad_alloc();
@@ -57,8 +84,21 @@ class AlignedBuffer {
   }
 
  private:
+  static constexpr size_t kPage = 4096, kHuge = size_t{2} << 20, kMapThreshold = size_t{4} << 20;
+
+  void Release() {
+#if defined(__linux__)
+    if (mapped_ != 0) munmap(data_, mapped_);
+#endif
+    if (mapped_ == 0) std::free(data_);
+    data_ = nullptr;
+    size_ = 0;
+    mapped_ = 0;
+  }
+
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  size_t mapped_ = 0;  // length of the mapping, 0 when from aligned_alloc
 };
 
 }  // namespace llemma
