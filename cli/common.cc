@@ -56,6 +56,10 @@ StatusOr<LoadedModel> LoadModelAndTokenizer(const ModelOptions& o) {
   if (o.threads < 0) return InvalidArgumentError("--threads must be >= 0");
   LoadOptions lo;
   LLEMMA_ASSIGN_OR_RETURN(lo.dtype, ParseDType(o.dtype));
+  if (IsKQuant(lo.dtype)) {
+    return InvalidArgumentError("--dtype " + o.dtype + ": k-quants are a file format; write one with `llemma quantize --type " +
+                                o.dtype + "` and load that GGUF");
+  }
   lo.n_threads = o.threads;
   LoadedModel lm;
   LLEMMA_ASSIGN_OR_RETURN(lm.tokenizer, LoadTokenizerOnly(o));

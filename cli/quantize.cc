@@ -34,7 +34,7 @@ void AddQuantizeCommand(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<QuantizeArgs>();
   CLI::App* cmd = app.add_subcommand("quantize", "Convert a Hugging Face checkpoint or GGUF file to GGUF");
   cmd->add_option("-m,--model", a->model, "Hugging Face checkpoint directory or GGUF file")->required();
-  cmd->add_option("--type", a->type, "f32 | f16 | bf16 | q8_0 | q4_0")->capture_default_str();
+  cmd->add_option("--type", a->type, "f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q5_k | q6_k")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "output .gguf file")->required();
   cmd->add_option("-t,--threads", a->threads, "threads (0 = one per core)");
   cmd->callback([a, exit_code] { *exit_code = RunQuantize(*a); });

@@ -28,8 +28,11 @@ StatusOr<DType> ParseDType(std::string_view name) {
   if (name == "bf16" || name == "bfloat16") return DType::kBF16;
   if (name == "q8_0") return DType::kQ8_0;
   if (name == "q4_0") return DType::kQ4_0;
+  if (name == "q4_k") return DType::kQ4_K;
+  if (name == "q5_k") return DType::kQ5_K;
+  if (name == "q6_k") return DType::kQ6_K;
   return InvalidArgumentError("unknown dtype '" + std::string(name) +
-                              "': use one of f32, bf16, f16, q8_0, q4_0");
+                              "': use one of f32, bf16, f16, q8_0, q4_0, q4_k, q5_k, q6_k");
 }
 
 namespace {

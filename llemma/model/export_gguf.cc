@@ -32,8 +32,8 @@ uint32_t FileType(DType t) {
     case DType::kQ4_0: return 2;
     case DType::kQ8_0: return 7;
     case DType::kBF16: return 32;
-    case DType::kQ4_K: return 15;  // llama.cpp's Q4_K_M
-    case DType::kQ5_K: return 17;  // Q5_K_M
+    case DType::kQ4_K: return 14;  // llama.cpp's Q4_K_S (every matrix Q4_K)
+    case DType::kQ5_K: return 16;  // Q5_K_S
     case DType::kQ6_K: return 18;
     case DType::kQ4_0P: return 2;
     case DType::kQ8_0P: return 7;

@@ -208,6 +208,10 @@ void ModelBuilder::Bind(Model& m, const TensorSpec& spec, DType dtype, void* dat
 StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadHfDirectory(const std::string& dir) {
   const int64_t t0 = NowMicros();
   auto model = std::unique_ptr<Model>(new Model());
+  if (IsKQuant(opts_.dtype)) {
+    return InvalidArgumentError(std::string("k-quants (") + DTypeName(opts_.dtype) +
+                                ") are a file format: write a GGUF with `llemma quantize` and load that");
+  }
   LLEMMA_ASSIGN_OR_RETURN(model->config_, LoadConfig(dir + "/config.json"));
   const Config& c = model->config_;
   LLEMMA_RETURN_IF_ERROR(OpenShards(dir));

@@ -124,6 +124,138 @@ void DequantizeQ6_K(const BlockQ6_K* x, float* y, int64_t n) {
   }
 }
 
+// --- K-quant writers. The formats are llama.cpp's; the fitting is ours: per
+// sub-block an affine (Q4_K, Q5_K) or symmetric (Q6_K) fit refined by
+// alternating rounding and least squares, then the sub-block scales are
+// themselves quantized against the super-block scales, and the values are
+// rounded once more against the scales actually stored.
+
+// x ≈ s·q − m with q ∈ [0, nmax], s ≥ 0, m ≥ 0; minimizes the squared error
+// over a few alternations from the min/max start.
+void FitAffine(const float* x, int n, int nmax, float* s_out, float* m_out) {
+  float lo = x[0], hi = x[0];
+  for (int i = 1; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+  lo = std::min(lo, 0.0f);
+  *s_out = 0;
+  *m_out = -lo;
+  if (hi <= lo) return;
+  float s = (hi - lo) / static_cast<float>(nmax), m = -lo;
+  double best = -1;
+  for (int iter = 0; iter < 6 && s > 0; ++iter) {
+    double sq = 0, sqq = 0, sx = 0, sqx = 0, err = 0;
+    for (int i = 0; i < n; ++i) {
+      const float q = std::clamp(std::nearbyint((x[i] + m) / s), 0.0f, static_cast<float>(nmax));
+      const double e = s * q - m - x[i];
+      err += e * e;
+      sq += q, sqq += static_cast<double>(q) * q, sx += x[i], sqx += static_cast<double>(q) * x[i];
+    }
+    if (best < 0 || err < best) best = err, *s_out = s, *m_out = m;
+    const double det = n * sqq - sq * sq;
+    if (det <= 0) break;
+    double ns = (n * sqx - sq * sx) / det;
+    double nm = -(sqq * sx - sq * sqx) / det;
+    if (nm < 0) nm = 0, ns = sqq > 0 ? sqx / sqq : 0;
+    if (ns <= 0) break;
+    s = static_cast<float>(ns), m = static_cast<float>(nm);
+  }
+}
+
+// 8 six-bit scales and mins into the 12 bytes that ScaleMinK4 reads.
+void PackScaleMinK4(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    q[j] = static_cast<uint8_t>((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+    q[j + 4] = static_cast<uint8_t>((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+  }
+}
+
+// Shared by Q4_K and Q5_K: fits the 8 sub-blocks of one super-block and
+// returns the integer values q[256] ∈ [0, nmax] with the packed scales.
+void QuantizeSuperBlockAffine(const float* x, int nmax, uint16_t* d_out, uint16_t* dmin_out, uint8_t* scales,
+                              uint8_t* q) {
+  float s[8], m[8], smax = 0, mmax = 0;
+  for (int j = 0; j < 8; ++j) {
+    FitAffine(x + 32 * j, 32, nmax, &s[j], &m[j]);
+    smax = std::max(smax, s[j]), mmax = std::max(mmax, m[j]);
+  }
+  *d_out = F32ToF16(smax / 63.0f);
+  *dmin_out = F32ToF16(mmax / 63.0f);
+  const float d = F16ToF32(*d_out), dmin = F16ToF32(*dmin_out);
+  uint8_t sc[8], mi[8];
+  for (int j = 0; j < 8; ++j) {
+    sc[j] = static_cast<uint8_t>(d > 0 ? std::clamp(std::lround(s[j] / d), 0L, 63L) : 0);
+    mi[j] = static_cast<uint8_t>(dmin > 0 ? std::clamp(std::lround(m[j] / dmin), 0L, 63L) : 0);
+    const float ds = d * sc[j], dm = dmin * mi[j];
+    for (int i = 0; i < 32; ++i) {
+      const float v = ds > 0 ? std::nearbyint((x[32 * j + i] + dm) / ds) : 0.0f;
+      q[32 * j + i] = static_cast<uint8_t>(std::clamp(v, 0.0f, static_cast<float>(nmax)));
+    }
+  }
+  PackScaleMinK4(sc, mi, scales);
+}
+
+void QuantizeQ4_K(const float* x, BlockQ4_K* y, int64_t n) {
+  uint8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+    QuantizeSuperBlockAffine(x, 15, &y[b].d, &y[b].dmin, y[b].scales, q);
+    for (int k = 0; k < 4; ++k)  // per 64 elements: low nibbles then high nibbles
+      for (int l = 0; l < 32; ++l) y[b].qs[32 * k + l] = static_cast<uint8_t>(q[64 * k + l] | (q[64 * k + 32 + l] << 4));
+  }
+}
+
+void QuantizeQ5_K(const float* x, BlockQ5_K* y, int64_t n) {
+  uint8_t q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+    QuantizeSuperBlockAffine(x, 31, &y[b].d, &y[b].dmin, y[b].scales, q);
+    std::memset(y[b].qh, 0, sizeof(y[b].qh));
+    for (int k = 0; k < 4; ++k) {
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t a = q[64 * k + l], c = q[64 * k + 32 + l];
+        y[b].qs[32 * k + l] = static_cast<uint8_t>((a & 0xF) | ((c & 0xF) << 4));
+        y[b].qh[l] |= static_cast<uint8_t>(((a >> 4) << (2 * k)) | ((c >> 4) << (2 * k + 1)));
+      }
+    }
+  }
+}
+
+// Q6_K: 16 symmetric sub-blocks of 16 with q ∈ [−32, 31]; the element of
+// largest magnitude maps to −32 so the wider negative side is used.
+void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+    float s[16], smax = 0;
+    for (int j = 0; j < 16; ++j) {
+      float amax = 0, max = 0;
+      for (int i = 0; i < 16; ++i) {
+        if (std::fabs(x[16 * j + i]) > amax) amax = std::fabs(x[16 * j + i]), max = x[16 * j + i];
+      }
+      s[j] = max / -32.0f;
+      smax = std::max(smax, std::fabs(s[j]));
+    }
+    y[b].d = F32ToF16(smax / 127.0f);
+    const float d = F16ToF32(y[b].d);
+    int q[kQK_K];
+    for (int j = 0; j < 16; ++j) {
+      y[b].scales[j] = static_cast<int8_t>(d > 0 ? std::clamp(std::lround(s[j] / d), -128L, 127L) : 0);
+      const float ds = d * y[b].scales[j];
+      for (int i = 0; i < 16; ++i) {
+        const float v = ds != 0 ? std::nearbyint(x[16 * j + i] / ds) : 0.0f;
+        q[16 * j + i] = static_cast<int>(std::clamp(v, -32.0f, 31.0f)) + 32;
+      }
+    }
+    for (int h = 0; h < 2; ++h) {  // 128 elements per half: ql[64], qh[32]
+      uint8_t* ql = y[b].ql + 64 * h;
+      uint8_t* qh = y[b].qh + 32 * h;
+      const int* qq = q + 128 * h;
+      for (int l = 0; l < 32; ++l) {
+        ql[l] = static_cast<uint8_t>((qq[l] & 0xF) | ((qq[l + 64] & 0xF) << 4));
+        ql[l + 32] = static_cast<uint8_t>((qq[l + 32] & 0xF) | ((qq[l + 96] & 0xF) << 4));
+        qh[l] = static_cast<uint8_t>((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) | ((qq[l + 64] >> 4) << 4) |
+                                     ((qq[l + 96] >> 4) << 6));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t cols) {
@@ -185,6 +317,9 @@ void QuantizeRow(DType type, const float* x, void* dst, int64_t n) {
   switch (type) {
     case DType::kQ8_0: return QuantizeQ8_0(x, static_cast<BlockQ8_0*>(dst), n);
     case DType::kQ4_0: return QuantizeQ4_0(x, static_cast<BlockQ4_0*>(dst), n);
+    case DType::kQ4_K: return QuantizeQ4_K(x, static_cast<BlockQ4_K*>(dst), n);
+    case DType::kQ5_K: return QuantizeQ5_K(x, static_cast<BlockQ5_K*>(dst), n);
+    case DType::kQ6_K: return QuantizeQ6_K(x, static_cast<BlockQ6_K*>(dst), n);
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return ConvertElements(DType::kF32, x, type, dst, n);

@@ -53,7 +53,8 @@ struct BlockQ6_K {
 static_assert(sizeof(BlockQ6_K) == 210);
 
 // Quantizes n elements (n % block size == 0) into `dst`; float types convert.
-// K-quant types can be read (dequantized) but not written.
+// K-quant types are written with our own scale fitting (the byte layout is
+// GGUF's, readable by llama.cpp).
 void QuantizeRow(DType type, const float* x, void* dst, int64_t n);
 // Expands n elements of any type to float.
 void DequantizeRow(DType type, const void* src, float* dst, int64_t n);

@@ -310,5 +310,57 @@ TEST(Quants, PanelGemmMatchesRowDotsForEveryIsa) {
   }
 }
 
+double RelRmsError(DType type, const std::vector<float>& x) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> q(RowBytes(type, n));
+  QuantizeRow(type, x.data(), q.data(), n);
+  std::vector<float> y(n);
+  DequantizeRow(type, q.data(), y.data(), n);
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    EXPECT_TRUE(std::isfinite(y[i])) << DTypeName(type);
+    num += (y[i] - x[i]) * (y[i] - x[i]);
+    den += static_cast<double>(x[i]) * x[i];
+  }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+TEST(Quants, KQuantWritersRoundTripThroughTheReferenceReaders) {
+  // Weight-like rows (Gaussian with a few outliers and a shifted block): more
+  // bits give less error, and every K-quant beats the 4-bit Q4_0 baseline.
+  std::mt19937 rng(42);
+  std::normal_distribution<float> g(0.0f, 0.02f);
+  std::vector<float> x(4096);
+  for (auto& v : x) v = g(rng);
+  x[17] = 0.3f, x[1000] = -0.25f;
+  for (int i = 512; i < 768; ++i) x[i] += 0.05f;  // a super-block with an offset (uses the mins)
+  const double e40 = RelRmsError(DType::kQ4_0, x), e4k = RelRmsError(DType::kQ4_K, x);
+  const double e5k = RelRmsError(DType::kQ5_K, x), e6k = RelRmsError(DType::kQ6_K, x);
+  const double e80 = RelRmsError(DType::kQ8_0, x);
+  EXPECT_LT(e4k, e40);
+  EXPECT_LT(e5k, 0.6 * e4k);
+  EXPECT_LT(e6k, 0.6 * e5k);
+  EXPECT_GT(e6k, e80);
+  EXPECT_LT(e4k, 0.12);
+  // Degenerate rows stay exact: zeros, and a constant per super-block.
+  std::vector<float> z(512, 0.0f);
+  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) EXPECT_EQ(RelRmsError(t, z), 0.0) << DTypeName(t);
+  std::vector<float> c(512, -0.5f);
+  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) EXPECT_LT(RelRmsError(t, c), 1e-3) << DTypeName(t);
+}
+
+TEST(Quants, Q4_KWriterRecoversValuesOnItsGrid) {
+  // Values that are exactly s·q − m for representable scales come back
+  // (up to the f16 rounding of the super-block scales).
+  std::vector<float> x(256);
+  std::mt19937 rng(7);
+  for (int j = 0; j < 8; ++j) {
+    const float s = 0.01f * static_cast<float>(j + 1), m = 0.03f * static_cast<float>(j % 3);
+    for (int i = 0; i < 32; ++i) x[32 * j + i] = s * static_cast<float>(rng() % 16) - m;
+    x[32 * j] = -m, x[32 * j + 1] = 15 * s - m;  // span the whole range
+  }
+  EXPECT_LT(RelRmsError(DType::kQ4_K, x), 0.01);
+}
+
 }  // namespace
 }  // namespace llemma::cpu
