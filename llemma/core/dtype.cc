@@ -18,6 +18,7 @@ const char* DTypeName(DType t) {
     case DType::kQ6_K: return "q6_k";
     case DType::kQ4_0P: return "q4_0";  // the in-memory panel form of q4_0
     case DType::kQ8_0P: return "q8_0";
+    case DType::kQ4_KP: return "q4_k";
   }
   return "?";
 }

@@ -37,6 +37,7 @@ uint32_t FileType(DType t) {
     case DType::kQ6_K: return 18;
     case DType::kQ4_0P: return 2;
     case DType::kQ8_0P: return 7;
+    case DType::kQ4_KP: return 14;
   }
   return 0;
 }

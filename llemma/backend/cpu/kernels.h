@@ -12,11 +12,13 @@ namespace llemma::cpu::internal {
 
 // Prepared activations for the panel GEMM: tokens in tiles of up to
 // kActTile. For a tile of n tokens, each 32-column block holds the n tokens'
-// 32 int8 values, then their n float block scales, then n int32 offsets
-// (−offset·Σq, removing the weights' unsigned offset): 40·n bytes per block,
-// blocks one after another. One pointer reaches every operand of a tile.
+// 32 int8 values q, then their n float block scales d, then n int32 offsets
+// (−offset·Σq, removing the weights' unsigned offset), then n floats d·Σq
+// (for the K-quant minimums): 44·n bytes per block, blocks one after
+// another. One pointer reaches every operand of a tile.
 constexpr int kActTile = 6;
-constexpr size_t ActTileBytes(int64_t k, int n) { return static_cast<size_t>(k / 32) * 40 * n; }
+constexpr size_t kActBlockBytes = 44;  // per token and 32-column block
+constexpr size_t ActTileBytes(int64_t k, int n) { return static_cast<size_t>(k / 32) * kActBlockBytes * n; }
 
 struct Kernels {
   const char* name;
@@ -50,6 +52,9 @@ struct Kernels {
   void (*gemm_q8_0p)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                      int64_t y_stride, bool prefetch_next);
   void (*gemm_q4_0p)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                     int64_t y_stride, bool prefetch_next);
+  // The same for Q4_KP panels (k % 256 == 0).
+  void (*gemm_q4_kp)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                      int64_t y_stride, bool prefetch_next);
   // Token t of an activation tile of n tokens from x (k floats, k % 32 ==
   // 0), with Q8_0's rounding: scales rounded to f16, values round(x / d).

@@ -159,7 +159,7 @@ template <bool kQ4, int kTokens, int kPanels>
 inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t nb, int n, int t0,
                       float* __restrict y, int64_t y_stride, bool prefetch_next) {
   constexpr size_t kBlockBytes = kQ4 ? 288 : 544;
-  const size_t panel_bytes = nb * kBlockBytes, act_bytes = 40 * static_cast<size_t>(n);
+  const size_t panel_bytes = nb * kBlockBytes, act_bytes = kActBlockBytes * static_cast<size_t>(n);
   const uint8_t* xq = acts + 32 * t0;
   const uint8_t* xd = acts + 32 * n + 4 * t0;
   const uint8_t* xc = acts + 36 * n + 4 * t0;
@@ -257,6 +257,94 @@ void GemmQ4_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, int
                    bool prefetch_next) {
   GemmPanelFast<true>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
+// Q4_KP panels: the Q4_0P dot products (values 0..15, no offset) per
+// 32-column sub-block, folded with that sub-block's per-row scale d·sc and
+// minimum dmin·m (computed from the 6-bit integers as Q4_K's reader does).
+template <int kTokens, int kPanels>
+inline void PanelTileQ4K(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t ns, int n,
+                         float* __restrict y, int64_t y_stride, bool prefetch_next) {
+  const size_t panel_bytes = ns * 2368, act_bytes = kActBlockBytes * static_cast<size_t>(n);
+  __m512 f[kPanels][kTokens];
+  for (int i = 0; i < kPanels; ++i)
+    for (int t = 0; t < kTokens; ++t) f[i][t] = _mm512_setzero_ps();
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  const uint8_t* xb = acts;
+  for (int64_t sb = 0; sb < ns; ++sb) {
+    const uint8_t* head = panel + sb * 2368;
+    for (int j = 0; j < 8; ++j, xb += act_bytes) {
+      const uint8_t* sub = head + 64 + 288 * j;
+      if (prefetch_next) {
+        for (int i = 0; i < kPanels; ++i)
+          for (size_t off = 0; off < 288; off += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(sub + (kPanels + i) * panel_bytes + off), _MM_HINT_T0);
+      }
+      __m512i acc[kPanels][kTokens];
+      for (int i = 0; i < kPanels; ++i)
+        for (int t = 0; t < kTokens; ++t) acc[i][t] = _mm512_setzero_si512();
+      for (int p = 0; p < 4; ++p) {
+        __m512i lo[kPanels], hi[kPanels];
+        for (int i = 0; i < kPanels; ++i) {
+          const __m512i v = _mm512_loadu_si512(sub + i * panel_bytes + 32 + 64 * p);
+          lo[i] = _mm512_and_si512(v, mask);
+          hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        }
+        for (int t = 0; t < kTokens; ++t) {
+          const __m512i a0 = Broadcast4(xb + 32 * t + 8 * p), a1 = Broadcast4(xb + 32 * t + 8 * p + 4);
+          for (int i = 0; i < kPanels; ++i) {
+            acc[i][t] = _mm512_dpbusd_epi32(acc[i][t], lo[i], a0);
+            acc[i][t] = _mm512_dpbusd_epi32(acc[i][t], hi[i], a1);
+          }
+        }
+      }
+      for (int i = 0; i < kPanels; ++i) {
+        const uint8_t* h = head + i * panel_bytes;
+        const uint8_t* sc = sub + i * panel_bytes;
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + 32)));
+        const __m512 scale = _mm512_mul_ps(
+            d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)))));
+        const __m512 mins = _mm512_mul_ps(
+            dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + 16)))));
+        for (int t = 0; t < kTokens; ++t) {
+          float dx, dsum;
+          std::memcpy(&dx, xb + 32 * n + 4 * t, 4);
+          std::memcpy(&dsum, xb + 40 * n + 4 * t, 4);
+          f[i][t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[i][t]), _mm512_set1_ps(dx)), scale, f[i][t]);
+          f[i][t] = _mm512_fnmadd_ps(mins, _mm512_set1_ps(dsum), f[i][t]);
+        }
+      }
+    }
+  }
+  for (int i = 0; i < kPanels; ++i)
+    for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
+}
+
+template <int kPanels>
+void PanelsByTokensQ4K(const uint8_t* p, const uint8_t* acts, int64_t ns, int n, float* y, int64_t y_stride,
+                       bool prefetch_next) {
+  switch (n) {
+    case 6: return PanelTileQ4K<6, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 5: return PanelTileQ4K<5, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 4: return PanelTileQ4K<4, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 3: return PanelTileQ4K<3, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 2: return PanelTileQ4K<2, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 1: return PanelTileQ4K<1, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    default: return;
+  }
+}
+
+void GemmQ4_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                   bool prefetch_next) {
+  const uint8_t* p = static_cast<const uint8_t*>(panel);
+  const int64_t ns = k / 256;
+  const size_t panel_bytes = ns * 2368;
+  int i = 0;
+  for (; i + 2 <= n_panels; i += 2) {
+    PanelsByTokensQ4K<2>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
+  }
+  if (i < n_panels) PanelsByTokensQ4K<1>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
+}
+
 // Activations for the panel GEMM, 32 at a time; rounds half away from zero
 // exactly as roundf does (the portable QuantizeActs is the reference).
 inline __m512i RoundAway(__m512 v) {
@@ -269,7 +357,7 @@ inline __m512i RoundAway(__m512 v) {
 
 void QuantizeActsFast(const float* __restrict x, int64_t k, int32_t offset, uint8_t* tile, int n, int t) {
   for (int64_t b = 0; b < k / 32; ++b) {
-    uint8_t* out = tile + b * 40 * n;
+    uint8_t* out = tile + b * kActBlockBytes * n;
     const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
     const float db = amax / 127.0f;
@@ -279,9 +367,12 @@ void QuantizeActsFast(const float* __restrict x, int64_t k, int32_t offset, uint
     const __m512i q0 = RoundAway(_mm512_mul_ps(v0, vid)), q1 = RoundAway(_mm512_mul_ps(v1, vid));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * t), _mm512_cvtsepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * t + 16), _mm512_cvtsepi32_epi8(q1));
-    const int32_t c = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    const int32_t c = -offset * sum;
+    const float ds = d * static_cast<float>(sum);
     std::memcpy(out + 32 * n + 4 * t, &d, 4);
     std::memcpy(out + 36 * n + 4 * t, &c, 4);
+    std::memcpy(out + 40 * n + 4 * t, &ds, 4);
   }
 }
 
@@ -313,7 +404,8 @@ void GemmPacked32x6Fast(const float* w, const float* x, int64_t x_stride, int64_
 constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   DotF16Fast,
                             ToF32,            Gemm4x4,          GemmPacked32x6Fast, Axpy,
                             VecDotQ8_0Fast,   VecDotQ4_0Fast,   VecDotQ8_0x4Fast,   VecDotQ4_0x4Fast,
-                            GemmQ8_0PFast,    GemmQ4_0PFast,    QuantizeActsFast,   QuantizeQ8_0};
+                            GemmQ8_0PFast,    GemmQ4_0PFast,    GemmQ4_KPFast,      QuantizeActsFast,
+                            QuantizeQ8_0};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

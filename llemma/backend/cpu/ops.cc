@@ -43,6 +43,7 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
   LLEMMA_CHECK(K % kQK == 0 && N % kPanelRows == 0) << w.rows << "x" << w.cols;
   const internal::Kernels& kern = ActiveKernels();
   const bool q4 = w.dtype == DType::kQ4_0P;
+  LLEMMA_CHECK(w.dtype != DType::kQ4_KP || K % kQK_K == 0) << w.cols;
   constexpr int kTile = internal::kActTile;
   const size_t full_tile_bytes = internal::ActTileBytes(K, kTile);
   const int64_t n_tiles = (n_tokens + kTile - 1) / kTile;
@@ -57,7 +58,7 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
       kern.quantize_acts(x + t * K, K, offset, ap + tile * full_tile_bytes, tile_size(tile), static_cast<int>(t % kTile));
     }
   });
-  auto gemm = q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
+  auto gemm = w.dtype == DType::kQ4_KP ? kern.gemm_q4_kp : q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
   const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   // Work units of two panels: the kernel feeds each activation broadcast to both.

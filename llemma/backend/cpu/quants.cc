@@ -258,9 +258,46 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
 
 }  // namespace
 
+namespace {
+
+// Nibble byte for column pair (8g+j, 8g+4+j) of a 32-column sub-block in
+// Q4_0P order, from a function giving the 4-bit value of column k.
+template <typename Nibble>
+void PackPanelNibbles(uint8_t* out, int r, Nibble nibble) {
+  for (int g = 0; g < 4; ++g)
+    for (int j = 0; j < 4; ++j)
+      out[64 * g + 4 * r + j] = static_cast<uint8_t>(nibble(8 * g + j) | nibble(8 * g + 4 + j) << 4);
+}
+
+void RepackPanelsQ4_K(const void* src, void* dst, int64_t rows, int64_t cols) {
+  const size_t row_bytes = RowBytes(DType::kQ4_K, cols);
+  const int64_t ns = cols / kQK_K;
+  for (int64_t p = 0; p < rows / kPanelRows; ++p) {
+    for (int64_t sb = 0; sb < ns; ++sb) {
+      uint8_t* out = static_cast<uint8_t*>(dst) + (p * ns + sb) * kQ4KPanelSuperBytes;
+      for (int r = 0; r < kPanelRows; ++r) {
+        const auto* row = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes;
+        const BlockQ4_K& blk = reinterpret_cast<const BlockQ4_K*>(row)[sb];
+        std::memcpy(out + 2 * r, &blk.d, 2);
+        std::memcpy(out + 32 + 2 * r, &blk.dmin, 2);
+        for (int j = 0; j < 8; ++j) {
+          uint8_t* sub = out + 64 + 288 * j;
+          ScaleMinK4(j, blk.scales, &sub[r], &sub[16 + r]);
+          // Sub-block j: 64-element group j/2, low nibbles for even j, high for odd.
+          const uint8_t* q = blk.qs + 32 * (j / 2);
+          PackPanelNibbles(sub + 32, r, [&](int k) { return j % 2 == 0 ? q[k] & 0x0F : q[k] >> 4; });
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t cols) {
-  LLEMMA_CHECK(plain == DType::kQ4_0 || plain == DType::kQ8_0) << DTypeName(plain);
-  LLEMMA_CHECK(rows % kPanelRows == 0 && cols % kQK == 0) << rows << "x" << cols;
+  LLEMMA_CHECK(plain == DType::kQ4_0 || plain == DType::kQ8_0 || plain == DType::kQ4_K) << DTypeName(plain);
+  LLEMMA_CHECK(rows % kPanelRows == 0 && cols % DTypeBlockSize(plain) == 0) << rows << "x" << cols;
+  if (plain == DType::kQ4_K) return RepackPanelsQ4_K(src, dst, rows, cols);
   const bool q4 = plain == DType::kQ4_0;
   const size_t row_bytes = RowBytes(plain, cols), block_bytes = q4 ? kQ4PanelBlockBytes : kQ8PanelBlockBytes;
   const int64_t nb = cols / kQK;
@@ -272,10 +309,7 @@ void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t
         if (q4) {
           const BlockQ4_0& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
           std::memcpy(out + 2 * r, &blk.d, 2);
-          auto nibble = [&](int k) { return k < 16 ? blk.qs[k] & 0x0F : blk.qs[k - 16] >> 4; };
-          for (int g = 0; g < 4; ++g)
-            for (int j = 0; j < 4; ++j)
-              out[32 + 64 * g + 4 * r + j] = static_cast<uint8_t>(nibble(8 * g + j) | nibble(8 * g + 4 + j) << 4);
+          PackPanelNibbles(out + 32, r, [&](int k) { return k < 16 ? blk.qs[k] & 0x0F : blk.qs[k - 16] >> 4; });
         } else {
           const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
           std::memcpy(out + 2 * r, &blk.d, 2);
@@ -290,6 +324,25 @@ void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t
 void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols, float* dst) {
   if (!IsPanel(type)) {
     return DequantizeRow(type, static_cast<const uint8_t*>(data) + row * RowBytes(type, cols), dst, cols);
+  }
+  if (type == DType::kQ4_KP) {
+    const int64_t ns = cols / kQK_K, p = row / kPanelRows, r = row % kPanelRows;
+    for (int64_t sb = 0; sb < ns; ++sb) {
+      const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * ns + sb) * kQ4KPanelSuperBytes;
+      uint16_t dh, mh;
+      std::memcpy(&dh, blk + 2 * r, 2);
+      std::memcpy(&mh, blk + 32 + 2 * r, 2);
+      const float d = F16ToF32(dh), dmin = F16ToF32(mh);
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* sub = blk + 64 + 288 * j;
+        const float d1 = d * sub[r], m1 = dmin * sub[16 + r];
+        for (int k = 0; k < kQK; ++k) {
+          const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
+          dst[sb * kQK_K + 32 * j + k] = d1 * ((k % 8) < 4 ? byte & 0x0F : byte >> 4) - m1;
+        }
+      }
+    }
+    return;
   }
   const bool q4 = type == DType::kQ4_0P;
   const size_t block_bytes = q4 ? kQ4PanelBlockBytes : kQ8PanelBlockBytes;

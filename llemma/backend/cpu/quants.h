@@ -70,9 +70,15 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n);
 //     the stored Q4_0 nibble (value + 8).
 // The unsigned weights meet signed 8-bit activations in u8×s8 dot products;
 // the +128 / +8 offsets are removed with the activations' block sums.
+//   Q4_KP super-block (16 rows × 256 columns, 2368 bytes): 16 f16 d, 16 f16
+//     dmin, then per 32-column sub-block j: 16 scales (u8, 6 bits), 16 mins
+//     (u8), and 256 bytes of nibbles in Q4_0P order (the Q4_K values 0..15);
+//     element = d·scale·q − dmin·min, exactly as Q4_K.
 constexpr size_t kQ8PanelBlockBytes = 544;
 constexpr size_t kQ4PanelBlockBytes = 288;
-// Repacks `rows` plain Q4_0 / Q8_0 rows (src) into panels (dst, same size).
+constexpr size_t kQ4KPanelSuperBytes = 2368;
+// Repacks `rows` plain Q4_0 / Q8_0 / Q4_K rows (src) into panels (dst: the
+// same size for Q4_0 and Q8_0, RowBytes(kQ4_KP) per row for Q4_K).
 void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t cols);
 // Row `row` of a matrix of any type (panel types included) as float.
 void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols, float* dst);

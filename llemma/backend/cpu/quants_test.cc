@@ -224,14 +224,17 @@ struct TileToken {
   std::vector<int8_t> q;
   std::vector<float> d;
   std::vector<int32_t> c;
+  std::vector<float> s;
 };
 TileToken ReadTile(const uint8_t* tile, int64_t k, int n, int t) {
-  TileToken out{std::vector<int8_t>(k), std::vector<float>(k / 32), std::vector<int32_t>(k / 32)};
+  TileToken out{std::vector<int8_t>(k), std::vector<float>(k / 32), std::vector<int32_t>(k / 32),
+                std::vector<float>(k / 32)};
   for (int64_t b = 0; b < k / 32; ++b) {
-    const uint8_t* blk = tile + b * 40 * n;
+    const uint8_t* blk = tile + b * internal::kActBlockBytes * n;
     std::memcpy(out.q.data() + 32 * b, blk + 32 * t, 32);
     std::memcpy(&out.d[b], blk + 32 * n + 4 * t, 4);
     std::memcpy(&out.c[b], blk + 36 * n + 4 * t, 4);
+    std::memcpy(&out.s[b], blk + 40 * n + 4 * t, 4);
   }
   return out;
 }
@@ -262,6 +265,7 @@ TEST(Quants, PanelActivationsAreQ8_0ForEveryIsa) {
               sum += blk.qs[i];
             }
             EXPECT_EQ(got.c[b], -8 * sum) << k->name;
+        EXPECT_EQ(got.s[b], got.d[b] * static_cast<float>(sum)) << k->name;
           }
         }
       }
@@ -360,6 +364,56 @@ TEST(Quants, Q4_KWriterRecoversValuesOnItsGrid) {
     x[32 * j] = -m, x[32 * j + 1] = 15 * s - m;  // span the whole range
   }
   EXPECT_LT(RelRmsError(DType::kQ4_K, x), 0.01);
+}
+
+TEST(Quants, Q4_KPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
+  for (int64_t cols : {256, 1024}) {
+    const int64_t rows = 48;  // a pair of panels and a single one
+    std::mt19937 rng(static_cast<uint32_t>(cols));
+    std::normal_distribution<float> g(0.0f, 0.05f);
+    std::vector<float> w(rows * cols);
+    for (auto& v : w) v = g(rng) + (rng() % 7 == 0 ? 0.1f : 0.0f);
+    const size_t row_bytes = RowBytes(DType::kQ4_K, cols);
+    std::vector<uint8_t> q(rows * row_bytes), panels(rows * RowBytes(DType::kQ4_KP, cols) + 3);
+    for (int64_t r = 0; r < rows; ++r) QuantizeRow(DType::kQ4_K, w.data() + r * cols, q.data() + r * row_bytes, cols);
+    uint8_t* pp = panels.data() + 3;  // misaligned
+    RepackPanels(DType::kQ4_K, q.data(), pp, rows, cols);
+    std::vector<float> a(cols), b(cols);
+    std::vector<std::vector<float>> wd(rows, std::vector<float>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      DequantizeRow(DType::kQ4_K, q.data() + r * row_bytes, wd[r].data(), cols);
+      DequantizeMatrixRow(DType::kQ4_KP, pp, r, cols, b.data());
+      ASSERT_EQ(wd[r], b) << "row " << r;
+    }
+    for (int tokens = 1; tokens <= internal::kActTile; ++tokens) {
+      std::vector<uint8_t> tile(internal::ActTileBytes(cols, tokens));
+      std::vector<std::vector<float>> xd(tokens, std::vector<float>(cols));
+      for (int t = 0; t < tokens; ++t) {
+        const auto xt = Random(cols, 77 + t);
+        std::vector<uint8_t> xq(RowBytes(DType::kQ8_0, cols));
+        QuantizeRow(DType::kQ8_0, xt.data(), xq.data(), cols);
+        DequantizeRow(DType::kQ8_0, xq.data(), xd[t].data(), cols);  // what the kernels see
+        internal::GenericKernels().quantize_acts(xt.data(), cols, 0, tile.data(), tokens, t);
+      }
+      for (const internal::Kernels* k : Tables()) {
+        const int64_t y_stride = rows + 2;
+        std::vector<float> y(tokens * y_stride, -1.0f);
+        k->gemm_q4_kp(pp, tile.data(), cols, tokens, rows / 16, y.data(), y_stride, /*prefetch_next=*/false);
+        for (int t = 0; t < tokens; ++t) {
+          for (int64_t r = 0; r < rows; ++r) {
+            double want = 0, mag = 0;
+            for (int64_t c = 0; c < cols; ++c) {
+              want += static_cast<double>(wd[r][c]) * xd[t][c];
+              mag += std::fabs(static_cast<double>(wd[r][c]) * xd[t][c]);
+            }
+            ASSERT_NEAR(y[t * y_stride + r], want, 1e-5 * mag + 1e-6)
+                << k->name << " cols=" << cols << " tokens=" << tokens << " t=" << t << " r=" << r;
+          }
+          for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
