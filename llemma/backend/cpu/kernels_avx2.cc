@@ -1,15 +1,200 @@
-// The kernels compiled for AVX2 (see CMakeLists.txt for the flags).
+// The kernels compiled for AVX2 (see CMakeLists.txt for the flags): the
+// shared loop bodies, with the quantized panel GEMM written with intrinsics.
+// AVX2 has no 8-bit dot-product instruction, so u8×s8 products go through
+// vpmaddubsw (pairs summed into int16) and vpmaddwd (into int32 per row).
 #include "llemma/backend/cpu/kernels.h"
+
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "llemma/core/half.h"
 
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 namespace llemma::cpu::internal {
 namespace avx2 {
 #include "llemma/backend/cpu/kernels_impl.inc"
-constexpr Kernels kTable = LLEMMA_KERNEL_TABLE("avx2");
+
+namespace {
+
+inline __m256i Broadcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+inline float LoadF32At(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline int32_t LoadI32At(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+// 8 f16 row scales → floats.
+inline __m256 LoadScales8(const uint8_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Σ over the 32 columns of one block for rows 0-7 (half 0) and 8-15 (half 1)
+// of a panel, for kTokens tokens, as int32 lanes (one per row).
+//   Q4 (values 0..15): the 8 products of a row stay below 2^15 in int16, so a
+//   block is summed in int16 and widened once.
+//   Q8 (stored value + 128): signed weights via the sign trick, widened per
+//   step (|w|·|x| pairs reach 2·128·127).
+template <bool kQ4, int kTokens>
+inline void BlockDots(const uint8_t* values, const uint8_t* xb, __m256i (&acc)[kTokens][2]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  if constexpr (kQ4) {
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    __m256i s16[kTokens][2];
+    for (int t = 0; t < kTokens; ++t) s16[t][0] = s16[t][1] = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+      for (int h = 0; h < 2; ++h) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + 64 * p + 32 * h));
+        const __m256i lo = _mm256_and_si256(v, mask);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+        for (int t = 0; t < kTokens; ++t) {
+          const __m256i a0 = Broadcast4(xb + 32 * t + 8 * p), a1 = Broadcast4(xb + 32 * t + 8 * p + 4);
+          s16[t][h] = _mm256_add_epi16(s16[t][h], _mm256_add_epi16(_mm256_maddubs_epi16(lo, a0), _mm256_maddubs_epi16(hi, a1)));
+        }
+      }
+    }
+    for (int t = 0; t < kTokens; ++t)
+      for (int h = 0; h < 2; ++h) acc[t][h] = _mm256_add_epi32(acc[t][h], _mm256_madd_epi16(s16[t][h], ones));
+  } else {
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    for (int s = 0; s < 8; ++s) {
+      for (int h = 0; h < 2; ++h) {
+        const __m256i w = _mm256_xor_si256(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + 64 * s + 32 * h)), flip);  // signed
+        const __m256i aw = _mm256_abs_epi8(w);
+        for (int t = 0; t < kTokens; ++t) {
+          const __m256i x = _mm256_sign_epi8(Broadcast4(xb + 32 * t + 4 * s), w);
+          acc[t][h] = _mm256_add_epi32(acc[t][h], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, x), ones));
+        }
+      }
+    }
+  }
+}
+
+// One panel (16 rows) against kTokens tokens of an activation tile of n.
+template <bool kQ4, int kTokens>
+void PanelTile(const uint8_t* panel, const uint8_t* acts, int64_t nb, int n, int t0, float* y, int64_t y_stride) {
+  constexpr size_t kBlockBytes = kQ4 ? 288 : 544;
+  const size_t act_bytes = kActBlockBytes * static_cast<size_t>(n);
+  __m256 f[kTokens][2];
+  for (int t = 0; t < kTokens; ++t) f[t][0] = f[t][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = panel + b * kBlockBytes;
+    const uint8_t* xb = acts + b * act_bytes;
+    __m256i acc[kTokens][2];
+    for (int t = 0; t < kTokens; ++t) {
+      // Q4 removes the +8 offset with −8·Σx; Q8's sign trick needs no offset.
+      const __m256i c = kQ4 ? _mm256_set1_epi32(LoadI32At(xb + 36 * n + 4 * (t0 + t))) : _mm256_setzero_si256();
+      acc[t][0] = acc[t][1] = c;
+    }
+    BlockDots<kQ4, kTokens>(blk + 32, xb + 32 * t0, acc);
+    for (int h = 0; h < 2; ++h) {
+      const __m256 dw = LoadScales8(blk + 16 * h);
+      for (int t = 0; t < kTokens; ++t) {
+        const __m256 dx = _mm256_set1_ps(LoadF32At(xb + 32 * n + 4 * (t0 + t)));
+        f[t][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[t][h]), dx), dw, f[t][h]);
+      }
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) {
+    _mm256_storeu_ps(y + t * y_stride, f[t][0]);
+    _mm256_storeu_ps(y + t * y_stride + 8, f[t][1]);
+  }
+}
+
+// Q4_KP: the Q4 block dots without offset, folded per sub-block with
+// d·scale and dmin·min (the 6-bit integers widened from bytes).
+template <int kTokens>
+void PanelTileQ4K(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, int t0, float* y, int64_t y_stride) {
+  const size_t act_bytes = kActBlockBytes * static_cast<size_t>(n);
+  __m256 f[kTokens][2];
+  for (int t = 0; t < kTokens; ++t) f[t][0] = f[t][1] = _mm256_setzero_ps();
+  const uint8_t* xb = acts;
+  for (int64_t sb = 0; sb < ns; ++sb) {
+    const uint8_t* head = panel + sb * 2368;
+    for (int j = 0; j < 8; ++j, xb += act_bytes) {
+      const uint8_t* sub = head + 64 + 288 * j;
+      __m256i acc[kTokens][2];
+      for (int t = 0; t < kTokens; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
+      BlockDots<true, kTokens>(sub + 32, xb + 32 * t0, acc);
+      for (int h = 0; h < 2; ++h) {
+        const __m256 scale = _mm256_mul_ps(
+            LoadScales8(head + 16 * h),
+            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 8 * h)))));
+        const __m256 mins = _mm256_mul_ps(
+            LoadScales8(head + 32 + 16 * h),
+            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 16 + 8 * h)))));
+        for (int t = 0; t < kTokens; ++t) {
+          const __m256 dx = _mm256_set1_ps(LoadF32At(xb + 32 * n + 4 * (t0 + t)));
+          const __m256 dsum = _mm256_set1_ps(LoadF32At(xb + 40 * n + 4 * (t0 + t)));
+          f[t][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[t][h]), dx), scale, f[t][h]);
+          f[t][h] = _mm256_fnmadd_ps(mins, dsum, f[t][h]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) {
+    _mm256_storeu_ps(y + t * y_stride, f[t][0]);
+    _mm256_storeu_ps(y + t * y_stride + 8, f[t][1]);
+  }
+}
+
+// Tokens two at a time (16 ymm registers), each panel in turn.
+template <typename Tile2, typename Tile1>
+void ForPanelsAndTokens(const uint8_t* p, size_t panel_bytes, int n, int n_panels, float* y, int64_t y_stride,
+                        Tile2 tile2, Tile1 tile1) {
+  for (int i = 0; i < n_panels; ++i) {
+    const uint8_t* panel = p + i * panel_bytes;
+    int t = 0;
+    for (; t + 2 <= n; t += 2) tile2(panel, t, y + t * y_stride + 16 * i);
+    if (t < n) tile1(panel, t, y + t * y_stride + 16 * i);
+  }
+}
+
+template <bool kQ4>
+void GemmPanelAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride) {
+  const int64_t nb = k / 32;
+  const size_t panel_bytes = nb * (kQ4 ? 288 : 544);
+  ForPanelsAndTokens(
+      static_cast<const uint8_t*>(panels), panel_bytes, n, n_panels, y, y_stride,
+      [&](const uint8_t* panel, int t, float* yt) { PanelTile<kQ4, 2>(panel, acts, nb, n, t, yt, y_stride); },
+      [&](const uint8_t* panel, int t, float* yt) { PanelTile<kQ4, 1>(panel, acts, nb, n, t, yt, y_stride); });
+}
+
+void GemmQ8_0PAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool) {
+  GemmPanelAvx2<false>(panels, acts, k, n, n_panels, y, y_stride);
+}
+void GemmQ4_0PAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool) {
+  GemmPanelAvx2<true>(panels, acts, k, n, n_panels, y, y_stride);
+}
+void GemmQ4_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool) {
+  const int64_t ns = k / 256;
+  ForPanelsAndTokens(
+      static_cast<const uint8_t*>(panels), ns * 2368, n, n_panels, y, y_stride,
+      [&](const uint8_t* panel, int t, float* yt) { PanelTileQ4K<2>(panel, acts, ns, n, t, yt, y_stride); },
+      [&](const uint8_t* panel, int t, float* yt) { PanelTileQ4K<1>(panel, acts, ns, n, t, yt, y_stride); });
+}
+
+}  // namespace
+
+constexpr Kernels kTable = {"avx2",        DotF32,         DotBf16,        DotF16,        ToF32,
+                            Gemm4x4,       GemmPacked32x6, Axpy,           VecDotQ8_0,    VecDotQ4_0,
+                            VecDotQ8_0x4,  VecDotQ4_0x4,   GemmQ8_0PAvx2,  GemmQ4_0PAvx2, GemmQ4_KPAvx2,
+                            QuantizeActs,  QuantizeQ8_0};
 }  // namespace avx2
 
 const Kernels* Avx2Kernels() { return &avx2::kTable; }
