@@ -359,7 +359,7 @@ Status GgufWriter::Pad() {
 }
 
 namespace {
-Status WriteString(GgufWriter* w, const std::string& s, const std::function<Status(const void*, size_t)>& write) {
+Status WriteString(const std::string& s, const std::function<Status(const void*, size_t)>& write) {
   const uint64_t n = s.size();
   LLEMMA_RETURN_IF_ERROR(write(&n, 8));
   return write(s.data(), s.size());
@@ -378,7 +378,7 @@ Status WriteValue(const Value& v, const std::function<Status(const void*, size_t
     case ValueType::kF32: return put(static_cast<float>(v.f));
     case ValueType::kF64: return put(static_cast<double>(v.f));
     case ValueType::kBool: return put(static_cast<uint8_t>(v.b ? 1 : 0));
-    case ValueType::kString: return WriteString(nullptr, v.s, write);
+    case ValueType::kString: return WriteString(v.s, write);
     case ValueType::kArray: {
       LLEMMA_RETURN_IF_ERROR(put(static_cast<uint32_t>(v.elem)));
       LLEMMA_RETURN_IF_ERROR(put(static_cast<uint64_t>(v.array.size())));
@@ -402,13 +402,13 @@ Status GgufWriter::Open(const std::string& path) {
   LLEMMA_RETURN_IF_ERROR(Write(&n_tensors, 8));
   LLEMMA_RETURN_IF_ERROR(Write(&n_kv, 8));
   for (const auto& [key, v] : kv_) {
-    LLEMMA_RETURN_IF_ERROR(WriteString(nullptr, key, write));
+    LLEMMA_RETURN_IF_ERROR(WriteString(key, write));
     const uint32_t type = static_cast<uint32_t>(v.type);
     LLEMMA_RETURN_IF_ERROR(Write(&type, 4));
     LLEMMA_RETURN_IF_ERROR(WriteValue(v, write));
   }
   for (const GgufTensor& t : tensors_) {
-    LLEMMA_RETURN_IF_ERROR(WriteString(nullptr, t.name, write));
+    LLEMMA_RETURN_IF_ERROR(WriteString(t.name, write));
     const uint32_t n_dims = static_cast<uint32_t>(t.dims.size());
     LLEMMA_RETURN_IF_ERROR(Write(&n_dims, 4));
     for (int64_t d : t.dims) {

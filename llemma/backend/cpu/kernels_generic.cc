@@ -35,6 +35,7 @@ const Kernels& Choose() {
   if (avx512 && want != "generic" && want != "avx2") return *Avx512Kernels();
   if (avx2 && want != "generic") return *Avx2Kernels();
 #endif
+  (void)want;  // only the x86 build has kernel sets to choose between
   return GenericKernels();
 }
 }  // namespace
