@@ -1027,7 +1027,8 @@ struct Builder {
             break;
           }
         }
-        if (open == close || open == b || toks[open - 1].t != Tok::T::kCmd || toks[open - 1].s != "text") break;
+        if (open == close || open == b || toks[open - 1].t != Tok::T::kCmd ||
+            (toks[open - 1].s != "text" && toks[open - 1].s != "mathrm")) break;
         if (open - 1 == b) break;  // the whole answer is text
         std::string words;
         for (size_t i = open + 1; i < close; ++i) words += (i > open + 1 ? " " : "") + toks[i].s;
