@@ -358,6 +358,8 @@ std::optional<std::string> ExtractFreeform(std::string_view text) {
     }
   }
   if (auto m = LastMathSpan(t)) return *m;
+  // Math delimiters without a valid span ("$ \n 9 \n $") state no answer.
+  if (t.find('$') != std::string::npos || t.find("\\(") != std::string::npos) return std::nullopt;
   return LastNumber(t);
 }
 

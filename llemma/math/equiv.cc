@@ -287,7 +287,9 @@ Verdict CompareExpr(const Answer& ra, const Answer& ca, const CheckOptions& opt,
     const long double scale = std::max<long double>({1.0L, std::abs(rv), std::abs(cv)});
     const bool same = std::abs(rv - cv) <= rel_tol * scale;
     if (!same) {
-      if (complex_point) continue;  // branch cuts: a real-point mismatch decides, a complex one does not
+      // Branch cuts: a mismatch at a complex point, or at a negative point
+      // where a side is not real (x^{2/3} against \\sqrt[3]{x}^2), does not decide.
+      if (complex_point || (sign < 0 && (rv.imag() != 0 || cv.imag() != 0))) continue;
       return No("values differ at a random point");
     }
     ++agree;

@@ -274,8 +274,20 @@ std::string Unbox(std::string s) {
   return s;
 }
 
-// "7,425,000" / "1 000" / "12,345.5" as a whole answer → digits only.
+// "7,425,000" / "1 000" / "12,345.5" as a whole answer → digits only; a
+// comma that cannot separate thousands ("1000,99", "0,111") is a decimal comma.
 std::string JoinThousands(const std::string& s) {
+  {
+    size_t k = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+    const size_t d0 = k;
+    while (k < s.size() && IsDigit(s[k])) ++k;
+    const size_t lead = k - d0;
+    if (lead > 0 && k + 1 < s.size() && s[k] == ',' && (lead > 3 || (lead == 1 && s[d0] == '0'))) {
+      size_t m = k + 1;
+      while (m < s.size() && IsDigit(s[m])) ++m;
+      if (m == s.size() && m > k + 1) return s.substr(0, k) + "." + s.substr(k + 1);
+    }
+  }
   size_t i = 0;
   std::string sign;
   if (i < s.size() && (s[i] == '-' || s[i] == '+')) sign = s[i++];
@@ -321,6 +333,15 @@ std::string CanonicalizeLatex(std::string_view in) {
       {"\xe2\x88\xaa", "\\cup "},   {"\xe2\x88\x88", "\\in "},  {"\xc2\xb1", "\\pm "},     {"\xe2\x89\x88", "\\approx "},
   };
   for (const auto& [from, to] : kUnicode) ReplaceAll(&s, from, to);
+  // Doubly escaped commands ("\\\\frac" from JSON written twice) → "\\frac".
+  {
+    std::string t;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '\\' && i + 2 < s.size() && s[i + 1] == '\\' && IsAlpha(s[i + 2])) continue;
+      t.push_back(s[i]);
+    }
+    s = std::move(t);
+  }
   // Math delimiters and display wrappers.
   for (const char* d : {"\\(", "\\)", "\\[", "\\]", "$"}) ReplaceAll(&s, d, " ");
   RemoveCommand(&s, "\\displaystyle");
@@ -1028,7 +1049,8 @@ struct Builder {
           }
         }
         if (open == close || open == b || toks[open - 1].t != Tok::T::kCmd ||
-            (toks[open - 1].s != "text" && toks[open - 1].s != "mathrm")) break;
+            (toks[open - 1].s != "text" && toks[open - 1].s != "mathrm" && toks[open - 1].s != "textbf"))
+          break;
         if (open - 1 == b) break;  // the whole answer is text
         std::string words;
         for (size_t i = open + 1; i < close; ++i) words += (i > open + 1 ? " " : "") + toks[i].s;
@@ -1112,8 +1134,20 @@ struct Builder {
         return a;
       }
     }
-    // Matrices.
+    // Matrices, also inside brackets ("\\left[\\begin{array}…\\end{array}\\right]").
     if (toks[b].t == Tok::T::kCmd && toks[b].s == "begin") return Matrix(b, e);
+    if (e - b >= 3 && toks[b].t == Tok::T::kChar && (toks[b].s == "(" || toks[b].s == "[") &&
+        toks[b + 1].t == Tok::T::kCmd && toks[b + 1].s == "begin" && MatchClose(b, e) == e - 1) {
+      return Matrix(b + 1, e - 1);
+    }
+    // "{1, 3}": TeX grouping braces around a list.
+    if (toks[b].t == Tok::T::kChar && toks[b].s == "{" && MatchClose(b, e) == e - 1 &&
+        !Split(b + 1, e - 1, [](const Tok& t, size_t) { return t.t == Tok::T::kChar && t.s[0] == ','; }).empty()) {
+      Answer a;
+      a.kind = Answer::Kind::kList;
+      a.items = Items(b + 1, e - 1);
+      return a;
+    }
     // Sets \{ ... \}.
     if (toks[b].t == Tok::T::kCmd && toks[b].s == "{" && toks[e - 1].t == Tok::T::kCmd && toks[e - 1].s == "}" &&
         MatchClose(b, e) == e - 1) {
