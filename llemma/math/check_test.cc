@@ -1,0 +1,141 @@
+#include "llemma/math/check.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "llemma/math/batch.h"
+#include "llemma/math/vote.h"
+
+namespace llemma::math {
+namespace {
+
+using std::nullopt;
+using std::optional;
+using std::string;
+
+TEST(Vote, FirstSeenWinsTiesAndInvalidSamplesDoNotVote) {
+  VoteRules rules;  // the harness: string keys, string equality
+  const auto r = MajorityVote({string("3"), nullopt, string("5"), string("5"), string("3")}, "5", rules);
+  ASSERT_TRUE(r.elected.has_value());
+  EXPECT_EQ(*r.elected, "3");  // 2 votes each: "3" was seen first
+  EXPECT_FALSE(r.acc);
+  EXPECT_DOUBLE_EQ(r.pass_rate, 2.0 / 5);  // all samples in the denominator
+  EXPECT_EQ(r.valid, 4);
+  rules.pass_rate_over_all_samples = false;
+  EXPECT_DOUBLE_EQ(MajorityVote({string("3"), nullopt, string("5"), string("5"), string("3")}, "5", rules).pass_rate,
+                   2.0 / 4);
+}
+
+TEST(Vote, JoinsTheFirstEquivalentBucket) {
+  VoteRules rules;
+  rules.equiv = [](const string& a, const string& b) { return CheckEquivalent(a, b).equivalent; };
+  const auto r = MajorityVote({string("7"), string("1/2"), string("0.5"), string("\\frac{1}{2}")}, "\\frac12", rules);
+  ASSERT_TRUE(r.elected.has_value());
+  EXPECT_EQ(*r.elected, "1/2");
+  EXPECT_EQ(r.buckets.front().votes, 3);
+  EXPECT_TRUE(r.acc);
+  EXPECT_DOUBLE_EQ(r.pass_rate, 0.75);
+}
+
+TEST(Vote, NoValidSampleScoresZero) {
+  const auto r = MajorityVote({nullopt, nullopt}, "1", VoteRules{});
+  EXPECT_FALSE(r.elected.has_value());
+  EXPECT_FALSE(r.acc);
+  EXPECT_EQ(r.pass_rate, 0);
+}
+
+TEST(ScoreItem, MathDefaultAcceptsEquivalentForms) {
+  const string solution = "We get $x = \\boxed{\\dfrac{1}{2}}$.";
+  const auto s = ScoreItem(Task::kMath, Mode::kDefault, solution,
+                           {"Final Answer: The final answer is $0.5$. I hope it is correct.", "The answer is \\boxed{2}."},
+                           {});
+  EXPECT_EQ(s.reference, "\\dfrac{1}{2}");
+  EXPECT_EQ(s.answers[0], optional<string>("0.5"));
+  EXPECT_TRUE(s.vote.acc);  // 1 vote each, the first seen wins
+}
+
+TEST(ScoreItem, MathCompatIsExactMatchOnly) {
+  const string solution = "We get $x = \\boxed{\\dfrac{1}{2}}$.";
+  // Bug B1: at the pinned commit, different strings are never equivalent.
+  auto s = ScoreItem(Task::kMath, Mode::kCompatLlemma, solution,
+                     {"Final Answer: The final answer is $0.5$. I hope it is correct."}, {});
+  EXPECT_FALSE(s.vote.acc);
+  s = ScoreItem(Task::kMath, Mode::kCompatLlemma, solution,
+                {"Final Answer: The final answer is $\\dfrac{1}{2}$. I hope it is correct."}, {});
+  EXPECT_TRUE(s.vote.acc);
+}
+
+TEST(ScoreItem, Gsm8kDefaultFixesNegativeAnswers) {
+  const string ref = "She loses 5 dollars.\n#### -5";
+  EXPECT_TRUE(ScoreItem(Task::kGsm8k, Mode::kDefault, ref, {"The answer is -5."}, {}).vote.acc);
+  EXPECT_FALSE(ScoreItem(Task::kGsm8k, Mode::kCompatLlemma, ref, {"The answer is -5."}, {}).vote.acc);  // B5
+}
+
+TEST(ScoreItem, OcwCompatKeepsItsBugsAndDefaultFixesThem) {
+  // A negative numeric reference cannot be matched by the harness (B2).
+  const string c = "Final answer: The final answer is -3.0. I hope it is correct.";
+  EXPECT_FALSE(ScoreItem(Task::kOcw, Mode::kCompatLlemma, "-3", {c}, {}).vote.acc);
+  EXPECT_TRUE(ScoreItem(Task::kOcw, Mode::kDefault, "-3", {c}, {}).vote.acc);
+  // Within 1% counts in the default mode.
+  const string c2 = "Final answer: The final answer is 1.005. I hope it is correct.";
+  EXPECT_TRUE(ScoreItem(Task::kOcw, Mode::kDefault, "1", {c2}, {}).vote.acc);
+  // Equation references always fail in the harness (B3).
+  const string c3 = "Final answer: The final answer is $y = 2x$. I hope it is correct.";
+  EXPECT_FALSE(ScoreItem(Task::kOcw, Mode::kCompatLlemma, "y = 2x", {c3}, {}).vote.acc);
+  EXPECT_TRUE(ScoreItem(Task::kOcw, Mode::kDefault, "y = 2x", {c3}, {}).vote.acc);
+}
+
+TEST(ScoreItem, MultipleChoice) {
+  const string c = "Final Answer: The final answer is (B). I hope it is correct.";
+  EXPECT_TRUE(ScoreItem(Task::kMmluStem, Mode::kCompatLlemma, "1", {c}, {}).vote.acc);  // label index 1 = B
+  EXPECT_TRUE(ScoreItem(Task::kSat, Mode::kDefault, "B", {c}, {}).vote.acc);
+  EXPECT_FALSE(ScoreItem(Task::kSat, Mode::kDefault, "C", {c}, {}).vote.acc);
+}
+
+TEST(ParseTask, KnowsHarnessNames) {
+  EXPECT_EQ(ParseTask("minerva_math_algebra"), optional<Task>(Task::kMath));
+  EXPECT_EQ(ParseTask("ocw_courses"), optional<Task>(Task::kOcw));
+  EXPECT_EQ(ParseTask("math_sat_cot"), optional<Task>(Task::kSat));
+  EXPECT_EQ(ParseTask("nope"), nullopt);
+}
+
+TEST(Freeform, FindsTheStatedAnswer) {
+  EXPECT_EQ(ExtractFreeform("Therefore $x \\geq 5$ is the solution."), optional<string>("x \\geq 5"));
+  EXPECT_EQ(ExtractFreeform("Answer \\[ 9 \\]"), optional<string>("9"));
+  EXPECT_EQ(ExtractFreeform("Answer $ \n 9 \n $"), nullopt);  // inline math may not span lines
+  EXPECT_EQ(ExtractFreeform("the number is not 10 which is 1,000.99m"), optional<string>("1000.99"));
+  EXPECT_EQ(ExtractFreeform("AZYUK2A"), optional<string>("AZYUK2A"));  // a bare answer as it is
+  EXPECT_EQ(ExtractFreeform("[0,1)"), optional<string>("[0,1)"));
+}
+
+// Agreement with the Math-Verify labels: the floor guards against regressions;
+// the README lists every disagreement that remains.
+TEST(Pairs, AgreeWithMathVerifyLabels) {
+  std::ostringstream out;
+  BatchOptions o;
+  o.threads = 2;
+  auto s = CheckPairs(LLEMMA_SOURCE_DIR "/tests/testdata/grading/pairs_math_verify_tests.jsonl", o, false, out);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->pairs, 190);
+  EXPECT_EQ(s->labelled, 190);
+  EXPECT_GE(s->agree, 169) << "agreement fell to " << s->agree << "/190";
+}
+
+TEST(Pairs, BadInputNamesTheLine) {
+  const string path = ::testing::TempDir() + "/bad_pairs.jsonl";
+  {
+    std::ofstream f(path);
+    f << "{\"reference\": \"1\", \"candidate\": \"1\"}\nnot json\n";
+  }
+  std::ostringstream out;
+  auto s = CheckPairs(path, BatchOptions{}, false, out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().ToString().find(":2: not valid JSON"), string::npos) << s.status().ToString();
+  EXPECT_TRUE(out.str().empty());  // nothing written before the input is known good
+}
+
+}  // namespace
+}  // namespace llemma::math
