@@ -8,25 +8,17 @@
 #include "llemma/math/extract.h"
 #include "llemma/math/latex.h"
 #include "llemma/math/minerva.h"
+#include "llemma/math/text_util.h"
 
 namespace llemma::math {
 namespace {
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+using text::IsSpace;
+using text::Lower;
+using text::Trim;
 
-std::string Trim(std::string_view s) {
-  size_t a = 0, b = s.size();
-  while (a < b && IsSpace(s[a])) ++a;
-  while (b > a && IsSpace(s[b - 1])) --b;
-  return std::string(s.substr(a, b - a));
-}
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Python's float(): the whole stripped string is one floating literal.
 std::optional<double> PythonFloat(std::string_view s) {

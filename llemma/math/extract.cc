@@ -2,16 +2,14 @@
 
 #include <cctype>
 
+#include "llemma/math/text_util.h"
+
 namespace llemma::math {
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+using text::IsDigit;
+using text::Lower;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "llemma/math/latex.h"
 
+#include "llemma/math/text_util.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -187,25 +189,12 @@ std::complex<long double> Evaluate(const Node& n, const std::map<std::string, st
 
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+using text::IsAlpha;
+using text::IsDigit;
+using text::IsSpace;
+using text::ReplaceAll;
+using text::Trim;
 
-void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {
-  if (from.empty()) return;
-  std::string out;
-  size_t i = 0;
-  while (true) {
-    const size_t j = s->find(from, i);
-    if (j == std::string::npos) break;
-    out.append(*s, i, j - i);
-    out.append(to);
-    i = j + from.size();
-  }
-  if (i == 0) return;
-  out.append(*s, i, std::string::npos);
-  *s = std::move(out);
-}
 
 // Removes the command `cmd` (e.g. "\left") where it is not the prefix of a
 // longer command name (e.g. "\leftarrow").
@@ -223,12 +212,6 @@ void RemoveCommand(std::string* s, std::string_view cmd, std::string_view replac
   *s = std::move(out);
 }
 
-std::string Trim(std::string_view s) {
-  size_t a = 0, b = s.size();
-  while (a < b && IsSpace(s[a])) ++a;
-  while (b > a && IsSpace(s[b - 1])) --b;
-  return std::string(s.substr(a, b - a));
-}
 
 // Index of the brace closing the one at `open`, or npos.
 size_t MatchBrace(std::string_view s, size_t open) {

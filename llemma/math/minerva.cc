@@ -6,26 +6,14 @@
 #include <cstdlib>
 #include <vector>
 
+#include "llemma/math/text_util.h"
+
 namespace llemma::math {
 namespace {
 
-void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {
-  if (from.empty()) return;
-  std::string out;
-  size_t i = 0;
-  bool any = false;
-  while (true) {
-    const size_t j = s->find(from, i);
-    if (j == std::string::npos) break;
-    any = true;
-    out.append(*s, i, j - i);
-    out.append(to);
-    i = j + from.size();
-  }
-  if (!any) return;
-  out.append(*s, i, std::string::npos);
-  *s = std::move(out);
-}
+using text::ReplaceAll;
+using text::Split;
+
 
 // re.sub(r'(.*?)(\$)(.*?)(\$)(.*)', '$\\3$', s): on each line holding two
 // '$', the line becomes the first $…$ span.
@@ -180,17 +168,7 @@ struct PyError {};
 
 // _fix_fracs
 std::string HFixFracs(const std::string& s) {
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (true) {
-    const size_t j = s.find("\\frac", i);
-    if (j == std::string::npos) {
-      parts.push_back(s.substr(i));
-      break;
-    }
-    parts.push_back(s.substr(i, j - i));
-    i = j + 5;
-  }
+  const std::vector<std::string> parts = Split(s, "\\frac");
   std::string out = parts[0];
   for (size_t k = 1; k < parts.size(); ++k) {
     const std::string& sub = parts[k];
@@ -238,17 +216,7 @@ std::string HRemoveRightUnits(const std::string& s) {
 
 std::string HFixSqrt(const std::string& s) {
   if (s.find("\\sqrt") == std::string::npos) return s;
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (true) {
-    const size_t j = s.find("\\sqrt", i);
-    if (j == std::string::npos) {
-      parts.push_back(s.substr(i));
-      break;
-    }
-    parts.push_back(s.substr(i, j - i));
-    i = j + 5;
-  }
+  const std::vector<std::string> parts = Split(s, "\\sqrt");
   std::string out = parts[0];
   for (size_t k = 1; k < parts.size(); ++k) {
     const std::string& sp = parts[k];
