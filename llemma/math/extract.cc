@@ -59,7 +59,7 @@ std::optional<std::string> NumberAt(std::string_view s, size_t i) {
   if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
     if (s[i] == '-') out.push_back('-');
     ++i;
-    skip_decoration();  // "-$5"
+    skip_decoration();                            // "-$5"
   } else if (s.substr(i, 3) == "\xE2\x88\x92") {  // U+2212 MINUS SIGN
     out.push_back('-');
     i += 3;
@@ -75,8 +75,8 @@ std::optional<std::string> NumberAt(std::string_view s, size_t i) {
   // Thousands groups ",ddd" (not followed by a fourth digit), only after a
   // leading run of 1-3 digits: "1,234,567" but not "1234,567" or "1,23".
   if (lead >= 1 && lead <= 3) {
-    while (i + 3 < s.size() && s[i] == ',' && IsDigit(s[i + 1]) && IsDigit(s[i + 2]) && IsDigit(s[i + 3]) &&
-           !(i + 4 < s.size() && IsDigit(s[i + 4]))) {
+    while (i + 3 < s.size() && s[i] == ',' && IsDigit(s[i + 1]) && IsDigit(s[i + 2]) &&
+           IsDigit(s[i + 3]) && !(i + 4 < s.size() && IsDigit(s[i + 4]))) {
       out.append(s.substr(i + 1, 3));
       i += 4;
     }
@@ -112,10 +112,13 @@ std::string UnwrapMath(std::string s) {
 std::string FinalAnswerAt(std::string_view completion, std::string_view low, size_t start) {
   constexpr std::string_view kHope = "i hope it is correct";
   size_t end = start;
-  while (end < completion.size() && completion[end] != '\n' && low.compare(end, kHope.size(), kHope) != 0) ++end;
+  while (end < completion.size() && completion[end] != '\n' &&
+         low.compare(end, kHope.size(), kHope) != 0)
+    ++end;
   std::string a = PyStrip(completion.substr(start, end - start));
-  if (!a.empty() && a[0] == ':') a = PyStrip(std::string_view(a).substr(1));  // "final answer is: 5"
-  a = PyRstrip(a, " .\t\r");                                                 // the sentence's full stop
+  if (!a.empty() && a[0] == ':')
+    a = PyStrip(std::string_view(a).substr(1));  // "final answer is: 5"
+  a = PyRstrip(a, " .\t\r");                     // the sentence's full stop
   a = UnwrapMath(std::move(a));
   a = PyRstrip(a, " .");  // "$5.$"
   if (a.find("\\boxed") != std::string::npos || a.find("\\fbox") != std::string::npos) {
@@ -128,8 +131,8 @@ std::string FinalAnswerAt(std::string_view completion, std::string_view low, siz
 std::optional<char> LetterAt(std::string_view s, size_t i) {
   for (int guard = 0; guard < 16 && i < s.size(); ++guard) {
     const char c = s[i];
-    if (c == ' ' || c == '\t' || c == '$' || c == '(' || c == '[' || c == '{' || c == ':' || c == '*' || c == '\'' ||
-        c == '"') {
+    if (c == ' ' || c == '\t' || c == '$' || c == '(' || c == '[' || c == '{' || c == ':' ||
+        c == '*' || c == '\'' || c == '"') {
       ++i;
       continue;
     }
@@ -140,7 +143,8 @@ std::optional<char> LetterAt(std::string_view s, size_t i) {
     }
     bool word = false;
     for (std::string_view w : {std::string_view("option"), std::string_view("choice")}) {
-      if (i + w.size() < s.size() && Lower(s.substr(i, w.size())) == w && !IsAlpha(s[i + w.size()])) {
+      if (i + w.size() < s.size() && Lower(s.substr(i, w.size())) == w &&
+          !IsAlpha(s[i + w.size()])) {
         i += w.size();
         word = true;
         break;
@@ -213,7 +217,9 @@ std::string PyRstrip(std::string_view s, std::string_view chars) {
   return std::string(s.substr(0, b));
 }
 
-std::string PyStrip(std::string_view s, std::string_view chars) { return PyLstrip(PyRstrip(s, chars), chars); }
+std::string PyStrip(std::string_view s, std::string_view chars) {
+  return PyLstrip(PyRstrip(s, chars), chars);
+}
 
 // ---------------------------------------------------------------------------
 // \boxed{}.
@@ -245,7 +251,8 @@ std::optional<std::string> LastBoxedOnlyString(std::string_view text) {
 
 std::optional<std::string> RemoveBoxed(std::string_view s) {
   constexpr std::string_view kBoxedSpace = "\\boxed ";
-  if (s.substr(0, kBoxedSpace.size()) == kBoxedSpace) return std::string(s.substr(kBoxedSpace.size()));
+  if (s.substr(0, kBoxedSpace.size()) == kBoxedSpace)
+    return std::string(s.substr(kBoxedSpace.size()));
   for (std::string_view open : {std::string_view("\\boxed{"), std::string_view("\\fbox{")}) {
     if (s.size() > open.size() && s.substr(0, open.size()) == open && s.back() == '}')
       return std::string(s.substr(open.size(), s.size() - open.size() - 1));
@@ -264,7 +271,8 @@ std::optional<std::string> LastBoxedAnswer(std::string_view text) {
 
 std::optional<std::string> ExtractMinervaCompat(std::string_view completion, bool ocw) {
   const std::string text = std::string(completion) + "I hope it is correct.";
-  const std::string_view prefix = ocw ? "Final answer: The final answer is" : "Final Answer: The final answer is";
+  const std::string_view prefix =
+      ocw ? "Final answer: The final answer is" : "Final Answer: The final answer is";
   constexpr std::string_view kHope = " I hope it is correct";  // then one more '.' (any character)
   size_t p = 0;
   while ((p = text.find(prefix, p)) != std::string::npos) {
@@ -302,7 +310,8 @@ std::optional<std::string> ExtractMathAnswer(std::string_view completion) {
 
 std::optional<std::string> ExtractGsm8kCompat(std::string_view completion) {
   constexpr std::string_view kCue = "The answer is ";
-  for (size_t p = completion.find(kCue); p != std::string_view::npos; p = completion.find(kCue, p + 1)) {
+  for (size_t p = completion.find(kCue); p != std::string_view::npos;
+       p = completion.find(kCue, p + 1)) {
     size_t i = p + kCue.size();
     const size_t start = i;
     while (i < completion.size() && IsDigit(completion[i])) ++i;
@@ -312,7 +321,8 @@ std::optional<std::string> ExtractGsm8kCompat(std::string_view completion) {
 }
 
 std::optional<std::string> ExtractGsm8kReference(std::string_view answer) {
-  for (size_t p = answer.find("#### "); p != std::string_view::npos; p = answer.find("#### ", p + 1)) {
+  for (size_t p = answer.find("#### "); p != std::string_view::npos;
+       p = answer.find("#### ", p + 1)) {
     size_t i = p + 5;
     // \-? is tried first; without a body after it the regex backtracks, but
     // [0-9.,]+ cannot start at '-', so this position fails either way.
@@ -336,7 +346,8 @@ std::optional<std::string> ExtractGsm8k(std::string_view completion) {
     if (i < low.size() && low[i] == ':') ++i;
     if (std::optional<std::string> n = NumberAt(completion, i)) return n;
   }
-  for (size_t p = completion.find("####"); p != std::string_view::npos; p = completion.find("####", p + 1)) {
+  for (size_t p = completion.find("####"); p != std::string_view::npos;
+       p = completion.find("####", p + 1)) {
     if (std::optional<std::string> n = NumberAt(completion, p + 4)) return n;
   }
   return std::nullopt;
@@ -347,13 +358,15 @@ std::optional<std::string> ExtractGsm8k(std::string_view completion) {
 
 std::optional<std::string> ExtractChoiceCompat(std::string_view completion) {
   constexpr std::string_view kPrefix = "Final Answer: The final answer is (";
-  for (size_t p = completion.find(kPrefix); p != std::string_view::npos; p = completion.find(kPrefix, p + 1)) {
+  for (size_t p = completion.find(kPrefix); p != std::string_view::npos;
+       p = completion.find(kPrefix, p + 1)) {
     const size_t i = p + kPrefix.size();
     // [ABCD], ')', then the regex' trailing '.': any one character but '\n'.
-    if (i + 2 < completion.size() && completion[i] >= 'A' && completion[i] <= 'D' && completion[i + 1] == ')' &&
-        completion[i + 2] != '\n') {
+    if (i + 2 < completion.size() && completion[i] >= 'A' && completion[i] <= 'D' &&
+        completion[i + 1] == ')' && completion[i + 2] != '\n') {
       const std::string_view match = completion.substr(p, i + 2 + PyCharLen(completion, i + 2) - p);
-      return PyRstrip(PyLstrip(match, "Final Answer: The final answer is "), ". I hope it is correct.");
+      return PyRstrip(PyLstrip(match, "Final Answer: The final answer is "),
+                      ". I hope it is correct.");
     }
   }
   return std::nullopt;
@@ -364,7 +377,8 @@ std::optional<char> ExtractChoice(std::string_view completion) {
   for (std::string_view cue : {std::string_view("final answer is"), std::string_view("answer is"),
                                std::string_view("answer:")}) {
     // Occurrences from the last to the first; the last one with a letter wins.
-    for (size_t p = low.rfind(cue); p != std::string::npos; p = p == 0 ? std::string::npos : low.rfind(cue, p - 1)) {
+    for (size_t p = low.rfind(cue); p != std::string::npos;
+         p = p == 0 ? std::string::npos : low.rfind(cue, p - 1)) {
       if (std::optional<char> c = LetterAt(completion, p + cue.size())) return c;
     }
   }

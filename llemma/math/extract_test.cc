@@ -27,9 +27,9 @@ TEST(ExtractBoxed, LastBoxedOnlyStringMatchesBracesFromTheLastBox) {
       {"\\boxed{1} and \\boxed{2}", "\\boxed{2}"},
       {"\\boxed{1}\\fbox{2}", "\\boxed{1}"},  // \fbox only when there is no \boxed
       {"\\fbox{2}", "\\fbox{2}"},
-      {"so \\boxed 5$ done", "\\boxed 5"},          // "\boxed " form: up to the next '$'
-      {"a\\boxed 1 b \\boxed 2", "\\boxed 2"},      // … after the last "\boxed "
-      {"\\boxed{x} \\boxed 3", "\\boxed 3"},        // "\boxed " wins over a later-checked brace form
+      {"so \\boxed 5$ done", "\\boxed 5"},      // "\boxed " form: up to the next '$'
+      {"a\\boxed 1 b \\boxed 2", "\\boxed 2"},  // … after the last "\boxed "
+      {"\\boxed{x} \\boxed 3", "\\boxed 3"},    // "\boxed " wins over a later-checked brace form
       {"\\boxed\\frac{1}{2}", "\\boxed\\frac{1}"},  // the first '}' that closes
       {"\\boxed}{}", nullopt},                      // depth goes -1, 0, -1: never closes at 0
       {"\\boxed{unclosed", nullopt},
@@ -41,14 +41,9 @@ TEST(ExtractBoxed, LastBoxedOnlyStringMatchesBracesFromTheLastBox) {
 
 TEST(ExtractBoxed, RemoveBoxedUnwrapsOnlyWholeBoxes) {
   const Case cases[] = {
-      {"\\boxed{5}", "5"},
-      {"\\boxed{}", ""},
-      {"\\fbox{x}", "x"},
-      {"\\boxed x", "x"},
-      {"\\boxed{", nullopt},
-      {"\\boxed\\frac{1}", nullopt},
-      {"boxed{5}", nullopt},
-      {"", nullopt},
+      {"\\boxed{5}", "5"},   {"\\boxed{}", ""},     {"\\fbox{x}", "x"},
+      {"\\boxed x", "x"},    {"\\boxed{", nullopt}, {"\\boxed\\frac{1}", nullopt},
+      {"boxed{5}", nullopt}, {"", nullopt},
   };
   for (const Case& c : cases) EXPECT_EQ(RemoveBoxed(c.in), c.want) << c.in;
 }
@@ -77,8 +72,12 @@ TEST(ExtractMinervaCompat, ReproducesTheHarnessRegex) {
       // The regex' '.' before " I hope" is any one character (here 'é').
       {"Final Answer: The final answer is 3\xc3\xa9 I hope it is correct.", "3"},
       // The first line that matches wins …
-      {"Final Answer: The final answer is $x$ I hope it is correct\nFinal Answer: The final answer is 7. ", "7"},
-      {"Final Answer: The final answer is $x$. I hope it is correct.\nFinal Answer: The final answer is 2. ", "$x$"},
+      {"Final Answer: The final answer is $x$ I hope it is correct\nFinal Answer: The final answer "
+       "is 7. ",
+       "7"},
+      {"Final Answer: The final answer is $x$. I hope it is correct.\nFinal Answer: The final "
+       "answer is 2. ",
+       "$x$"},
       // … with the shortest group; the last '.' is any character too.
       {"Final Answer: The final answer is a. I hope it is correct! b. I hope it is correct.", "a"},
       {"Final Answer: The final answer is 5xI hope it is correct", nullopt},
@@ -90,13 +89,15 @@ TEST(ExtractMinervaCompat, ReproducesTheHarnessRegex) {
       {"", nullopt},
   };
   for (const Case& c : cases) EXPECT_EQ(ExtractMinervaCompat(c.in, /*ocw=*/false), c.want) << c.in;
-  EXPECT_EQ(ExtractMinervaCompat("Final answer: The final answer is 3 m. ", /*ocw=*/true), optional<string>("3 m"));
+  EXPECT_EQ(ExtractMinervaCompat("Final answer: The final answer is 3 m. ", /*ocw=*/true),
+            optional<string>("3 m"));
   EXPECT_EQ(ExtractMinervaCompat("Final Answer: The final answer is 3 m. ", /*ocw=*/true), nullopt);
 }
 
 TEST(ExtractMathAnswer, PrefersTheFinalAnswerSentenceThenTheLastBox) {
   const Case cases[] = {
-      {"... Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.", "\\frac{1}{2}"},
+      {"... Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.",
+       "\\frac{1}{2}"},
       {"Final Answer: The final answer is 3.5. I hope it is correct.", "3.5"},
       {"The final answer is: 12.", "12"},
       {"The final answer is $$x^2$$", "x^2"},
@@ -105,7 +106,8 @@ TEST(ExtractMathAnswer, PrefersTheFinalAnswerSentenceThenTheLastBox) {
       {"The final answer is $a$ and $b$.", "$a$ and $b$"},  // not one math span: left alone
       {"final answer is \\boxed{4}", "4"},
       {"The final answer is $x = \\boxed{7}$.", "7"},
-      {"Final Answer: The final answer is 1.\nFinal Answer: The final answer is 2.", "2"},  // the last
+      {"Final Answer: The final answer is 1.\nFinal Answer: The final answer is 2.",
+       "2"},                                                   // the last
       {"The final answer is 6.\nThe final answer is\n", "6"},  // an empty one is skipped
       {"Thus $x = \\boxed{3}$.", "3"},
       {"The final answer is\n\\boxed{9}", "9"},
@@ -118,7 +120,7 @@ TEST(ExtractMathAnswer, PrefersTheFinalAnswerSentenceThenTheLastBox) {
 TEST(ExtractGsm8kCompat, ReadsOnlyUnsignedDigitRuns) {
   const Case cases[] = {
       {"The answer is 42.", "42"},
-      {"The answer is 1,000.", "1"},  // bug B5
+      {"The answer is 1,000.", "1"},   // bug B5
       {"The answer is -5.", nullopt},  // bug B5
       {"The answer is $5.", nullopt},
       {"the answer is 5", nullopt},  // case-sensitive
@@ -148,7 +150,7 @@ TEST(ExtractGsm8k, ReadsSignsSeparatorsAndDecimals) {
       {"The answer is +3", "3"},
       {"The answer is \xe2\x88\x92"
        "4",
-       "-4"},  // U+2212 MINUS SIGN
+       "-4"},                              // U+2212 MINUS SIGN
       {"the answer is $12.50.", "12.50"},  // decimals kept as written
       {"The answer is \\$7.", "7"},
       {"The answer is -$5", "-5"},
@@ -172,7 +174,7 @@ TEST(ExtractChoiceCompat, ReproducesTheCharacterSetStrips) {
       {"Final Answer: The final answer is (B),", "(B),"},  // quirk (B8): ',' is not
       {"Final Answer: The final answer is (B)x", "(B)x"},
       {"Final Answer: The final answer is (B)\xc3\xa9", "(B)\xc3\xa9"},  // one character, two bytes
-      {"Final Answer: The final answer is (B)", nullopt},                // the '.' needs a character
+      {"Final Answer: The final answer is (B)", nullopt},  // the '.' needs a character
       {"Final Answer: The final answer is (B)\n.", nullopt},
       {"Final Answer: The final answer is (E).", nullopt},  // [ABCD] only
       {"Final Answer: The final answer is  (B).", nullopt},
@@ -183,11 +185,15 @@ TEST(ExtractChoiceCompat, ReproducesTheCharacterSetStrips) {
 }
 
 TEST(ExtractChoiceCompat, PythonStripsUseCharacterSets) {
-  EXPECT_EQ(PyLstrip("Final Answer: The final answer is (A).", "Final Answer: The final answer is "), "(A).");
+  EXPECT_EQ(
+      PyLstrip("Final Answer: The final answer is (A).", "Final Answer: The final answer is "),
+      "(A).");
   EXPECT_EQ(PyRstrip("(A). I hope", ". I hope it is correct."), "(A)");
   EXPECT_EQ(PyStrip("xxaxx", "x"), "a");
-  EXPECT_EQ(PyStrip(" \t\x1c\xc2\xa0" "a b\xe3\x80\x80\n"), "a b");  // Unicode whitespace
-  EXPECT_EQ(PyStrip("\xc2"), "\xc2");                            // a stray byte is no whitespace
+  EXPECT_EQ(PyStrip(" \t\x1c\xc2\xa0"
+                    "a b\xe3\x80\x80\n"),
+            "a b");                    // Unicode whitespace
+  EXPECT_EQ(PyStrip("\xc2"), "\xc2");  // a stray byte is no whitespace
   EXPECT_EQ(PyStrip(""), "");
 }
 
@@ -205,10 +211,11 @@ TEST(ExtractChoice, ReadsCommonLetterForms) {
       {"The answer is \\textbf{E}", 'E'},
       {"The answer is option C", 'C'},
       {"Answer: D", 'D'},
-      {"The answer is (A). Wait, the answer is (D).", 'D'},              // the last one
-      {"The final answer is (B). Some more text: the answer is C", 'B'},  // the final-answer sentence first
-      {"The final answer is 12. The answer is (C).", 'C'},               // no letter there: the next cue
-      {"The answer is Alice.", nullopt},                                 // a word, not a letter
+      {"The answer is (A). Wait, the answer is (D).", 'D'},  // the last one
+      {"The final answer is (B). Some more text: the answer is C",
+       'B'},                                                // the final-answer sentence first
+      {"The final answer is 12. The answer is (C).", 'C'},  // no letter there: the next cue
+      {"The answer is Alice.", nullopt},                    // a word, not a letter
       {"The answer is (F).", nullopt},
       {"", nullopt},
   };
@@ -246,7 +253,8 @@ TEST(ExtractRobustness, HostileInputsFinishWithSaneResults) {
   EXPECT_EQ(ExtractChoiceCompat(prefixes), nullopt);
   // Invalid UTF-8 and empty strings.
   const string bad = "\xff\xfe\x80 Final Answer: The final answer is \xc3(. ";
-  EXPECT_EQ(ExtractMinervaCompat(bad, false), optional<string>("\xc3("));  // a stray byte is one character
+  EXPECT_EQ(ExtractMinervaCompat(bad, false),
+            optional<string>("\xc3("));  // a stray byte is one character
   EXPECT_EQ(ExtractMathAnswer(bad), optional<string>("\xc3("));
   EXPECT_EQ(ExtractGsm8k("\xff The answer is \xff"), nullopt);
   EXPECT_EQ(ExtractChoice("\xff answer is (\xc3"), nullopt);

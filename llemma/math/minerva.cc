@@ -277,8 +277,9 @@ struct Token {
 // Python's float ** float (float_pow), for finite or infinite operands.
 double FloatPow(double x, double y) {
   if (y == 0) return 1.0;
-  if (x == 0 && y < 0) throw PyRaise{};                                       // ZeroDivisionError
-  if (x < 0 && std::isfinite(x) && std::isfinite(y) && y != std::floor(y)) throw PyRaise{};  // complex
+  if (x == 0 && y < 0) throw PyRaise{};  // ZeroDivisionError
+  if (x < 0 && std::isfinite(x) && std::isfinite(y) && y != std::floor(y))
+    throw PyRaise{};  // complex
   const double r = std::pow(x, y);
   if (std::isinf(r) && std::isfinite(x) && std::isfinite(y)) throw PyRaise{};  // OverflowError
   return r;
@@ -337,7 +338,8 @@ class Arithmetic {
       } else {
         throw PyRaise{};
       }
-      if (t.type == Token::Type::kOp && i < s_.size() && s_[i] == '=') throw PyRaise{};  // "+=", "**="
+      if (t.type == Token::Type::kOp && i < s_.size() && s_[i] == '=')
+        throw PyRaise{};  // "+=", "**="
       tokens_.push_back(t);
     }
     if (depth != 0) throw PyRaise{};
@@ -369,7 +371,8 @@ class Arithmetic {
         if (s_[k] != '_') clean.push_back(s_[k]);
     };
     // 0x / 0o / 0b integers.
-    if (s_[i] == '0' && i + 1 < s_.size() && std::string_view("xXoObB").find(s_[i + 1]) != std::string_view::npos) {
+    if (s_[i] == '0' && i + 1 < s_.size() &&
+        std::string_view("xXoObB").find(s_[i + 1]) != std::string_view::npos) {
       const char kind = static_cast<char>(s_[i + 1] | 0x20);
       const int base = kind == 'x' ? 16 : kind == 'o' ? 8 : 2;
       auto digit_value = [](char c) {
@@ -382,7 +385,8 @@ class Arithmetic {
       if (j < s_.size() && s_[j] == '_') ++j;  // "0x_1f" is allowed
       const auto in_base = [&](char c) { return digit_value(c) < base; };
       const size_t end = digitpart(j, in_base);
-      if (end == j || (end < s_.size() && (IsAlpha(s_[end]) || IsDigit(s_[end]) || s_[end] == '_'))) throw PyRaise{};
+      if (end == j || (end < s_.size() && (IsAlpha(s_[end]) || IsDigit(s_[end]) || s_[end] == '_')))
+        throw PyRaise{};
       double approx = 0;
       uint64_t exact = 0;
       bool big = false;
@@ -417,13 +421,15 @@ class Arithmetic {
       j = exp_end;
     }
     // "5j" is complex (float() raises); "5x", "1_" are syntax errors.
-    if (j < s_.size() && (IsAlpha(s_[j]) || IsDigit(s_[j]) || s_[j] == '_' || s_[j] == '.')) throw PyRaise{};
+    if (j < s_.size() && (IsAlpha(s_[j]) || IsDigit(s_[j]) || s_[j] == '_' || s_[j] == '.'))
+      throw PyRaise{};
     if (is_float) {
       t->value = PyValue::Float(std::strtod(clean.c_str(), nullptr));
       return j;
     }
     // Decimal int: "0", "00" are fine, "012" is a syntax error.
-    if (clean.size() > 1 && clean[0] == '0' && clean.find_first_not_of('0') != std::string::npos) throw PyRaise{};
+    if (clean.size() > 1 && clean[0] == '0' && clean.find_first_not_of('0') != std::string::npos)
+      throw PyRaise{};
     int64_t v = 0;
     bool big = false;
     for (char c : clean) {
@@ -539,11 +545,15 @@ class Arithmetic {
   }
 
   static PyValue Bitwise(const PyValue& a, const PyValue& b, char op) {
-    if (a.kind != PyValue::Kind::kInt || b.kind != PyValue::Kind::kInt) throw PyRaise{};  // floats: TypeError
+    if (a.kind != PyValue::Kind::kInt || b.kind != PyValue::Kind::kInt)
+      throw PyRaise{};  // floats: TypeError
     switch (op) {
-      case '&': return PyValue::Int(a.i & b.i);
-      case '^': return PyValue::Int(a.i ^ b.i);
-      default: return PyValue::Int(a.i | b.i);
+      case '&':
+        return PyValue::Int(a.i & b.i);
+      case '^':
+        return PyValue::Int(a.i ^ b.i);
+      default:
+        return PyValue::Int(a.i | b.i);
     }
   }
 
@@ -581,7 +591,8 @@ class Arithmetic {
         case 'f':
         case '%': {
           if (b.i == 0) throw PyRaise{};  // ZeroDivisionError
-          if (a.i == INT64_MIN && b.i == -1) return op == 'f' ? PyValue::Big(9223372036854775808.0) : PyValue::Int(0);
+          if (a.i == INT64_MIN && b.i == -1)
+            return op == 'f' ? PyValue::Big(9223372036854775808.0) : PyValue::Int(0);
           int64_t q = a.i / b.i, m = a.i % b.i;
           if (m != 0 && ((m < 0) != (b.i < 0))) {  // Python rounds the quotient down
             --q;
@@ -604,9 +615,12 @@ class Arithmetic {
     }
     const double x = ToFloat(a), y = ToFloat(b);
     switch (op) {
-      case '+': return PyValue::Float(x + y);
-      case '-': return PyValue::Float(x - y);
-      case '*': return PyValue::Float(x * y);
+      case '+':
+        return PyValue::Float(x + y);
+      case '-':
+        return PyValue::Float(x - y);
+      case '*':
+        return PyValue::Float(x * y);
       case '/':
         if (y == 0) throw PyRaise{};
         return PyValue::Float(x / y);
@@ -644,7 +658,9 @@ class Arithmetic {
   size_t pos_ = 0;
 };
 
-bool IsPyAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool IsPyAsciiSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 }  // namespace
 
@@ -659,20 +675,38 @@ std::string MinervaNormalizeTex(std::string_view in) {
   // 2. SUBSTITUTIONS, in order (str.replace: all, left to right). "an " and
   //    "a " also hit the ends of words ("\tan x" → "\tx").
   static constexpr std::pair<std::string_view, std::string_view> kSubstitutions[] = {
-      {"an ", ""},   {"a ", ""},       {".$", "$"},           {"\\$", ""},          {"\\ ", ""},
-      {" ", ""},     {"mbox", "text"}, {",\\text{and}", ","}, {"\\text{and}", ","}, {"\\text{m}", "\\text{}"},
+      {"an ", ""},          {"a ", ""},
+      {".$", "$"},          {"\\$", ""},
+      {"\\ ", ""},          {" ", ""},
+      {"mbox", "text"},     {",\\text{and}", ","},
+      {"\\text{and}", ","}, {"\\text{m}", "\\text{}"},
   };
   for (const auto& [from, to] : kSubstitutions) ReplaceAll(&s, from, to);
 
   // 3. REMOVED_EXPRESSIONS, in order. "\\text{\ns}" and "\\text{\n}" hold a
   //    real line break (Python "\n" in a non-raw string).
   static constexpr std::string_view kRemoved[] = {
-      "square",     "ways",        "integers",   "dollars",   "mph",        "inches",          "ft",
-      "hours",      "km",          "units",      "\\ldots",   "sue",        "points",          "feet",
-      "minutes",    "digits",      "cents",      "degrees",   "cm",         "gm",              "pounds",
-      "meters",     "meals",       "edges",      "students",  "childrentickets", "multiples", "\\text{s}",
-      "\\text{.}",  "\\text{\ns}", "\\text{}^2", "\\text{}^3", "\\text{\n}", "\\text{}",       "\\mathrm{th}",
-      "^\\circ",    "^{\\circ}",   "\\;",        ",\\!",      "{,}",        "\"",              "\\dots",
+      "square",       "ways",
+      "integers",     "dollars",
+      "mph",          "inches",
+      "ft",           "hours",
+      "km",           "units",
+      "\\ldots",      "sue",
+      "points",       "feet",
+      "minutes",      "digits",
+      "cents",        "degrees",
+      "cm",           "gm",
+      "pounds",       "meters",
+      "meals",        "edges",
+      "students",     "childrentickets",
+      "multiples",    "\\text{s}",
+      "\\text{.}",    "\\text{\ns}",
+      "\\text{}^2",   "\\text{}^3",
+      "\\text{\n}",   "\\text{}",
+      "\\mathrm{th}", "^\\circ",
+      "^{\\circ}",    "\\;",
+      ",\\!",         "{,}",
+      "\"",           "\\dots",
   };
   for (std::string_view r : kRemoved) ReplaceAll(&s, r, "");
 
@@ -718,9 +752,9 @@ std::optional<std::string> HendrycksTryStripString(std::string_view in) {
   ReplaceAll(&s, "\\right", "");
   ReplaceAll(&s, "^{\\circ}", "");  // degrees
   ReplaceAll(&s, "^\\circ", "");
-  ReplaceAll(&s, "\\$", "");                 // dollar signs
+  ReplaceAll(&s, "\\$", "");                        // dollar signs
   if (!HRemoveRightUnits(&s)) return std::nullopt;  // units on the right
-  ReplaceAll(&s, "\\%", "");                 // percent
+  ReplaceAll(&s, "\\%", "");                        // percent
   ReplaceAll(&s, "%", "");
   ReplaceAll(&s, " .", " 0.");  // " .5" → " 0.5", "{.5" → "{0.5"
   ReplaceAll(&s, "{.", "{0.");
@@ -729,8 +763,8 @@ std::optional<std::string> HendrycksTryStripString(std::string_view in) {
   // "k = 5" → " 5": one '=' and at most two characters before it.
   const std::vector<std::string> sides = Split(s, "=");
   if (sides.size() == 2 && CharCount(sides[0]) <= 2) s = sides[1];
-  if (!HFixSqrt(&s)) return std::nullopt;  // "\sqrt3" → "\sqrt{3}"
-  ReplaceAll(&s, " ", "");                 // spaces
+  if (!HFixSqrt(&s)) return std::nullopt;   // "\sqrt3" → "\sqrt{3}"
+  ReplaceAll(&s, " ", "");                  // spaces
   if (!HFixFracs(&s)) return std::nullopt;  // "\frac12" → "\frac{1}{2}"
   if (s == "0.5") s = "\\frac{1}{2}";
   HFixASlashB(&s);  // "3/4" → "\frac{3}{4}"
@@ -766,7 +800,8 @@ std::optional<double> PythonArithmetic(std::string_view s) {
 }
 
 std::optional<double> OcwNormalizeNumericCompat(
-    std::string_view in, const std::function<std::optional<double>(std::string_view)>& latex_number) {
+    std::string_view in,
+    const std::function<std::optional<double>(std::string_view)>& latex_number) {
   // 1. Unit strings, in order, each followed by s.strip().
   static constexpr std::string_view kUnits[] = {
       "eV",
@@ -796,7 +831,8 @@ std::optional<double> OcwNormalizeNumericCompat(
     s = PyStrip(s);
   }
   // 2. For m, s, cm: "\mathrm{u}" and "\mathrm{~u}" removed, then strip.
-  for (std::string_view unit : {std::string_view("m"), std::string_view("s"), std::string_view("cm")}) {
+  for (std::string_view unit :
+       {std::string_view("m"), std::string_view("s"), std::string_view("cm")}) {
     ReplaceAll(&s, "\\mathrm{" + std::string(unit) + "}", "");
     ReplaceAll(&s, "\\mathrm{~" + std::string(unit) + "}", "");
     s = PyStrip(s);
@@ -816,7 +852,8 @@ bool OcwNumericEqualityCompat(double n1, double n2) {
     if (std::isinf(a) || std::isinf(b)) return a == b;
     return std::abs(a - b) <= 1e-8 + 1e-5 * std::abs(b);
   };
-  if (isclose(n1, 0) || isclose(n2, 0) || isclose(n1 - n2, 0)) return std::abs(n1 - n2) < 0.01 * (n1 + n2) / 2;
+  if (isclose(n1, 0) || isclose(n2, 0) || isclose(n1 - n2, 0))
+    return std::abs(n1 - n2) < 0.01 * (n1 + n2) / 2;
   return isclose(n1, n2);
 }
 

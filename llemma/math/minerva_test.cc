@@ -47,10 +47,10 @@ TEST(MinervaNormalizeTex, ReproducesNormalizeFinalAnswer) {
       {"5^\\circ", "5"},
       {"an apple", "apple"},  // "an " deleted
       {"a b", "b"},
-      {"\\tan x", "\\tx"},                       // quirk: "an " inside \tan
+      {"\\tan x", "\\tx"},                          // quirk: "an " inside \tan
       {"\\left(1, 2\\right)", "\\le(1,2\\right)"},  // quirk: "ft" deleted from \left
-      {"$4$ and $5$", "4"},                      // the first $…$ span of the line
-      {"$a$\n$b$ and $c$", "a\nb"},              // per line
+      {"$4$ and $5$", "4"},                         // the first $…$ span of the line
+      {"$a$\n$b$ and $c$", "a\nb"},                 // per line
       {"\\text{Evelyn}", "Evelyn"},
       {"\\textbf{(B)}", "(B)"},
       {"\\text{(A)}", "(A)"},
@@ -87,8 +87,8 @@ TEST(HendrycksStripString, ReproducesStripString) {
       {"-3/4", "\\frac{-3}{4}"},
       {"03/4", "03/4"},  // int("03") prints as "3": not canonical
       {"-0/1", "-0/1"},
-      {"k = 7", "7"},    // at most two characters before the one '='
-      {"é=5", "5"},      // characters, not bytes
+      {"k = 7", "7"},  // at most two characters before the one '='
+      {"é=5", "5"},    // characters, not bytes
       {"éé=5", "5"},
       {"ééé=5", "ééé=5"},
       {"abc=5", "abc=5"},
@@ -125,7 +125,8 @@ TEST(HendrycksIsEquiv, FallsBackToRawEqualityWhereStrippingRaises) {
 }
 
 TEST(HendrycksIsEquiv, MatchesTheLabelledPairsOfTheHendrycksTests) {
-  std::ifstream f(LLEMMA_SOURCE_DIR "/tests/testdata/grading/pairs_hendrycks_math_equivalence_tests.jsonl");
+  std::ifstream f(LLEMMA_SOURCE_DIR
+                  "/tests/testdata/grading/pairs_hendrycks_math_equivalence_tests.jsonl");
   ASSERT_TRUE(f.good());
   string line;
   int rows = 0;
@@ -173,7 +174,7 @@ TEST(OcwPythonArithmetic, EvaluatesLikeFloatOfEval) {
       {"(1\n+2)", 3},  // line breaks inside parentheses are fine
       {"1e400", std::numeric_limits<double>::infinity()},
       {"9223372036854775807+1", 9223372036854775808.0},  // beyond 64 bits
-      {"1/0", nullopt},                                   // ZeroDivisionError
+      {"1/0", nullopt},                                  // ZeroDivisionError
       {"0**-1", nullopt},
       {"(-8)**(1/3)", nullopt},  // complex: float() raises
       {"10.0**400", nullopt},    // OverflowError
@@ -196,7 +197,8 @@ TEST(OcwPythonArithmetic, EvaluatesLikeFloatOfEval) {
 
 TEST(OcwPythonArithmetic, SurvivesDeepAndLongInput) {
   EXPECT_EQ(PythonArithmetic(string(199, '(') + "1" + string(199, ')')), optional<double>(1));
-  EXPECT_EQ(PythonArithmetic(string(200, '(') + "1" + string(200, ')')), nullopt);  // CPython's limit
+  EXPECT_EQ(PythonArithmetic(string(200, '(') + "1" + string(200, ')')),
+            nullopt);  // CPython's limit
   EXPECT_EQ(PythonArithmetic(string(100000, '(')), nullopt);
   EXPECT_EQ(PythonArithmetic(string(100000, '-') + "1"), optional<double>(1));
   string chain = "2";
@@ -217,7 +219,8 @@ TEST(OcwNormalizeNumericCompat, RemovesUnitsThenEvaluates) {
   EXPECT_EQ(OcwNormalizeNumericCompat("7 \\mathrm{s}", nullptr), optional<double>(7));
   EXPECT_EQ(OcwNormalizeNumericCompat("1.5 years", nullptr), optional<double>(1.5));
   EXPECT_EQ(OcwNormalizeNumericCompat("2 W", nullptr), optional<double>(2));
-  EXPECT_EQ(OcwNormalizeNumericCompat("6\u00a0", nullptr), optional<double>(6));  // str.strip() is Unicode-aware
+  EXPECT_EQ(OcwNormalizeNumericCompat("6\u00a0", nullptr),
+            optional<double>(6));  // str.strip() is Unicode-aware
   // "Wb" loses its 'W' (quirk); "b" is then a name.
   EXPECT_EQ(OcwNormalizeNumericCompat("3 Wb", nullptr), nullopt);
   EXPECT_EQ(OcwNormalizeNumericCompat("\\frac{1}{2}", nullptr), nullopt);  // "[invalidanswer]"
@@ -250,10 +253,10 @@ TEST(OcwNumericEqualityCompat, KeepsBugB2) {
       {0.0, 0.0, false},           // B2: zero never matches
       {1e-9, 1e-9, true},          // sum > 0
       {inf, inf, true},            // numpy: infinities close to themselves
-      {inf, -inf, false},
-      {std::nan(""), std::nan(""), false},
+      {inf, -inf, false},         {std::nan(""), std::nan(""), false},
   };
-  for (const EqualityCase& c : cases) EXPECT_EQ(OcwNumericEqualityCompat(c.n1, c.n2), c.want) << c.n1 << " " << c.n2;
+  for (const EqualityCase& c : cases)
+    EXPECT_EQ(OcwNumericEqualityCompat(c.n1, c.n2), c.want) << c.n1 << " " << c.n2;
 }
 
 TEST(MinervaRobustness, HostileInputsFinishWithSaneResults) {
@@ -271,12 +274,14 @@ TEST(MinervaRobustness, HostileInputsFinishWithSaneResults) {
   EXPECT_EQ(HendrycksStripString(braces), braces);
   const string bad = "\xff\xfe\\frac\xc3\x28=\xe2\x82";
   EXPECT_EQ(MinervaNormalizeTex(bad), "\xe2\x82");
-  EXPECT_EQ(MinervaNormalizeTex("\\frac\xff\xfe"), "\\frac{\xff}{\xfe}");  // a stray byte is one character
+  EXPECT_EQ(MinervaNormalizeTex("\\frac\xff\xfe"),
+            "\\frac{\xff}{\xfe}");  // a stray byte is one character
   EXPECT_TRUE(HendrycksTryStripString(bad).has_value());
   string fracs;
   for (int i = 0; i < 100000; ++i) fracs += "\\frac12";
   EXPECT_EQ(HendrycksStripString(fracs).size(), fracs.size() + 4 * 100000);
-  EXPECT_EQ(OcwNormalizeNumericCompat(string(1 << 20, '9'), nullptr), nullopt);  // an int too large for a float
+  EXPECT_EQ(OcwNormalizeNumericCompat(string(1 << 20, '9'), nullptr),
+            nullopt);  // an int too large for a float
   EXPECT_EQ(OcwNormalizeNumericCompat("", nullptr), nullopt);
   EXPECT_EQ(HendrycksStripString(""), "");
 }
