@@ -15,5 +15,14 @@ void AddQuantizeCommand(CLI::App& app, int* exit_code);
 #ifdef LLEMMA_HAVE_CHECK_COMMAND
 void AddCheckCommand(CLI::App& app, int* exit_code);
 #endif
+#ifdef LLEMMA_HAVE_EVAL_COMMAND
+void AddEvalCommand(CLI::App& app, int* exit_code);  // cli/eval.cc
+#endif
+#ifdef LLEMMA_HAVE_SANDBOX_COMMAND
+void AddSandboxCommand(CLI::App& app, int* exit_code);  // cli/sandbox.cc
+#endif
+#ifdef LLEMMA_HAVE_SOLVE_COMMAND
+void AddSolveCommand(CLI::App& app, int* exit_code);  // cli/solve.cc
+#endif
 
 }  // namespace llemma::cli

@@ -17,6 +17,15 @@ int main(int argc, char** argv) {
 #ifdef LLEMMA_HAVE_CHECK_COMMAND
   llemma::cli::AddCheckCommand(app, &exit_code);
 #endif
+#ifdef LLEMMA_HAVE_EVAL_COMMAND
+  llemma::cli::AddEvalCommand(app, &exit_code);
+#endif
+#ifdef LLEMMA_HAVE_SANDBOX_COMMAND
+  llemma::cli::AddSandboxCommand(app, &exit_code);
+#endif
+#ifdef LLEMMA_HAVE_SOLVE_COMMAND
+  llemma::cli::AddSolveCommand(app, &exit_code);
+#endif
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }
