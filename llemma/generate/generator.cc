@@ -11,15 +11,18 @@ namespace llemma {
 
 const char* FinishReasonName(FinishReason r) {
   switch (r) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kEos: return "eos";
-    case FinishReason::kLength: return "length";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kEos:
+      return "eos";
+    case FinishReason::kLength:
+      return "length";
   }
   return "?";
 }
 
-StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok, std::span<const int32_t> prompt,
-                                  const GenerateOptions& opts,
+StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok,
+                                  std::span<const int32_t> prompt, const GenerateOptions& opts,
                                   const std::function<void(std::string_view)>& on_text) {
   LLEMMA_RETURN_IF_ERROR(ValidateSamplingParams(opts.sampling));
   if (opts.max_new_tokens < 0) return InvalidArgumentError("max new tokens must be >= 0");
@@ -80,8 +83,8 @@ StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok, std::span<
 }
 
 StatusOr<std::vector<GenerateResult>> GenerateN(Context& ctx, const Tokenizer& tok,
-                                                std::span<const int32_t> prompt, const GenerateOptions& opts,
-                                                int n) {
+                                                std::span<const int32_t> prompt,
+                                                const GenerateOptions& opts, int n) {
   LLEMMA_RETURN_IF_ERROR(ValidateSamplingParams(opts.sampling));
   if (n < 1 || n > ctx.n_seq()) {
     return InvalidArgumentError("GenerateN: n (" + std::to_string(n) + ") must be in [1, " +
@@ -89,8 +92,9 @@ StatusOr<std::vector<GenerateResult>> GenerateN(Context& ctx, const Tokenizer& t
   }
   if (prompt.empty()) return InvalidArgumentError("the prompt is empty; give at least one token");
   if (static_cast<int64_t>(prompt.size()) >= ctx.n_ctx()) {
-    return OutOfRangeError("the prompt has " + std::to_string(prompt.size()) + " tokens but the context holds " +
-                           std::to_string(ctx.n_ctx()) + "; shorten the prompt or raise the context size");
+    return OutOfRangeError("the prompt has " + std::to_string(prompt.size()) +
+                           " tokens but the context holds " + std::to_string(ctx.n_ctx()) +
+                           "; shorten the prompt or raise the context size");
   }
   const int64_t V = ctx.model().config().n_vocab;
   const int32_t eos = ctx.model().config().eos_id;

@@ -38,18 +38,18 @@ enum class FinishReason { kStop, kEos, kLength };
 const char* FinishReasonName(FinishReason r);  // "stop", "eos", "length"
 
 struct GenerateResult {
-  std::string text;               // the continuation, without any stop string
-  std::vector<int32_t> tokens;    // generated ids (including the one that completed a stop string)
+  std::string text;             // the continuation, without any stop string
+  std::vector<int32_t> tokens;  // generated ids (including the one that completed a stop string)
   FinishReason finish = FinishReason::kLength;
-  std::string stop_matched;       // which stop string ended generation
+  std::string stop_matched;  // which stop string ended generation
   int64_t n_prompt = 0;
   int64_t t_prefill_us = 0;
   int64_t t_decode_us = 0;
-  int64_t n_decode = 0;           // forward passes of single tokens
+  int64_t n_decode = 0;  // forward passes of single tokens
 };
 
-StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok, std::span<const int32_t> prompt,
-                                  const GenerateOptions& opts,
+StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok,
+                                  std::span<const int32_t> prompt, const GenerateOptions& opts,
                                   const std::function<void(std::string_view)>& on_text = {});
 
 // n samples of one prompt (the n > 1 case of majority voting): the prompt is
@@ -58,7 +58,7 @@ StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok, std::span<
 // opts.sampling.seed + i, so it equals Generate() with that seed. `ctx` needs
 // n_seq >= n.
 StatusOr<std::vector<GenerateResult>> GenerateN(Context& ctx, const Tokenizer& tok,
-                                                std::span<const int32_t> prompt, const GenerateOptions& opts,
-                                                int n);
+                                                std::span<const int32_t> prompt,
+                                                const GenerateOptions& opts, int n);
 
 }  // namespace llemma

@@ -62,10 +62,9 @@ StatusOr<std::unique_ptr<Context>> Context::Create(const Model& model, const Con
       }
     }
   } catch (const std::bad_alloc&) {
-    return ResourceExhaustedError("out of memory allocating a KV cache for " +
-                                  std::to_string(ctx->n_ctx_) + " tokens (" +
-                                  std::to_string(2 * cache_floats * 4 >> 20) +
-                                  " MiB); lower the context size (--ctx)");
+    return ResourceExhaustedError(
+        "out of memory allocating a KV cache for " + std::to_string(ctx->n_ctx_) + " tokens (" +
+        std::to_string(2 * cache_floats * 4 >> 20) + " MiB); lower the context size (--ctx)");
   }
   return ctx;
 }
@@ -83,19 +82,22 @@ StatusOr<std::span<const float>> Context::Eval(std::span<const int32_t> tokens, 
   if (n == 0) return InvalidArgumentError("Eval: no tokens to evaluate");
   for (int32_t id : tokens) {
     if (id < 0 || id >= c.n_vocab) {
-      return InvalidArgumentError("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                                  std::to_string(c.n_vocab) + ")");
+      return InvalidArgumentError("token id " + std::to_string(id) +
+                                  " is outside the vocabulary [0, " + std::to_string(c.n_vocab) +
+                                  ")");
     }
   }
   if (n_past_ + n > n_ctx_) {
     return OutOfRangeError(std::to_string(n_past_ + n) + " tokens do not fit in the context of " +
-                           std::to_string(n_ctx_) + "; shorten the input or raise the context size");
+                           std::to_string(n_ctx_) +
+                           "; shorten the input or raise the context size");
   }
   logits_.resize(static_cast<size_t>((all_logits ? n : 1) * c.n_vocab));
   for (int64_t i = 0; i < n; i += n_batch_) {
     const int64_t m = std::min(n_batch_, n - i);
     const bool last_chunk = i + m == n;
-    float* out = all_logits ? logits_.data() + i * c.n_vocab : (last_chunk ? logits_.data() : nullptr);
+    float* out =
+        all_logits ? logits_.data() + i * c.n_vocab : (last_chunk ? logits_.data() : nullptr);
     ForwardChunk(tokens.data() + i, m, all_logits, out);
   }
   return std::span<const float>(logits_);
@@ -195,7 +197,8 @@ Status Context::Fork(int src, int dst) {
   return Status::Ok();
 }
 
-StatusOr<std::span<const float>> Context::EvalBatch(std::span<const int32_t> tokens, std::span<const int> seqs) {
+StatusOr<std::span<const float>> Context::EvalBatch(std::span<const int32_t> tokens,
+                                                    std::span<const int> seqs) {
   const Config& c = model_.config();
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n == 0 || seqs.size() != tokens.size()) {
@@ -205,14 +208,17 @@ StatusOr<std::span<const float>> Context::EvalBatch(std::span<const int32_t> tok
   for (int64_t i = 0; i < n; ++i) {
     const int s = seqs[i];
     if (s < 0 || s >= n_seq_ || seen[s]) {
-      return InvalidArgumentError("EvalBatch: sequence ids must be distinct and below " + std::to_string(n_seq_));
+      return InvalidArgumentError("EvalBatch: sequence ids must be distinct and below " +
+                                  std::to_string(n_seq_));
     }
     seen[s] = true;
     if (tokens[i] < 0 || tokens[i] >= c.n_vocab) {
-      return InvalidArgumentError("token id " + std::to_string(tokens[i]) + " is outside the vocabulary");
+      return InvalidArgumentError("token id " + std::to_string(tokens[i]) +
+                                  " is outside the vocabulary");
     }
     if (n_past(s) + 1 > n_ctx_) {
-      return OutOfRangeError("sequence " + std::to_string(s) + " is full (" + std::to_string(n_ctx_) + " tokens)");
+      return OutOfRangeError("sequence " + std::to_string(s) + " is full (" +
+                             std::to_string(n_ctx_) + " tokens)");
     }
   }
   logits_.resize(static_cast<size_t>(n * c.n_vocab));

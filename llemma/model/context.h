@@ -50,7 +50,8 @@ class Context {
   Status Fork(int src, int dst);
   // tokens[i] is appended to sequence seqs[i] (distinct); returns logits
   // (tokens.size() rows of n_vocab).
-  StatusOr<std::span<const float>> EvalBatch(std::span<const int32_t> tokens, std::span<const int> seqs);
+  StatusOr<std::span<const float>> EvalBatch(std::span<const int32_t> tokens,
+                                             std::span<const int> seqs);
   int64_t n_past(int seq) const { return seq == 0 ? n_past_ : seq_past_[seq]; }
   int n_seq() const { return n_seq_; }
 
@@ -73,9 +74,9 @@ class Context {
   const int64_t n_batch_;
   ThreadPool pool_;
   const int n_seq_;
-  int64_t n_past_ = 0;                // sequence 0
-  std::vector<int64_t> seq_past_;     // positions held by each sequence (index 0 unused)
-  std::vector<int64_t> prefix_len_;   // positions read from sequence 0 (0 = none)
+  int64_t n_past_ = 0;               // sequence 0
+  std::vector<int64_t> seq_past_;    // positions held by each sequence (index 0 unused)
+  std::vector<int64_t> prefix_len_;  // positions read from sequence 0 (0 = none)
 
   // KV cache, per layer and sequence: (n_head_kv, n_ctx, head_dim) floats each for K and V.
   AlignedBuffer k_cache_, v_cache_;
