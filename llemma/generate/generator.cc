@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <list>
+#include <string>
+#include <utility>
 
 #include "llemma/core/timer.h"
 #include "llemma/generate/stop_matcher.h"
@@ -82,6 +85,210 @@ StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok,
   return result;
 }
 
+namespace {
+
+// One sample in flight: its sampler, detokenizer, stop matcher and result so far.
+struct Sample {
+  Sampler sampler;
+  StreamDecoder decoder;
+  StopMatcher stops;
+  GenerateResult result;
+  int seq = -1;      // the context sequence it decodes in
+  int32_t next = 0;  // the token to feed at the next step
+  bool live = false;
+};
+
+// Samples the next token from `logits`; false when the sample is finished.
+bool Advance(Sample& s, std::span<const float> logits, const GenerateOptions& opts, int32_t eos) {
+  const int32_t id = s.sampler.Sample(logits);
+  s.result.tokens.push_back(id);
+  if (opts.stop_at_eos && id == eos) {
+    s.result.finish = FinishReason::kEos;
+    return false;
+  }
+  s.result.text += s.stops.Push(s.decoder.Push(id));
+  if (s.stops.stopped()) {
+    s.result.finish = FinishReason::kStop;
+    s.result.stop_matched = s.stops.matched();
+    return false;
+  }
+  if (static_cast<int64_t>(s.result.tokens.size()) >= opts.max_new_tokens) return false;
+  s.next = id;
+  return true;
+}
+
+// Releases the text still held by the decoder and the stop matcher.
+void FlushSample(Sample& s) {
+  if (s.stops.stopped()) return;
+  s.result.text += s.stops.Push(s.decoder.Flush());
+  if (s.stops.stopped()) {
+    s.result.finish = FinishReason::kStop;
+    s.result.stop_matched = s.stops.matched();
+  } else {
+    s.result.text += s.stops.Flush();
+  }
+}
+
+// A job whose prompt is in the context.
+struct ActiveJob {
+  size_t index = 0;
+  const PromptJob* job = nullptr;
+  int prompt_seq = -1;  // holds the prompt; the other samples' sequences read from it
+  std::vector<Sample> samples;
+  int live = 0;
+  int64_t t_start_us = 0;  // end of the prefill
+};
+
+Status ValidateJob(const Context& ctx, const PromptJob& j, const std::string& what) {
+  Status s = ValidateSamplingParams(j.opts.sampling);
+  if (!s.ok()) return s.WithContext(what);
+  if (j.opts.max_new_tokens < 0)
+    return InvalidArgumentError(what + ": max new tokens must be >= 0");
+  if (j.n < 1 || j.n > ctx.n_seq()) {
+    return InvalidArgumentError(what + ": n (" + std::to_string(j.n) + ") must be in [1, " +
+                                std::to_string(ctx.n_seq()) + "], the context's sequence count");
+  }
+  if (j.prompt.empty())
+    return InvalidArgumentError(what + ": the prompt is empty; give at least one token");
+  if (static_cast<int64_t>(j.prompt.size()) >= ctx.n_ctx()) {
+    return OutOfRangeError(what + ": the prompt has " + std::to_string(j.prompt.size()) +
+                           " tokens but the context holds " + std::to_string(ctx.n_ctx()) +
+                           "; shorten the prompt or raise the context size");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status GenerateMany(Context& ctx, const Tokenizer& tok, std::span<const PromptJob> jobs,
+                    const OnJobDone& on_done) {
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    LLEMMA_RETURN_IF_ERROR(ValidateJob(ctx, jobs[i], "job " + std::to_string(i)));
+  }
+  const int64_t V = ctx.model().config().n_vocab;
+  const int32_t eos = ctx.model().config().eos_id;
+  ctx.Rewind(0);
+
+  std::vector<bool> busy(ctx.n_seq(), false);
+  int n_free = ctx.n_seq();
+  auto take_seq = [&] {
+    const int s = static_cast<int>(std::find(busy.begin(), busy.end(), false) - busy.begin());
+    LLEMMA_CHECK(s < ctx.n_seq());
+    busy[s] = true;
+    --n_free;
+    return s;
+  };
+  auto release_seq = [&](int s) -> Status {
+    LLEMMA_RETURN_IF_ERROR(ctx.Clear(s));
+    busy[s] = false;
+    ++n_free;
+    return Status::Ok();
+  };
+  // A sample is done: flush its text and hand back its sequence unless other
+  // samples of the job read their prefix from it.
+  auto sample_done = [&](ActiveJob& a, Sample& s) -> Status {
+    s.live = false;
+    FlushSample(s);
+    --a.live;
+    return s.seq == a.prompt_seq ? Status::Ok() : release_seq(s.seq);
+  };
+  auto complete = [&](ActiveJob& a) -> Status {
+    LLEMMA_RETURN_IF_ERROR(release_seq(a.prompt_seq));
+    const int64_t t_decode = NowMicros() - a.t_start_us;
+    std::vector<GenerateResult> results;
+    results.reserve(a.samples.size());
+    for (Sample& s : a.samples) {
+      s.result.t_decode_us = t_decode;
+      results.push_back(std::move(s.result));
+    }
+    return on_done(a.index, std::move(results));
+  };
+
+  std::list<ActiveJob> active;
+  size_t next_job = 0;
+  // Prefills queued jobs (in order) while their samples fit in free sequences.
+  auto admit = [&]() -> Status {
+    while (next_job < jobs.size() && n_free >= jobs[next_job].n) {
+      const PromptJob& j = jobs[next_job];
+      ActiveJob a;
+      a.index = next_job++;
+      a.job = &j;
+      a.prompt_seq = take_seq();
+      const int64_t t0 = NowMicros();
+      LLEMMA_ASSIGN_OR_RETURN(std::span<const float> logits, ctx.EvalSeq(a.prompt_seq, j.prompt));
+      a.t_start_us = NowMicros();
+      a.samples.reserve(j.n);
+      for (int i = 0; i < j.n; ++i) {
+        SamplingParams p = j.opts.sampling;
+        p.seed += static_cast<uint64_t>(i);
+        a.samples.push_back(Sample{
+            Sampler(p), StreamDecoder(tok, false), StopMatcher(j.opts.stop), {}, -1, 0, true});
+        Sample& s = a.samples.back();
+        s.result.n_prompt = static_cast<int64_t>(j.prompt.size());
+        s.result.t_prefill_us = a.t_start_us - t0;
+        s.seq = i == 0 ? a.prompt_seq : take_seq();
+        if (i > 0) LLEMMA_RETURN_IF_ERROR(ctx.Fork(a.prompt_seq, s.seq));
+      }
+      a.live = j.n;
+      // The first token of every sample comes from the prompt's logits.
+      const std::span<const float> last = logits.subspan(logits.size() - V);
+      for (Sample& s : a.samples) {
+        if (j.opts.max_new_tokens == 0 || !Advance(s, last, j.opts, eos)) {
+          LLEMMA_RETURN_IF_ERROR(sample_done(a, s));
+        }
+      }
+      if (a.live == 0) {
+        LLEMMA_RETURN_IF_ERROR(complete(a));
+      } else {
+        active.push_back(std::move(a));
+      }
+    }
+    return Status::Ok();
+  };
+
+  LLEMMA_RETURN_IF_ERROR(admit());
+  std::vector<int32_t> tokens;
+  std::vector<int> seqs;
+  std::vector<std::pair<ActiveJob*, Sample*>> who;
+  while (!active.empty()) {
+    tokens.clear();
+    seqs.clear();
+    who.clear();
+    for (ActiveJob& a : active) {
+      for (Sample& s : a.samples) {
+        if (!s.live) continue;
+        if (ctx.n_past(s.seq) >= ctx.n_ctx()) {  // the end of the context: "length"
+          LLEMMA_RETURN_IF_ERROR(sample_done(a, s));
+          continue;
+        }
+        tokens.push_back(s.next);
+        seqs.push_back(s.seq);
+        who.emplace_back(&a, &s);
+      }
+    }
+    if (!tokens.empty()) {
+      LLEMMA_ASSIGN_OR_RETURN(std::span<const float> logits, ctx.EvalBatch(tokens, seqs));
+      for (size_t j = 0; j < who.size(); ++j) {
+        auto [a, s] = who[j];
+        s->result.n_decode++;
+        if (!Advance(*s, logits.subspan(j * V, V), a->job->opts, eos)) {
+          LLEMMA_RETURN_IF_ERROR(sample_done(*a, *s));
+        }
+      }
+    }
+    for (auto it = active.begin(); it != active.end();) {
+      if (it->live > 0) {
+        ++it;
+        continue;
+      }
+      LLEMMA_RETURN_IF_ERROR(complete(*it));
+      it = active.erase(it);
+    }
+    LLEMMA_RETURN_IF_ERROR(admit());
+  }
+  return Status::Ok();
+}
+
 StatusOr<std::vector<GenerateResult>> GenerateN(Context& ctx, const Tokenizer& tok,
                                                 std::span<const int32_t> prompt,
                                                 const GenerateOptions& opts, int n) {
@@ -96,102 +303,14 @@ StatusOr<std::vector<GenerateResult>> GenerateN(Context& ctx, const Tokenizer& t
                            " tokens but the context holds " + std::to_string(ctx.n_ctx()) +
                            "; shorten the prompt or raise the context size");
   }
-  const int64_t V = ctx.model().config().n_vocab;
-  const int32_t eos = ctx.model().config().eos_id;
-  ctx.Rewind(0);
-  const int64_t t0 = NowMicros();
-  LLEMMA_ASSIGN_OR_RETURN(std::span<const float> first, ctx.Eval(prompt));
-  const std::vector<float> prompt_logits(first.end() - V, first.end());
-  const int64_t t_prefill = NowMicros() - t0;
-
-  struct Seq {
-    Sampler sampler;
-    StreamDecoder decoder;
-    StopMatcher stops;
-    GenerateResult result;
-    bool done = false;
-  };
-  std::vector<Seq> seqs;
-  seqs.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    SamplingParams p = opts.sampling;
-    p.seed += static_cast<uint64_t>(i);
-    seqs.push_back(Seq{Sampler(p), StreamDecoder(tok, false), StopMatcher(opts.stop), {}, false});
-    seqs.back().result.n_prompt = static_cast<int64_t>(prompt.size());
-    seqs.back().result.t_prefill_us = t_prefill;
-    if (i > 0) LLEMMA_RETURN_IF_ERROR(ctx.Fork(0, i));
-  }
-  // Samples the next token of sequence i from `logits`; returns false when it finished.
-  auto advance = [&](Seq& s, std::span<const float> logits, int32_t* next) {
-    const int32_t id = s.sampler.Sample(logits);
-    s.result.tokens.push_back(id);
-    if (opts.stop_at_eos && id == eos) {
-      s.result.finish = FinishReason::kEos;
-      return false;
-    }
-    s.result.text += s.stops.Push(s.decoder.Push(id));
-    if (s.stops.stopped()) {
-      s.result.finish = FinishReason::kStop;
-      s.result.stop_matched = s.stops.matched();
-      return false;
-    }
-    if (static_cast<int64_t>(s.result.tokens.size()) >= opts.max_new_tokens) return false;
-    *next = id;
-    return true;
-  };
-  std::vector<int32_t> tokens;
-  std::vector<int> ids;
-  const int64_t t1 = NowMicros();
-  if (opts.max_new_tokens > 0) {
-    for (int i = 0; i < n; ++i) {
-      int32_t next;
-      if (advance(seqs[i], prompt_logits, &next)) {
-        tokens.push_back(next);
-        ids.push_back(i);
-      } else {
-        seqs[i].done = true;
-      }
-    }
-  }
-  while (!tokens.empty()) {
-    // Sequences that reached the end of the context stop with "length".
-    std::vector<int32_t> t2;
-    std::vector<int> i2;
-    for (size_t j = 0; j < tokens.size(); ++j) {
-      if (ctx.n_past(ids[j]) < ctx.n_ctx()) {
-        t2.push_back(tokens[j]);
-        i2.push_back(ids[j]);
-      }
-    }
-    if (t2.empty()) break;
-    LLEMMA_ASSIGN_OR_RETURN(std::span<const float> logits, ctx.EvalBatch(t2, i2));
-    tokens.clear();
-    ids.clear();
-    for (size_t j = 0; j < t2.size(); ++j) {
-      Seq& s = seqs[i2[j]];
-      s.result.n_decode++;
-      int32_t next;
-      if (advance(s, logits.subspan(j * V, V), &next)) {
-        tokens.push_back(next);
-        ids.push_back(i2[j]);
-      }
-    }
-  }
-  const int64_t t_decode = NowMicros() - t1;
+  if (opts.max_new_tokens < 0) return InvalidArgumentError("max new tokens must be >= 0");
+  const PromptJob job{std::vector<int32_t>(prompt.begin(), prompt.end()), n, opts};
   std::vector<GenerateResult> out;
-  for (Seq& s : seqs) {
-    if (!s.stops.stopped()) {
-      s.result.text += s.stops.Push(s.decoder.Flush());
-      if (s.stops.stopped()) {
-        s.result.finish = FinishReason::kStop;
-        s.result.stop_matched = s.stops.matched();
-      } else {
-        s.result.text += s.stops.Flush();
-      }
-    }
-    s.result.t_decode_us = t_decode;
-    out.push_back(std::move(s.result));
-  }
+  LLEMMA_RETURN_IF_ERROR(GenerateMany(ctx, tok, std::span<const PromptJob>(&job, 1),
+                                      [&](size_t, std::vector<GenerateResult> r) {
+                                        out = std::move(r);
+                                        return Status::Ok();
+                                      }));
   return out;
 }
 

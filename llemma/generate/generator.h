@@ -10,6 +10,15 @@
 //   StatusOr<GenerateResult> r = Generate(*ctx, *tok, tok->Encode(prompt, true), opts,
 //                                         [](std::string_view s) { std::cout << s; });
 //
+// GenerateN draws n samples of one prompt as a batch; GenerateMany runs many
+// prompts (each with its n samples) through one Context together:
+//
+//   std::vector<PromptJob> jobs = {{tok->Encode(a, true), 4, opts}, {tok->Encode(b, true), 4,
+//   opts}}; Status s = GenerateMany(*ctx, *tok, jobs, [&](size_t j, std::vector<GenerateResult> r)
+//   {
+//     return Store(j, std::move(r));
+//   });
+//
 // Stateless apart from the Context it is given (which it rewinds to empty).
 #pragma once
 
@@ -60,5 +69,31 @@ StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok,
 StatusOr<std::vector<GenerateResult>> GenerateN(Context& ctx, const Tokenizer& tok,
                                                 std::span<const int32_t> prompt,
                                                 const GenerateOptions& opts, int n);
+
+// One prompt of a GenerateMany call and the samples wanted from it.
+struct PromptJob {
+  std::vector<int32_t> prompt;  // token ids, BOS included when wanted
+  int n = 1;                    // samples; sample i is drawn with seed opts.sampling.seed + i
+  GenerateOptions opts;         // sampling, max new tokens, stops of this job
+};
+
+// Called once per job, as soon as all its samples are done (jobs finish in
+// any order): the job's index in `jobs` and its n results, sample i at [i].
+// A non-OK status stops GenerateMany, which returns it.
+using OnJobDone = std::function<Status(size_t job, std::vector<GenerateResult> results)>;
+
+// Several prompts in flight at once (continuous batching). Each job's prompt
+// is prefilled into a free sequence of `ctx`, its other samples fork from it,
+// and every unfinished sample of every admitted job advances in one
+// EvalBatch per step. A sequence is handed to the next queued job as soon as
+// its sample is done (a job's prompt sequence once the whole job is done).
+// Jobs are admitted in order, each when n of its sequences are free.
+// Results equal, token for token, GenerateN(ctx, tok, job.prompt, job.opts,
+// job.n) for each job alone (and so Generate() with seed + i for sample i).
+// Needs ctx.n_seq() >= every job's n; rewinds `ctx` to empty first. Timing:
+// t_prefill_us is the job's prefill, t_decode_us the time from then to its end
+// (shared with the other jobs in flight).
+Status GenerateMany(Context& ctx, const Tokenizer& tok, std::span<const PromptJob> jobs,
+                    const OnJobDone& on_done);
 
 }  // namespace llemma

@@ -17,7 +17,8 @@ Context::Context(const Model& model, const ContextOptions& opts)
       pool_(opts.n_threads),
       n_seq_(std::max(1, opts.n_seq)),
       seq_past_(n_seq_, 0),
-      prefix_len_(n_seq_, 0) {}
+      prefix_len_(n_seq_, 0),
+      prefix_src_(n_seq_, -1) {}
 
 float* Context::KCache(int64_t layer, int seq) {
   const int64_t kv_dim = model_.config().n_head_kv * model_.config().head_dim;
@@ -70,16 +71,45 @@ StatusOr<std::unique_ptr<Context>> Context::Create(const Model& model, const Con
 }
 
 void Context::Rewind(int64_t n_past) {
-  LLEMMA_CHECK(n_past >= 0 && n_past <= n_past_);
-  n_past_ = n_past;
+  LLEMMA_CHECK(n_past >= 0 && n_past <= seq_past_[0] && (n_past == 0 || prefix_len_[0] == 0));
   std::fill(seq_past_.begin(), seq_past_.end(), 0);
   std::fill(prefix_len_.begin(), prefix_len_.end(), 0);
+  std::fill(prefix_src_.begin(), prefix_src_.end(), -1);
+  seq_past_[0] = n_past;
 }
 
-StatusOr<std::span<const float>> Context::Eval(std::span<const int32_t> tokens, bool all_logits) {
+Status Context::Clear(int seq) {
+  if (seq < 0 || seq >= n_seq_) {
+    return InvalidArgumentError("Clear: sequence " + std::to_string(seq) + " is outside [0, " +
+                                std::to_string(n_seq_) + ")");
+  }
+  for (int t = 0; t < n_seq_; ++t) {
+    if (t != seq && prefix_src_[t] == seq && seq_past_[t] > 0) {
+      return FailedPreconditionError("Clear: sequence " + std::to_string(t) +
+                                     " reads its prefix from sequence " + std::to_string(seq) +
+                                     "; clear it first");
+    }
+  }
+  seq_past_[seq] = 0;
+  prefix_len_[seq] = 0;
+  prefix_src_[seq] = -1;
+  return Status::Ok();
+}
+
+StatusOr<std::span<const float>> Context::EvalSeq(int seq, std::span<const int32_t> tokens,
+                                                  bool all_logits) {
   const Config& c = model_.config();
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n == 0) return InvalidArgumentError("Eval: no tokens to evaluate");
+  if (seq < 0 || seq >= n_seq_) {
+    return InvalidArgumentError("Eval: sequence " + std::to_string(seq) + " is outside [0, " +
+                                std::to_string(n_seq_) + ")");
+  }
+  if (prefix_len_[seq] > 0) {
+    return FailedPreconditionError("Eval: sequence " + std::to_string(seq) +
+                                   " was forked; advance it with EvalBatch or Clear it first");
+  }
+  const int64_t n_past = seq_past_[seq];
   for (int32_t id : tokens) {
     if (id < 0 || id >= c.n_vocab) {
       return InvalidArgumentError("token id " + std::to_string(id) +
@@ -87,8 +117,8 @@ StatusOr<std::span<const float>> Context::Eval(std::span<const int32_t> tokens, 
                                   ")");
     }
   }
-  if (n_past_ + n > n_ctx_) {
-    return OutOfRangeError(std::to_string(n_past_ + n) + " tokens do not fit in the context of " +
+  if (n_past + n > n_ctx_) {
+    return OutOfRangeError(std::to_string(n_past + n) + " tokens do not fit in the context of " +
                            std::to_string(n_ctx_) +
                            "; shorten the input or raise the context size");
   }
@@ -98,7 +128,7 @@ StatusOr<std::span<const float>> Context::Eval(std::span<const int32_t> tokens, 
     const bool last_chunk = i + m == n;
     float* out =
         all_logits ? logits_.data() + i * c.n_vocab : (last_chunk ? logits_.data() : nullptr);
-    ForwardChunk(tokens.data() + i, m, all_logits, out);
+    ForwardChunk(seq, tokens.data() + i, m, all_logits, out);
   }
   return std::span<const float>(logits_);
 }
@@ -123,9 +153,12 @@ void Context::OutputAndFeedForward(const LayerWeights& w, int64_t m) {
   for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
 }
 
-// The LLaMA forward pass for one chunk of m tokens at positions n_past_..n_past_+m-1.
-void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, float* logits_out) {
+// The LLaMA forward pass for one chunk of m tokens of sequence `seq` at
+// positions n_past..n_past+m-1.
+void Context::ForwardChunk(int seq, const int32_t* tokens, int64_t m, bool all_logits,
+                           float* logits_out) {
   const Config& c = model_.config();
+  const int64_t n_past = seq_past_[seq];
   const int64_t D = c.n_embd, hd = c.head_dim, half = hd / 2;
   float* x = x_.as<float>();      // (m, D) residual stream
   float* xb = xb_.as<float>();    // (m, D) normed input to a block
@@ -133,8 +166,8 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
   float* k = k_.as<float>();      // (m, n_head_kv, hd)
   float* v = v_.as<float>();      // (m, n_head_kv, hd)
   float* att = att_.as<float>();  // (m, n_head, hd)
-  const float* cos = rope_cos_.data() + n_past_ * half;
-  const float* sin = rope_sin_.data() + n_past_ * half;
+  const float* cos = rope_cos_.data() + n_past * half;
+  const float* sin = rope_sin_.data() + n_past * half;
 
   // Embedding lookup (rows of the embedding matrix, converted to f32).
   const cpu::Matrix& emb = model_.token_embd();
@@ -144,8 +177,8 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& w = model_.layer(l);
-    float* kc = KCache(l, 0);  // (n_head_kv, n_ctx, hd)
-    float* vc = VCache(l, 0);
+    float* kc = KCache(l, seq);  // (n_head_kv, n_ctx, hd)
+    float* vc = VCache(l, seq);
 
     // Attention block.
     cpu::RmsNorm(x, w.attn_norm, m, D, c.rms_norm_eps, xb);
@@ -156,7 +189,7 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
     cpu::RopeRotateHalf(k, m, c.n_head_kv, hd, cos, sin);
     for (int64_t t = 0; t < m; ++t) {
       for (int64_t h = 0; h < c.n_head_kv; ++h) {
-        const size_t dst = static_cast<size_t>((h * n_ctx_ + n_past_ + t) * hd);
+        const size_t dst = static_cast<size_t>((h * n_ctx_ + n_past + t) * hd);
         std::memcpy(kc + dst, k + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
         std::memcpy(vc + dst, v + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
       }
@@ -168,7 +201,7 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
     a.out = att;
     a.scratch = att_scratch_.as<float>();
     a.n_tokens = m;
-    a.n_past = n_past_;
+    a.n_past = n_past;
     a.n_ctx = n_ctx_;
     a.n_head = c.n_head;
     a.n_head_kv = c.n_head_kv;
@@ -176,7 +209,7 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
     cpu::Attention(pool_, a);
     OutputAndFeedForward(w, m);
   }
-  n_past_ += m;
+  seq_past_[seq] += m;
 
   if (logits_out == nullptr) return;
   // Final norm and LM head, for every row or just the last.
@@ -187,13 +220,28 @@ void Context::ForwardChunk(const int32_t* tokens, int64_t m, bool all_logits, fl
 }
 
 Status Context::Fork(int src, int dst) {
-  if (src != 0) return UnimplementedError("Fork: only sequence 0 can be forked");
-  if (dst <= 0 || dst >= n_seq_) {
-    return InvalidArgumentError("Fork: sequence " + std::to_string(dst) + " is outside [1, " +
-                                std::to_string(n_seq_) + ")");
+  for (int s : {src, dst}) {
+    if (s < 0 || s >= n_seq_) {
+      return InvalidArgumentError("Fork: sequence " + std::to_string(s) + " is outside [0, " +
+                                  std::to_string(n_seq_) + ")");
+    }
   }
-  prefix_len_[dst] = n_past_;
-  seq_past_[dst] = n_past_;
+  if (src == dst) return InvalidArgumentError("Fork: a sequence cannot be forked onto itself");
+  if (prefix_len_[src] > 0) {
+    return FailedPreconditionError(
+        "Fork: sequence " + std::to_string(src) +
+        " is itself forked; fork from the sequence that holds the prompt");
+  }
+  for (int t = 0; t < n_seq_; ++t) {
+    if (t != dst && prefix_src_[t] == dst && seq_past_[t] > 0) {
+      return FailedPreconditionError("Fork: sequence " + std::to_string(t) +
+                                     " reads its prefix from sequence " + std::to_string(dst) +
+                                     "; clear it before reusing " + std::to_string(dst));
+    }
+  }
+  seq_past_[dst] = seq_past_[src];
+  prefix_len_[dst] = seq_past_[src];
+  prefix_src_[dst] = seq_past_[src] > 0 ? src : -1;
   return Status::Ok();
 }
 
@@ -266,8 +314,9 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
         std::memcpy(kc + dst, k + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
         std::memcpy(vc + dst, v + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
       }
-      const int64_t plen = s == 0 ? 0 : prefix_len_[s];
-      prefix[t] = {KCache(l, 0), VCache(l, 0), plen};
+      const int64_t plen = prefix_len_[s];
+      const int src = plen > 0 ? prefix_src_[s] : s;
+      prefix[t] = {KCache(l, src), VCache(l, src), plen};
       // Own positions plen..pos live at the same offsets of this sequence's cache.
       own[t] = {kc + plen * hd, vc + plen * hd, pos[t] + 1 - plen};
     }
@@ -286,13 +335,7 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
     cpu::BatchAttention(pool_, a);
     OutputAndFeedForward(w, m);
   }
-  for (int64_t t = 0; t < m; ++t) {
-    if (seqs[t] == 0) {
-      n_past_++;
-    } else {
-      seq_past_[seqs[t]]++;
-    }
-  }
+  for (int64_t t = 0; t < m; ++t) seq_past_[seqs[t]]++;
   cpu::RmsNorm(x, model_.output_norm(), m, D, c.rms_norm_eps, xb);
   cpu::MatMul(pool_, model_.output(), xb, m, logits_out);
 }

@@ -6,6 +6,14 @@
 //   auto ctx = Context::Create(model, {.n_ctx = 2048, .n_threads = 4});
 //   StatusOr<std::span<const float>> logits = (*ctx)->Eval(prompt_ids);  // last position
 //   ... = (*ctx)->Eval({&next, 1});                                      // decode one token
+//
+// With n_seq > 1, several sequences live in one cache: prefill a prompt into
+// each with EvalSeq, Fork a prefilled one to share its prefix, advance them
+// all with EvalBatch, Clear a finished one to reuse it:
+//
+//   (*ctx)->EvalSeq(1, prompt_b);              // sequence 0 holds prompt A, 1 holds B
+//   (*ctx)->Fork(1, 2);                        // 2 continues from B's prefix
+//   (*ctx)->EvalBatch(next_tokens, {0, 1, 2});  // one step of all three
 #pragma once
 
 #include <cstdint>
@@ -31,38 +39,51 @@ class Context {
  public:
   static StatusOr<std::unique_ptr<Context>> Create(const Model& model, const ContextOptions& opts);
 
-  // Runs `tokens` at positions n_past() .. n_past()+n-1, appending them to the
-  // KV cache. Returns logits (n_vocab floats per row) for every position when
-  // `all_logits`, else for the last one only. The span stays valid until the
-  // next call. Errors: empty input, ids outside the vocabulary, context full.
-  StatusOr<std::span<const float>> Eval(std::span<const int32_t> tokens, bool all_logits = false);
+  // Runs `tokens` on sequence 0 at positions n_past() .. n_past()+n-1,
+  // appending them to the KV cache. Returns logits (n_vocab floats per row)
+  // for every position when `all_logits`, else for the last one only. The
+  // span stays valid until the next call. Errors: empty input, ids outside
+  // the vocabulary, context full.
+  StatusOr<std::span<const float>> Eval(std::span<const int32_t> tokens, bool all_logits = false) {
+    return EvalSeq(0, tokens, all_logits);
+  }
+  // The same on any sequence that holds its own cache (was not forked): this
+  // is how a different prompt is prefilled into each sequence.
+  StatusOr<std::span<const float>> EvalSeq(int seq, std::span<const int32_t> tokens,
+                                           bool all_logits = false);
 
   // Forgets cache entries of sequence 0 at positions >= n_past (n_past <=
   // this->n_past()). Other sequences may share sequence 0's prefix, so they
   // are reset to empty.
   void Rewind(int64_t n_past);
+  // Empties sequence `seq`. Fails while another non-empty sequence reads its
+  // prefix from `seq` (clear that one first).
+  Status Clear(int seq);
 
-  // Batched decoding. Eval and Rewind work on sequence 0; after prefilling a
-  // prompt there, Fork(0, s) lets sequence s continue from the same prefix
-  // without copying or recomputing it (its attention reads sequence 0's cache
-  // below the fork point). EvalBatch then advances several sequences by one
-  // token each in a single pass, reading the weights once for all of them.
+  // Batched decoding. After prefilling a prompt into sequence `src`,
+  // Fork(src, dst) lets sequence dst continue from the same prefix without
+  // copying or recomputing it (its attention reads src's cache below the
+  // fork point; src may keep appending). `src` must hold its own cache (not
+  // be forked itself) and no sequence may be reading from `dst`. EvalBatch
+  // then advances several sequences (forked or not, of one prompt or of
+  // many) by one token each in a single pass, reading the weights once for
+  // all of them.
   Status Fork(int src, int dst);
   // tokens[i] is appended to sequence seqs[i] (distinct); returns logits
   // (tokens.size() rows of n_vocab).
   StatusOr<std::span<const float>> EvalBatch(std::span<const int32_t> tokens,
                                              std::span<const int> seqs);
-  int64_t n_past(int seq) const { return seq == 0 ? n_past_ : seq_past_[seq]; }
+  int64_t n_past(int seq) const { return seq_past_[seq]; }
   int n_seq() const { return n_seq_; }
 
-  int64_t n_past() const { return n_past_; }
+  int64_t n_past() const { return seq_past_[0]; }
   int64_t n_ctx() const { return n_ctx_; }
   const Model& model() const { return model_; }
   ThreadPool& pool() { return pool_; }
 
  private:
   Context(const Model& model, const ContextOptions& opts);
-  void ForwardChunk(const int32_t* tokens, int64_t n, bool all_logits, float* logits_out);
+  void ForwardChunk(int seq, const int32_t* tokens, int64_t n, bool all_logits, float* logits_out);
   void ForwardBatch(const int32_t* tokens, const int* seqs, int64_t n, float* logits_out);
   void OutputAndFeedForward(const LayerWeights& w, int64_t m);
   // The K and V caches of one layer of one sequence: (n_head_kv, n_ctx, head_dim).
@@ -74,9 +95,9 @@ class Context {
   const int64_t n_batch_;
   ThreadPool pool_;
   const int n_seq_;
-  int64_t n_past_ = 0;               // sequence 0
-  std::vector<int64_t> seq_past_;    // positions held by each sequence (index 0 unused)
-  std::vector<int64_t> prefix_len_;  // positions read from sequence 0 (0 = none)
+  std::vector<int64_t> seq_past_;    // positions held by each sequence
+  std::vector<int64_t> prefix_len_;  // positions read from another sequence's cache (0 = none)
+  std::vector<int> prefix_src_;      // the sequence they are read from (-1 = none)
 
   // KV cache, per layer and sequence: (n_head_kv, n_ctx, head_dim) floats each for K and V.
   AlignedBuffer k_cache_, v_cache_;
