@@ -522,11 +522,17 @@ StatusOr<LogLikelihood> OpenAIBackend::Score(std::string_view context,
   json body = {{"model", model_}, {"prompt", std::string(context) + std::string(continuation)},
                {"max_tokens", 0}, {"echo", true},
                {"logprobs", 1},   {"temperature", 0.0}};
-  StatusOr<HttpResponse> r = Perform(opts_, opts_.api_key, completions_url_, body.dump());
   const std::string hint =
-      "scoring sends echo=true, logprobs=1, max_tokens=0 to /v1/completions (vLLM supports it; the "
-      "llama.cpp "
-      "server does not)";
+      "scoring sends echo=true, logprobs=1, max_tokens=0 to /v1/completions (vLLM supports it; "
+      "the llama.cpp server does not)";
+  StatusOr<HttpResponse> r = Perform(opts_, opts_.api_key, completions_url_, body.dump());
+  if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument) {
+    // Servers that want at least one new token: the echoed prompt comes back
+    // the same, and the generated token lies past the continuation's end.
+    body["max_tokens"] = 1;
+    StatusOr<HttpResponse> again = Perform(opts_, opts_.api_key, completions_url_, body.dump());
+    if (again.ok()) r = std::move(again);
+  }
   if (!r.ok()) {
     if (r.status().code() == StatusCode::kInvalidArgument)
       return UnimplementedError(fmt::format("{}; {}", r.status().message(), hint));

@@ -391,6 +391,15 @@ TEST_F(OpenAIBackendTest, ScoresTheContinuationTokensFromEchoedLogprobs) {
   EXPECT_EQ(posts[0]["body"]["logprobs"], 1);
   EXPECT_EQ(posts[0]["body"]["max_tokens"], 0);
 
+  // A server that needs max_tokens >= 1: the generated token is not counted.
+  StatusOr<LogLikelihood> one = b->Score("[MAXTOK1] x =", " 4 yes");
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->n_tokens, 2);
+  EXPECT_NEAR(one->logprob, -0.1 * (1 + 3), 1e-9);
+  std::vector<int> max_tokens;
+  for (const json& p : server->Posts("[MAXTOK1]")) max_tokens.push_back(p["body"]["max_tokens"]);
+  EXPECT_EQ(max_tokens, (std::vector<int>{0, 1}));
+
   StatusOr<LogLikelihood> none = b->Score("[NOECHO] context", " more");
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), StatusCode::kUnimplemented);

@@ -25,6 +25,8 @@ Markers in the prompt script failures and special answers:
   [STOPTEXT]    the sample is a fixed sentence that contains stop strings
   [IGNORESTOP]  stop strings are not applied
   [NOECHO]      echo/logprobs requests get no logprobs (like servers without them)
+  [MAXTOK1]     echo with max_tokens 0 is refused (400); with max_tokens >= 1 the
+                echoed prompt is followed by that many generated " gen" tokens
 
 With echo and max_tokens 0 the prompt is split into tokens at whitespace
 (each token a run of whitespace followed by non-whitespace) and token k > 0
@@ -167,8 +169,12 @@ class Handler(BaseHTTPRequestHandler):
         if m:
             n = min(n, int(m.group(1)))
 
-        if body.get("echo") and max_tokens == 0:
+        if body.get("echo") and "[MAXTOK1]" in prompt and max_tokens == 0:
+            return fail(400, {"error": {"message": "max_tokens must be at least 1, got 0."}})
+        if body.get("echo") and (max_tokens == 0 or "[MAXTOK1]" in prompt):
             tokens = re.findall(r"\s*\S+", prompt)
+            if max_tokens > 0:  # echo, then the generated tokens
+                tokens += [" gen"] * max_tokens
             logprobs = None
             if "[NOECHO]" not in prompt:
                 offsets, at = [], 0
@@ -178,7 +184,7 @@ class Handler(BaseHTTPRequestHandler):
                 logprobs = {"tokens": tokens,
                             "token_logprobs": [None] + [-0.1 * len(t.strip()) for t in tokens[1:]],
                             "text_offset": offsets, "top_logprobs": None}
-            choice = {"index": 0, "text": prompt, "finish_reason": "length", "logprobs": logprobs}
+            choice = {"index": 0, "text": "".join(tokens), "finish_reason": "length", "logprobs": logprobs}
             usage = {"prompt_tokens": len(tokens), "completion_tokens": 0, "total_tokens": len(tokens)}
             self.log_request_line(body, 200, in_flight)
             return self.send_json(200, {"object": "text_completion", "model": ARGS.model,
