@@ -58,10 +58,21 @@ std::string ServerMessage(const std::string& body) {
     for (const char* key : {"message", "detail"}) {
       if (!j.contains(key)) continue;
       const json& m = j[key];
-      return OneLine(m.is_string() ? m.get<std::string>() : m.dump());
+      return OneLine(m.is_string() ? m.get<std::string>()
+                                   : m.dump(-1, ' ', false, json::error_handler_t::replace));
     }
   }
   return body.empty() ? "(empty body)" : OneLine(body);
+}
+
+// JSON text of a request; invalid UTF-8 in a prompt becomes U+FFFD instead of throwing.
+std::string DumpJson(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A choice's "index" (0 when absent or not a number).
+int64_t ChoiceIndex(const json& c) {
+  return c.contains("index") && c["index"].is_number_integer() ? c["index"].get<int64_t>() : 0;
 }
 
 // Seconds from a Retry-After value: delay-seconds or an HTTP date.
@@ -372,7 +383,10 @@ Status OpenAIBackend::Run(std::span<const GenRequest> requests, const OnRequestD
     Job& job = jobs[ji];
     const SamplingSpec& s = job.req->sampling;
     const int next = s.first_sample + static_cast<int>(job.got.size());
-    const int n = s.n - static_cast<int>(job.got.size());
+    const int missing = s.n - static_cast<int>(job.got.size());
+    // Greedy samples are all the same text: one is asked for and copied
+    // (vLLM also refuses n > 1 with temperature 0).
+    const int n = s.temperature == 0 ? 1 : missing;
     json body = {{"model", model_},
                  {"prompt", job.req->prompt},
                  {"n", n},
@@ -383,7 +397,7 @@ Status OpenAIBackend::Run(std::span<const GenRequest> requests, const OnRequestD
     if (opts_.send_seed)
       body["seed"] = (s.seed + static_cast<uint64_t>(next)) & 0x7fffffffffffffffull;
     if (!s.stop.empty()) body["stop"] = s.stop;
-    auto t = std::make_unique<Transfer>(opts_, completions_url_, body.dump(), opts_.api_key);
+    auto t = std::make_unique<Transfer>(opts_, completions_url_, DumpJson(body), opts_.api_key);
     CURL* easy = t->easy();
     active.emplace(easy, Active{ji, n, std::move(t)});
     curl_multi_add_handle(multi, easy);
@@ -410,11 +424,12 @@ Status OpenAIBackend::Run(std::span<const GenRequest> requests, const OnRequestD
       for (const json& c : j["choices"]) {
         if (!c.is_object() || !c.contains("text") || !c["text"].is_string())
           return DataLossError(fmt::format("request '{}' to {}: a choice has no \"text\": {}",
-                                           job.req->id, completions_url_, OneLine(c.dump(), 200)));
+                                           job.req->id, completions_url_,
+                                           OneLine(DumpJson(c), 200)));
         choices.push_back(&c);
       }
       std::stable_sort(choices.begin(), choices.end(), [](const json* x, const json* y) {
-        return x->value("index", 0) < y->value("index", 0);
+        return ChoiceIndex(*x) < ChoiceIndex(*y);
       });
       int64_t prompt_tokens = 0, completion_tokens = 0;
       if (j.contains("usage") && j["usage"].is_object()) {
@@ -426,8 +441,10 @@ Status OpenAIBackend::Run(std::span<const GenRequest> requests, const OnRequestD
       }
       const int64_t n_choices = static_cast<int64_t>(choices.size());
       const int take = std::min<int>(a.n_asked, static_cast<int>(choices.size()));
-      for (int i = 0; i < take; ++i) {
-        const json& c = *choices[i];
+      const int copies =
+          s.temperature == 0 && take > 0 ? s.n - static_cast<int>(job.got.size()) : 1;
+      for (int i = 0; i < take * copies; ++i) {
+        const json& c = *choices[i / copies];
         GenSample g;
         g.index = s.first_sample + static_cast<int>(job.got.size()) + i;
         g.text = c["text"].get<std::string>();
@@ -447,9 +464,11 @@ Status OpenAIBackend::Run(std::span<const GenRequest> requests, const OnRequestD
         if (CutAtStop(g.text, s.stop)) g.finish_reason = "stop";
         g.n_prompt_tokens = prompt_tokens;
         // usage counts all choices together: each gets its share.
-        g.n_tokens =
-            n_choices > 0 ? completion_tokens / n_choices + (i < completion_tokens % n_choices) : 0;
-        g.seconds = r.seconds / std::max<int64_t>(1, n_choices);
+        const int64_t ci = i / copies;
+        g.n_tokens = n_choices > 0
+                         ? completion_tokens / n_choices + (ci < completion_tokens % n_choices)
+                         : 0;
+        g.seconds = r.seconds / std::max<int64_t>(1, n_choices * copies);
         fresh.push_back(std::move(g));
       }
       if (fresh.empty()) o = {Outcome::kRetry, "the server returned no choices"};
@@ -501,7 +520,15 @@ Status OpenAIBackend::Run(std::span<const GenRequest> requests, const OnRequestD
       active.erase(it);
       HttpResponse r = a.transfer->Finish(code);
       a.transfer.reset();
-      LLEMMA_RETURN_IF_ERROR(finish(std::move(a), std::move(r)));
+      const std::string id = jobs[a.job].req->id;
+      Status st;
+      try {
+        st = finish(std::move(a), std::move(r));
+      } catch (const json::exception& e) {  // a field of an unexpected type
+        st = DataLossError(fmt::format("request '{}' to {}: unexpected answer: {}", id,
+                                       completions_url_, e.what()));
+      }
+      LLEMMA_RETURN_IF_ERROR(st);
     }
     if (active.empty() && ready.empty() && delayed.empty()) break;
     if (!ready.empty() && static_cast<int>(active.size()) < opts_.concurrency) continue;
@@ -525,12 +552,12 @@ StatusOr<LogLikelihood> OpenAIBackend::Score(std::string_view context,
   const std::string hint =
       "scoring sends echo=true, logprobs=1, max_tokens=0 to /v1/completions (vLLM supports it; "
       "the llama.cpp server does not)";
-  StatusOr<HttpResponse> r = Perform(opts_, opts_.api_key, completions_url_, body.dump());
+  StatusOr<HttpResponse> r = Perform(opts_, opts_.api_key, completions_url_, DumpJson(body));
   if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument) {
     // Servers that want at least one new token: the echoed prompt comes back
     // the same, and the generated token lies past the continuation's end.
     body["max_tokens"] = 1;
-    StatusOr<HttpResponse> again = Perform(opts_, opts_.api_key, completions_url_, body.dump());
+    StatusOr<HttpResponse> again = Perform(opts_, opts_.api_key, completions_url_, DumpJson(body));
     if (again.ok()) r = std::move(again);
   }
   if (!r.ok()) {

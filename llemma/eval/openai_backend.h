@@ -15,8 +15,9 @@
 // with exponential backoff and jitter (a Retry-After header is honoured);
 // other 4xx answers fail the run at once with the server's own message. When
 // a server returns fewer choices than asked, the rest are requested (with the
-// seed of the first missing sample). Stop strings are also cut on our side,
-// so a server that ignores `stop` still yields text without them.
+// seed of the first missing sample). Greedy requests (temperature 0) ask for
+// one choice and copy it n times. Stop strings are also cut on our side, so a
+// server that ignores `stop` still yields text without them.
 //
 // Reproducibility: the text of sample j depends on the server. vLLM honours
 // per-request seeds (so a rerun of the same request gives the same samples on

@@ -336,6 +336,7 @@ TEST_F(OpenAIBackendTest, AsksForTheRestWhenTheServerReturnsFewerChoices) {
   ASSERT_NE(b, nullptr);
   GenRequest r = Request("few", "[FEWER:2] q", 5);
   r.sampling.seed = 7;
+  r.sampling.temperature = 0.8;
   Collected c = RunAll(*b, {r});
   ASSERT_TRUE(c.status.ok()) << c.status.ToString();
   const std::vector<GenSample>& s = c.by_id["few"];
@@ -355,6 +356,28 @@ TEST_F(OpenAIBackendTest, AsksForTheRestWhenTheServerReturnsFewerChoices) {
     ASSERT_TRUE(alone.status.ok());
     EXPECT_EQ(alone.by_id["one"][0].text, s[j].text) << j;
   }
+}
+
+TEST_F(OpenAIBackendTest, GreedyRequestsAskForOneChoiceAndCopyIt) {
+  START_SERVER(server);
+  auto b = MakeBackend(FastOptions(*server));
+  ASSERT_NE(b, nullptr);
+  GenRequest r = Request("greedy", "[GREEDY] q", 3, 6);
+  r.sampling.first_sample = 4;
+  Collected c = RunAll(*b, {r});
+  ASSERT_TRUE(c.status.ok()) << c.status.ToString();
+  const std::vector<GenSample>& s = c.by_id["greedy"];
+  ASSERT_EQ(s.size(), 3u);
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_EQ(s[j].index, 4 + j);
+    EXPECT_EQ(s[j].text, s[0].text);
+    EXPECT_EQ(s[j].n_tokens, 6);
+    EXPECT_EQ(s[j].finish_reason, "length");
+  }
+  const std::vector<json> posts = server->Posts("[GREEDY]");
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0]["body"]["n"], 1);
+  EXPECT_EQ(posts[0]["body"]["temperature"], 0.0);
 }
 
 TEST_F(OpenAIBackendTest, AnErrorFromOnDoneStopsTheRun) {
