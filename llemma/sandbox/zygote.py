@@ -16,6 +16,33 @@ import sympy  # noqa: F401  (warm imports shared by every run)
 import numpy  # noqa: F401
 import fractions, math, itertools, functools, collections  # noqa: F401,E401
 
+
+def warm_up():
+    """Touches the parts of SymPy that load lazily, so forks start warm."""
+    x, y = sympy.symbols("x y")
+    sympy.expand((x + 1) ** 2)
+    sympy.factor(x**2 - 1)
+    sympy.simplify(sympy.sin(x) ** 2 + sympy.cos(x) ** 2)
+    sympy.solve([x + y - 2, x - y], [x, y])
+    sympy.solve(x**2 - 2, x)
+    sympy.integrate(x**2, (x, 0, 1))
+    sympy.diff(sympy.exp(x) * x, x)
+    sympy.limit(sympy.sin(x) / x, x, 0)
+    sympy.nsimplify(0.5)
+    sympy.sympify("x**2 + 1/2")
+    sympy.N(sympy.pi, 20)
+    sympy.latex(sympy.sqrt(x) / 2)
+    sympy.Matrix([[1, 2], [3, 4]]).det()
+    sympy.binomial(5, 2), sympy.factorial(5), sympy.gcd(12, 18), sympy.isprime(97)
+    numpy.linalg.inv(numpy.eye(2))
+    str(x**2 + 2 * x + 1)
+
+
+try:
+    warm_up()
+except Exception:  # a SymPy version without one of these still works
+    pass
+
 CTRL = 0
 
 
