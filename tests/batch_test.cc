@@ -222,6 +222,84 @@ TEST_P(BatchTest, GenerateManyEqualsEachJobAlone) {
   EXPECT_TRUE(hit_context_end);  // job 5 really ran into the end of the context
 }
 
+TEST_P(BatchTest, ASavedPrefixGivesTheSameLogitsBitForBit) {
+  auto model = Model::Load(FixtureDir(GetParam()), {.dtype = DType::kF32});
+  ASSERT_TRUE(model.ok());
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 23; ++i) prompt.push_back(1 + (i * 37) % 300);
+  auto whole = Context::Create(**model, {.n_ctx = 32, .n_threads = 2, .n_batch = 4});
+  auto ctx = Context::Create(**model, {.n_ctx = 32, .n_threads = 2, .n_batch = 4, .n_seq = 3});
+  ASSERT_TRUE(whole.ok() && ctx.ok());
+  auto want = (*whole)->Eval(prompt);
+  ASSERT_TRUE(want.ok());
+  const std::vector<float> expected(want->begin(), want->end());
+  ASSERT_TRUE((*ctx)->EvalSeq(1, std::span<const int32_t>(prompt).first(12)).ok());
+  ASSERT_TRUE((*ctx)->SavePrefix(1, 12).ok());
+  EXPECT_EQ((*ctx)->saved_prefix(), 12);
+  for (int64_t n : {4, 8, 12}) {  // any whole number of chunks of what was saved
+    ASSERT_TRUE((*ctx)->LoadPrefix(2, n).ok());
+    EXPECT_EQ((*ctx)->n_past(2), n);
+    auto got = (*ctx)->EvalSeq(2, std::span<const int32_t>(prompt).subspan(n));
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(std::vector<float>(got->begin(), got->end()), expected) << GetParam() << " n=" << n;
+  }
+  EXPECT_FALSE((*ctx)->LoadPrefix(0, 13).ok());  // more than saved
+  EXPECT_FALSE((*ctx)->SavePrefix(0, 1).ok());   // sequence 0 is empty
+  ASSERT_TRUE((*ctx)->Fork(2, 0).ok());
+  EXPECT_EQ((*ctx)->LoadPrefix(2, 4).code(), StatusCode::kFailedPrecondition);  // 0 reads from 2
+}
+
+TEST_P(BatchTest, GenerateManyPrefillsASharedPromptStartOnce) {
+  const std::string dir = FixtureDir(GetParam());
+  auto tok = Tokenizer::Load(dir + "/tokenizer.model");
+  auto model = Model::Load(dir, {.dtype = DType::kF32});
+  ASSERT_TRUE(tok.ok() && model.ok());
+  const std::string shots =
+      "Problem: 1+1?\nSolution: 2.\n\nProblem: 2+3?\nSolution: 5.\n\nProblem: ";
+  std::vector<PromptJob> jobs;
+  for (const std::string& q : {"7-4?", "3*3?", "OTHER", "10/2?", "6+6?"}) {
+    PromptJob j;
+    j.prompt = (*tok)->Encode(
+        q == std::string("OTHER") ? "Theorem: every prime above 2 is odd." : shots + q, true);
+    j.n = q == std::string("3*3?") ? 2 : 1;
+    j.opts.max_new_tokens = 10;
+    j.opts.sampling = {.temperature = 0.8f, .seed = 21};
+    jobs.push_back(j);
+  }
+  ASSERT_GT(jobs[0].prompt.size(), 12u);
+  // Two sequences: jobs are admitted one or two at a time, so the saved start
+  // must outlive the job that saved it.
+  auto ctx = Context::Create(**model, {.n_ctx = 128, .n_threads = 2, .n_batch = 4, .n_seq = 2});
+  auto single = Context::Create(**model, {.n_ctx = 128, .n_threads = 2, .n_batch = 4});
+  ASSERT_TRUE(ctx.ok() && single.ok());
+  std::vector<std::vector<GenerateResult>> got(jobs.size());
+  Status s = GenerateMany(**ctx, **tok, jobs, [&](size_t j, std::vector<GenerateResult> r) {
+    got[j] = std::move(r);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const int64_t shared = static_cast<int64_t>((*tok)->Encode(shots, true).size()) / 4 * 4;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    ASSERT_EQ(got[j].size(), static_cast<size_t>(jobs[j].n));
+    for (int i = 0; i < jobs[j].n; ++i) {
+      GenerateOptions one = jobs[j].opts;
+      one.sampling.seed += i;
+      auto ref = Generate(**single, **tok, jobs[j].prompt, one);
+      ASSERT_TRUE(ref.ok());
+      EXPECT_EQ(got[j][i].tokens, ref->tokens) << "job " << j << " sample " << i;
+      EXPECT_EQ(got[j][i].text, ref->text) << "job " << j << " sample " << i;
+    }
+  }
+  // The first prompt is computed whole; the later ones that begin alike copy
+  // at least the whole chunks of the few-shot part; the odd one shares nothing.
+  EXPECT_EQ(got[0][0].n_prompt_reused, 0);
+  EXPECT_EQ(got[2][0].n_prompt_reused, 0);
+  for (size_t j : {1u, 3u, 4u}) {
+    EXPECT_GE(got[j][0].n_prompt_reused, shared) << "job " << j;
+    EXPECT_EQ(got[j][0].n_prompt_reused % 4, 0) << "job " << j;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, BatchTest,
                          ::testing::Values("tiny-gqa-bf16-sharded", "tiny-mha-f32"),
                          [](const auto& info) {

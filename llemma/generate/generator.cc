@@ -206,6 +206,44 @@ Status GenerateMany(Context& ctx, const Tokenizer& tok, std::span<const PromptJo
 
   std::list<ActiveJob> active;
   size_t next_job = 0;
+
+  // Prompts that begin alike (a benchmark's few-shot examples) share the
+  // work: the common start of a prompt and the queued ones after it is saved
+  // once and copied into the cache of each later prompt that begins with it.
+  // Only whole chunks of n_batch tokens are shared, so the remaining chunks
+  // line up with those of a whole-prompt prefill and the logits are the same
+  // bit for bit.
+  const int64_t nb = ctx.n_batch();
+  std::vector<int32_t> saved;  // the tokens whose cache ctx holds as its saved prefix
+  auto common = [](std::span<const int32_t> x, std::span<const int32_t> y) {
+    return static_cast<int64_t>(
+        std::mismatch(x.begin(), x.begin() + std::min(x.size(), y.size()), y.begin()).first -
+        x.begin());
+  };
+  auto Prefill = [&](int seq, const std::vector<int32_t>& prompt,
+                     int64_t* reused) -> StatusOr<std::span<const float>> {
+    const std::span<const int32_t> pr(prompt);
+    // Whole chunks, leaving at least the last token to evaluate (for the logits).
+    auto chunks = [&](int64_t len) { return std::min<int64_t>(len, pr.size() - 1) / nb * nb; };
+    const int64_t reuse = saved.empty() ? 0 : chunks(common(saved, pr));
+    if (reuse > 0) {
+      LLEMMA_RETURN_IF_ERROR(ctx.LoadPrefix(seq, reuse));
+      *reused = reuse;
+      return ctx.EvalSeq(seq, pr.subspan(reuse));
+    }
+    int64_t keep = 0;  // the longest start shared with one of the next queued prompts
+    for (size_t k = next_job; k < jobs.size() && k < next_job + 16; ++k) {
+      keep = std::max(keep, chunks(common(pr, jobs[k].prompt)));
+    }
+    if (keep == 0) return ctx.EvalSeq(seq, pr);
+    LLEMMA_RETURN_IF_ERROR(ctx.EvalSeq(seq, pr.first(keep)).status());
+    if (ctx.SavePrefix(seq, keep).ok()) {  // out of memory: simply not shared
+      saved.assign(pr.begin(), pr.begin() + keep);
+    } else {
+      saved.clear();
+    }
+    return ctx.EvalSeq(seq, pr.subspan(keep));
+  };
   // Prefills queued jobs (in order) while their samples fit in free sequences.
   auto admit = [&]() -> Status {
     while (next_job < jobs.size() && n_free >= jobs[next_job].n) {
@@ -215,7 +253,9 @@ Status GenerateMany(Context& ctx, const Tokenizer& tok, std::span<const PromptJo
       a.job = &j;
       a.prompt_seq = take_seq();
       const int64_t t0 = NowMicros();
-      LLEMMA_ASSIGN_OR_RETURN(std::span<const float> logits, ctx.EvalSeq(a.prompt_seq, j.prompt));
+      int64_t reused = 0;
+      LLEMMA_ASSIGN_OR_RETURN(std::span<const float> logits,
+                              Prefill(a.prompt_seq, j.prompt, &reused));
       a.t_start_us = NowMicros();
       a.samples.reserve(j.n);
       for (int i = 0; i < j.n; ++i) {
@@ -226,6 +266,7 @@ Status GenerateMany(Context& ctx, const Tokenizer& tok, std::span<const PromptJo
         Sample& s = a.samples.back();
         s.result.n_prompt = static_cast<int64_t>(j.prompt.size());
         s.result.t_prefill_us = a.t_start_us - t0;
+        s.result.n_prompt_reused = reused;
         s.seq = i == 0 ? a.prompt_seq : take_seq();
         if (i > 0) LLEMMA_RETURN_IF_ERROR(ctx.Fork(a.prompt_seq, s.seq));
       }

@@ -55,6 +55,8 @@ struct GenerateResult {
   int64_t t_prefill_us = 0;
   int64_t t_decode_us = 0;
   int64_t n_decode = 0;  // forward passes of single tokens
+  int64_t n_prompt_reused =
+      0;  // GenerateMany: prompt tokens whose cache was copied from an earlier prompt
 };
 
 StatusOr<GenerateResult> Generate(Context& ctx, const Tokenizer& tok,
@@ -87,9 +89,13 @@ using OnJobDone = std::function<Status(size_t job, std::vector<GenerateResult> r
 // and every unfinished sample of every admitted job advances in one
 // EvalBatch per step. A sequence is handed to the next queued job as soon as
 // its sample is done (a job's prompt sequence once the whole job is done).
-// Jobs are admitted in order, each when n of its sequences are free.
+// Jobs are admitted in order, each when n of its sequences are free. Prompts
+// that begin alike (the few-shot examples of a benchmark) are prefilled
+// once: the shared start, in whole chunks of ctx.n_batch() tokens, is saved
+// and copied into each later prompt's cache (n_prompt_reused says how much).
 // Results equal, token for token, GenerateN(ctx, tok, job.prompt, job.opts,
-// job.n) for each job alone (and so Generate() with seed + i for sample i).
+// job.n) for each job alone (and so Generate() with seed + i for sample i, on
+// a context with the same n_batch).
 // Needs ctx.n_seq() >= every job's n; rewinds `ctx` to empty first. Timing:
 // t_prefill_us is the job's prefill, t_decode_us the time from then to its end
 // (shared with the other jobs in flight).

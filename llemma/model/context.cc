@@ -96,6 +96,62 @@ Status Context::Clear(int seq) {
   return Status::Ok();
 }
 
+Status Context::SavePrefix(int seq, int64_t n) {
+  if (seq < 0 || seq >= n_seq_) {
+    return InvalidArgumentError("SavePrefix: sequence " + std::to_string(seq) + " is outside [0, " +
+                                std::to_string(n_seq_) + ")");
+  }
+  if (prefix_len_[seq] > 0) {
+    return FailedPreconditionError("SavePrefix: sequence " + std::to_string(seq) +
+                                   " was forked; save from the sequence that holds the prompt");
+  }
+  if (n < 1 || n > seq_past_[seq]) {
+    return InvalidArgumentError("SavePrefix: " + std::to_string(n) + " positions asked, sequence " +
+                                std::to_string(seq) + " holds " + std::to_string(seq_past_[seq]));
+  }
+  const Config& c = model_.config();
+  const int64_t hd = c.head_dim;
+  const size_t bytes = static_cast<size_t>(c.n_layer * c.n_head_kv * n * hd) * sizeof(float);
+  saved_n_ = 0;
+  try {
+    saved_k_.Resize(bytes);
+    saved_v_.Resize(bytes);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError("out of memory saving a prefix of " + std::to_string(n) +
+                                  " tokens (" + std::to_string(2 * bytes >> 20) + " MiB)");
+  }
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    for (int64_t h = 0; h < c.n_head_kv; ++h) {
+      const size_t from = static_cast<size_t>(h * n_ctx_ * hd);
+      const size_t to = static_cast<size_t>((l * c.n_head_kv + h) * n * hd);
+      std::memcpy(saved_k_.as<float>() + to, KCache(l, seq) + from, n * hd * sizeof(float));
+      std::memcpy(saved_v_.as<float>() + to, VCache(l, seq) + from, n * hd * sizeof(float));
+    }
+  }
+  saved_n_ = n;
+  return Status::Ok();
+}
+
+Status Context::LoadPrefix(int dst, int64_t n) {
+  if (n < 1 || n > saved_n_) {
+    return InvalidArgumentError("LoadPrefix: " + std::to_string(n) + " positions asked, " +
+                                std::to_string(saved_n_) + " saved");
+  }
+  LLEMMA_RETURN_IF_ERROR(Clear(dst));
+  const Config& c = model_.config();
+  const int64_t hd = c.head_dim;
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    for (int64_t h = 0; h < c.n_head_kv; ++h) {
+      const size_t to = static_cast<size_t>(h * n_ctx_ * hd);
+      const size_t from = static_cast<size_t>((l * c.n_head_kv + h) * saved_n_ * hd);
+      std::memcpy(KCache(l, dst) + to, saved_k_.as<float>() + from, n * hd * sizeof(float));
+      std::memcpy(VCache(l, dst) + to, saved_v_.as<float>() + from, n * hd * sizeof(float));
+    }
+  }
+  seq_past_[dst] = n;
+  return Status::Ok();
+}
+
 StatusOr<std::span<const float>> Context::EvalSeq(int seq, std::span<const int32_t> tokens,
                                                   bool all_logits) {
   const Config& c = model_.config();

@@ -74,10 +74,23 @@ class Context {
   StatusOr<std::span<const float>> EvalBatch(std::span<const int32_t> tokens,
                                              std::span<const int> seqs);
   int64_t n_past(int seq) const { return seq_past_[seq]; }
+
+  // A saved prefix, for prompts that begin alike (a benchmark's few-shot
+  // examples): SavePrefix keeps a copy of the first n cache positions of
+  // `seq` (which must hold its own cache); LoadPrefix(dst, n) empties dst and
+  // puts the first n saved positions (n <= saved_prefix()) in its cache, as
+  // if those tokens had been evaluated there. Evaluating the rest of a
+  // prompt then gives bit for bit what evaluating the whole prompt gives,
+  // provided n is a multiple of n_batch() (the chunks line up). Errors: bad
+  // sequence or length, a sequence others read from, out of memory.
+  Status SavePrefix(int seq, int64_t n);
+  Status LoadPrefix(int dst, int64_t n);
+  int64_t saved_prefix() const { return saved_n_; }
   int n_seq() const { return n_seq_; }
 
   int64_t n_past() const { return seq_past_[0]; }
   int64_t n_ctx() const { return n_ctx_; }
+  int64_t n_batch() const { return n_batch_; }
   const Model& model() const { return model_; }
   ThreadPool& pool() { return pool_; }
 
@@ -101,6 +114,9 @@ class Context {
 
   // KV cache, per layer and sequence: (n_head_kv, n_ctx, head_dim) floats each for K and V.
   AlignedBuffer k_cache_, v_cache_;
+  // The saved prefix: (n_layer, n_head_kv, saved_n_, head_dim) floats each for K and V.
+  AlignedBuffer saved_k_, saved_v_;
+  int64_t saved_n_ = 0;
   // RoPE tables: (n_ctx, head_dim/2).
   std::vector<float> rope_cos_, rope_sin_;
   // Scratch for one chunk of up to n_batch tokens.
