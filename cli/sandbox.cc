@@ -1,10 +1,11 @@
 // llemma sandbox: run one Python program in the sandbox (`run`), or measure
 // warm-pool runs per second against cold interpreter starts (`bench`).
+#include "llemma/sandbox/sandbox.h"
+
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <spawn.h>
 #include <sys/wait.h>
-
-#include <fcntl.h>
 
 #include <atomic>
 #include <chrono>
@@ -14,7 +15,6 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "llemma/sandbox/sandbox.h"
 
 extern char** environ;
 
@@ -23,8 +23,8 @@ namespace llemma::cli {
 namespace {
 
 // Exit statuses of `llemma sandbox run` other than the program's own.
-constexpr int kExitCpu = 120, kExitMemory = 121, kExitOutput = 122, kExitFile = 123, kExitTimeout = 124,
-              kExitUnavailable = 125, kExitProcesses = 126, kExitLost = 127;
+constexpr int kExitCpu = 120, kExitMemory = 121, kExitOutput = 122, kExitFile = 123,
+              kExitTimeout = 124, kExitUnavailable = 125, kExitProcesses = 126, kExitLost = 127;
 
 struct SandboxArgs {
   std::string file;
@@ -43,7 +43,8 @@ StatusOr<std::unique_ptr<sandbox::Sandbox>> Open(const SandboxArgs& a, int worke
   o.allow_unsafe = a.unsafe;
   auto sb = sandbox::Sandbox::Create(o);
   if (sb.ok() && !(*sb)->isolated())
-    std::cerr << "llemma: warning: bubblewrap unavailable; running WITHOUT isolation (--unsafe-no-sandbox)\n";
+    std::cerr << "llemma: warning: bubblewrap unavailable; running WITHOUT isolation "
+                 "(--unsafe-no-sandbox)\n";
   return sb;
 }
 
@@ -70,23 +71,27 @@ int RunOne(const SandboxArgs& a) {
       std::cerr << fmt::format("llemma: sandbox: program killed by signal {}\n", r->signal);
       return 128 + r->signal;
     case sandbox::Outcome::kTimeout:
-      std::cerr << fmt::format("llemma: sandbox: timeout: wall-clock limit of {} s reached\n", l.wall_seconds);
+      std::cerr << fmt::format("llemma: sandbox: timeout: wall-clock limit of {} s reached\n",
+                               l.wall_seconds);
       return kExitTimeout;
     case sandbox::Outcome::kCpuLimit:
       std::cerr << fmt::format("llemma: sandbox: cpu_limit: {} CPU seconds used\n", l.cpu_seconds);
       return kExitCpu;
     case sandbox::Outcome::kMemoryLimit:
-      std::cerr << fmt::format("llemma: sandbox: memory_limit: address space limit of {} MiB reached\n", a.memory_mb);
+      std::cerr << fmt::format(
+          "llemma: sandbox: memory_limit: address space limit of {} MiB reached\n", a.memory_mb);
       return kExitMemory;
     case sandbox::Outcome::kOutputLimit:
-      std::cerr << fmt::format("llemma: sandbox: output_limit: more than {} bytes of stdout or {} of stderr\n",
-                               l.stdout_bytes, l.stderr_bytes);
+      std::cerr << fmt::format(
+          "llemma: sandbox: output_limit: more than {} bytes of stdout or {} of stderr\n",
+          l.stdout_bytes, l.stderr_bytes);
       return kExitOutput;
     case sandbox::Outcome::kFileLimit:
       std::cerr << fmt::format("llemma: sandbox: file_limit: a file grew past {} MiB\n", a.file_mb);
       return kExitFile;
     case sandbox::Outcome::kProcessLimit:
-      std::cerr << fmt::format("llemma: sandbox: process_limit: more than {} processes\n", l.processes);
+      std::cerr << fmt::format("llemma: sandbox: process_limit: more than {} processes\n",
+                               l.processes);
       return kExitProcesses;
     case sandbox::Outcome::kWorkerLost:
       std::cerr << "llemma: sandbox: worker_lost: the program killed the sandbox's interpreter\n";
@@ -95,7 +100,8 @@ int RunOne(const SandboxArgs& a) {
   return kExitLost;
 }
 
-constexpr const char* kTrivialSympy = "import sympy\nx = sympy.Symbol('x')\nprint(sympy.expand((x + 1)**2))\n";
+constexpr const char* kTrivialSympy =
+    "import sympy\nx = sympy.Symbol('x')\nprint(sympy.expand((x + 1)**2))\n";
 
 // One cold start of the Debian interpreter running the trivial program.
 bool ColdRun() {
@@ -141,21 +147,25 @@ int Bench(const SandboxArgs& a) {
   const double cold_s = std::chrono::duration<double>(Clock::now() - t1).count();
   const double warm_rps = a.runs / warm_s, cold_rps = a.cold_runs / cold_s;
   fmt::print("| mode | runs | seconds | runs/s |\n|---|---|---|---|\n");
-  fmt::print("| warm pool ({} worker{}, {}) | {} | {:.3f} | {:.1f} |\n", a.workers, a.workers == 1 ? "" : "s",
-             (*sb)->isolated() ? "bubblewrap" : "UNSAFE, no isolation", a.runs, warm_s, warm_rps);
-  fmt::print("| cold `python3 -c 'import sympy ...'` (no sandbox) | {} | {:.3f} | {:.1f} |\n", a.cold_runs, cold_s,
-             cold_rps);
-  fmt::print("\nspeed-up: {:.1f}x (pool start-up, not counted: {:.2f} s)\n", warm_rps / cold_rps, t_startup);
+  fmt::print("| warm pool ({} worker{}, {}) | {} | {:.3f} | {:.1f} |\n", a.workers,
+             a.workers == 1 ? "" : "s", (*sb)->isolated() ? "bubblewrap" : "UNSAFE, no isolation",
+             a.runs, warm_s, warm_rps);
+  fmt::print("| cold `python3 -c 'import sympy ...'` (no sandbox) | {} | {:.3f} | {:.1f} |\n",
+             a.cold_runs, cold_s, cold_rps);
+  fmt::print("\nspeed-up: {:.1f}x (pool start-up, not counted: {:.2f} s)\n", warm_rps / cold_rps,
+             t_startup);
   if (failed || cold_failed) {
-    std::cerr << fmt::format("llemma: error: {} warm and {} cold runs did not print the expected output\n",
-                             failed.load(), cold_failed);
+    std::cerr << fmt::format(
+        "llemma: error: {} warm and {} cold runs did not print the expected output\n",
+        failed.load(), cold_failed);
     return 1;
   }
   return 0;
 }
 
 void AddLimitOptions(CLI::App* cmd, SandboxArgs* a) {
-  cmd->add_option("--timeout", a->limits.wall_seconds, "wall-clock seconds (10)")->check(CLI::PositiveNumber);
+  cmd->add_option("--timeout", a->limits.wall_seconds, "wall-clock seconds (10)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--cpu", a->limits.cpu_seconds, "CPU seconds, 0 = off (10)");
   cmd->add_option("--memory-mb", a->memory_mb, "address space in MiB, 0 = off (2048)");
   cmd->add_option("--file-mb", a->file_mb, "largest file the program may write, MiB (16)");
@@ -170,19 +180,23 @@ void AddLimitOptions(CLI::App* cmd, SandboxArgs* a) {
 
 void AddSandboxCommand(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<SandboxArgs>();
-  CLI::App* cmd = app.add_subcommand("sandbox", "Run untrusted Python/SymPy programs in a bubblewrap sandbox");
+  CLI::App* cmd =
+      app.add_subcommand("sandbox", "Run untrusted Python/SymPy programs in a bubblewrap sandbox");
   cmd->require_subcommand(1);
-  CLI::App* run = cmd->add_subcommand(
-      "run",
-      "Run FILE.py (- = stdin), print its stdout; exit status: the program's, or 120 cpu, 121 memory, 122 output, "
-      "123 file size, 124 timeout, 125 sandbox unavailable, 126 processes, 127 interpreter killed, 128+N signal N");
+  CLI::App* run = cmd->add_subcommand("run",
+                                      "Run FILE.py (- = stdin), print its stdout; exit status: the "
+                                      "program's, or 120 cpu, 121 memory, 122 output, "
+                                      "123 file size, 124 timeout, 125 sandbox unavailable, 126 "
+                                      "processes, 127 interpreter killed, 128+N signal N");
   run->add_option("file", a->file, "the program (- reads stdin)")->required();
   AddLimitOptions(run, a.get());
   run->callback([a, exit_code] { *exit_code = RunOne(*a); });
-  CLI::App* bench = cmd->add_subcommand("bench", "Runs per second of a trivial SymPy program: warm pool vs cold python3");
+  CLI::App* bench = cmd->add_subcommand(
+      "bench", "Runs per second of a trivial SymPy program: warm pool vs cold python3");
   bench->add_option("-n,--runs", a->runs, "warm runs (200)")->check(CLI::PositiveNumber);
   bench->add_option("--cold-runs", a->cold_runs, "cold runs (10)")->check(CLI::PositiveNumber);
-  bench->add_option("-w,--workers", a->workers, "warm workers, run in parallel (1)")->check(CLI::PositiveNumber);
+  bench->add_option("-w,--workers", a->workers, "warm workers, run in parallel (1)")
+      ->check(CLI::PositiveNumber);
   AddLimitOptions(bench, a.get());
   bench->callback([a, exit_code] { *exit_code = Bench(*a); });
 }
