@@ -18,15 +18,14 @@ using text::IsSpace;
 using text::Lower;
 using text::Trim;
 
-
-
 // Python's float(): the whole stripped string is one floating literal.
 std::optional<double> PythonFloat(std::string_view s) {
   const std::string t = Trim(s);
   if (t.empty()) return std::nullopt;
   std::string u;
   for (size_t i = 0; i < t.size(); ++i) {  // digits may be grouped with single underscores
-    if (t[i] == '_' && i > 0 && i + 1 < t.size() && std::isdigit(static_cast<unsigned char>(t[i - 1])) &&
+    if (t[i] == '_' && i > 0 && i + 1 < t.size() &&
+        std::isdigit(static_cast<unsigned char>(t[i - 1])) &&
         std::isdigit(static_cast<unsigned char>(t[i + 1])))
       continue;
     u.push_back(t[i]);
@@ -67,18 +66,24 @@ std::optional<Task> ParseTask(std::string_view n) {
   if (n == "math" || StartsWith(n, "math:") || StartsWith(n, "minerva_math")) return Task::kMath;
   if (n == "gsm8k") return Task::kGsm8k;
   if (n == "ocw" || n == "ocw_courses") return Task::kOcw;
-  if (n == "mmlu_stem" || StartsWith(n, "mmlu_stem:") || StartsWith(n, "minerva-hendrycksTest")) return Task::kMmluStem;
+  if (n == "mmlu_stem" || StartsWith(n, "mmlu_stem:") || StartsWith(n, "minerva-hendrycksTest"))
+    return Task::kMmluStem;
   if (n == "sat" || n == "math_sat_cot") return Task::kSat;
   return std::nullopt;
 }
 
 std::string_view TaskName(Task t) {
   switch (t) {
-    case Task::kMath: return "math";
-    case Task::kGsm8k: return "gsm8k";
-    case Task::kOcw: return "ocw";
-    case Task::kMmluStem: return "mmlu_stem";
-    case Task::kSat: return "sat";
+    case Task::kMath:
+      return "math";
+    case Task::kGsm8k:
+      return "gsm8k";
+    case Task::kOcw:
+      return "ocw";
+    case Task::kMmluStem:
+      return "mmlu_stem";
+    case Task::kSat:
+      return "sat";
   }
   return "?";
 }
@@ -101,7 +106,8 @@ std::string ReferenceAnswer(Task task, Mode mode, std::string_view field) {
       std::optional<std::string> r = ExtractGsm8kReference(field);
       return r ? *r : Trim(field);
     }
-    case Task::kOcw: return Trim(field);
+    case Task::kOcw:
+      return Trim(field);
     case Task::kMmluStem:
     case Task::kSat: {
       std::optional<char> c = ChoiceLetter(field);
@@ -123,7 +129,8 @@ std::optional<std::string> ExtractAnswer(Task task, Mode mode, std::string_view 
       }
       return ExtractMathAnswer(completion);
     }
-    case Task::kGsm8k: return compat ? ExtractGsm8kCompat(completion) : ExtractGsm8k(completion);
+    case Task::kGsm8k:
+      return compat ? ExtractGsm8kCompat(completion) : ExtractGsm8k(completion);
     case Task::kOcw: {
       if (compat) return ExtractMinervaCompat(completion, /*ocw=*/true);
       return ExtractMathAnswer(completion);
@@ -139,19 +146,22 @@ std::optional<std::string> ExtractAnswer(Task task, Mode mode, std::string_view 
   return std::nullopt;
 }
 
-Verdict Judge(Task task, Mode mode, std::string_view reference, std::string_view answer, const CheckOptions& options) {
+Verdict Judge(Task task, Mode mode, std::string_view reference, std::string_view answer,
+              const CheckOptions& options) {
   if (mode == Mode::kCompatLlemma) {
     switch (task) {
       case Task::kMath:  // bug B1: is_tex_equiv is exact match only at the pinned commit
       case Task::kGsm8k:
       case Task::kMmluStem:
-      case Task::kSat: return Bool(reference == answer, reference == answer ? "same string" : "different strings");
+      case Task::kSat:
+        return Bool(reference == answer, reference == answer ? "same string" : "different strings");
       case Task::kOcw: {
         if (const std::optional<double> ref = PythonFloat(reference)) {
           const std::optional<double> got = OcwNormalizeNumericCompat(answer, LatexNumber);
           if (!got) return Bool(false, "answer is not a number ([invalidanswer])");
           const bool eq = OcwNumericEqualityCompat(*got, *ref);
-          return Bool(eq, eq ? "numerically equal (harness rule)" : "numerically different (harness rule, bug B2)");
+          return Bool(eq, eq ? "numerically equal (harness rule)"
+                             : "numerically different (harness rule, bug B2)");
         }
         if (reference.find('=') != std::string_view::npos)
           return Bool(false, "equation answers always fail in the harness (bug B3)");
@@ -162,7 +172,8 @@ Verdict Judge(Task task, Mode mode, std::string_view reference, std::string_view
   }
   switch (task) {
     case Task::kMmluStem:
-    case Task::kSat: return Bool(reference == answer, reference == answer ? "same choice" : "different choice");
+    case Task::kSat:
+      return Bool(reference == answer, reference == answer ? "same choice" : "different choice");
     case Task::kOcw: {
       // The intended OCW rule: numbers within 1% of the reference.
       if (const std::optional<double> ref = LatexNumber(reference)) {
@@ -172,18 +183,20 @@ Verdict Judge(Task task, Mode mode, std::string_view reference, std::string_view
           if (v.imag() == 0 && std::isfinite(static_cast<double>(v.real()))) {
             const double got = static_cast<double>(v.real());
             const double tol = 0.01 * std::abs(*ref);
-            if (std::abs(got - *ref) <= tol || got == *ref) return Bool(true, "within 1% of the reference");
+            if (std::abs(got - *ref) <= tol || got == *ref)
+              return Bool(true, "within 1% of the reference");
           }
         }
       }
       return CheckEquivalent(reference, answer, options);
     }
-    default: return CheckEquivalent(reference, answer, options);
+    default:
+      return CheckEquivalent(reference, answer, options);
   }
 }
 
-ItemScore ScoreItem(Task task, Mode mode, std::string_view reference_field, const std::vector<std::string>& completions,
-                    const CheckOptions& options) {
+ItemScore ScoreItem(Task task, Mode mode, std::string_view reference_field,
+                    const std::vector<std::string>& completions, const CheckOptions& options) {
   ItemScore s;
   s.reference = ReferenceAnswer(task, mode, reference_field);
   for (const std::string& c : completions) s.answers.push_back(ExtractAnswer(task, mode, c));
@@ -249,14 +262,17 @@ std::optional<std::string> LastMathSpan(std::string_view s) {
       best_pos = pos;
     }
   };
-  for (auto [open, close, inline_only] : {std::tuple<const char*, const char*, bool>{"\\[", "\\]", false},
-                                          {"\\(", "\\)", true}, {"$$", "$$", false}}) {
+  for (auto [open, close, inline_only] :
+       {std::tuple<const char*, const char*, bool>{"\\[", "\\]", false},
+        {"\\(", "\\)", true},
+        {"$$", "$$", false}}) {
     size_t i = 0;
     while ((i = s.find(open, i)) != std::string_view::npos) {
       const size_t j = s.find(close, i + 2);
       if (j == std::string_view::npos) break;
       const std::string_view content = s.substr(i + 2, j - i - 2);
-      if (!(inline_only && content.find('\n') != std::string_view::npos)) consider(i, std::string(content));
+      if (!(inline_only && content.find('\n') != std::string_view::npos))
+        consider(i, std::string(content));
       i = j + 2;
     }
   }
@@ -300,11 +316,13 @@ std::optional<std::string> LastNumber(std::string_view s) {
       if (std::isdigit(static_cast<unsigned char>(s[i]))) {
         num.push_back(s[i++]);
       } else if (s[i] == ',' && i + 3 < s.size() &&
-                 std::isdigit(static_cast<unsigned char>(s[i + 1])) && std::isdigit(static_cast<unsigned char>(s[i + 2])) &&
+                 std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
+                 std::isdigit(static_cast<unsigned char>(s[i + 2])) &&
                  std::isdigit(static_cast<unsigned char>(s[i + 3])) &&
                  (i + 4 >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i + 4])))) {
         i += 1;  // thousands separator
-      } else if (s[i] == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
+      } else if (s[i] == '.' && i + 1 < s.size() &&
+                 std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
                  num.find('.') == std::string::npos) {
         num.push_back(s[i++]);
       } else {
@@ -344,14 +362,18 @@ std::optional<std::string> ExtractFreeform(std::string_view text) {
   for (const char* cue : {"answer is", "answer:"}) {
     const size_t p = RFindCaseInsensitive(t, cue);
     if (p != std::string::npos) {
-      const std::string a = UpToSentenceEnd(std::string_view(t).substr(p + std::string_view(cue).size()));
+      const std::string a =
+          UpToSentenceEnd(std::string_view(t).substr(p + std::string_view(cue).size()));
       if (auto m = LastMathSpan(a)) return *m;
       if (!a.empty() && a.size() <= 80) return a;
     }
   }
   if (auto m = LastMathSpan(t)) return *m;
-  // Math delimiters without a valid span ("$ \n 9 \n $") state no answer.
-  if (t.find('$') != std::string::npos || t.find("\\(") != std::string::npos) return std::nullopt;
+  // Math delimiters without a valid span ("$ \n 9 \n $") state no answer;
+  // a single unescaped "$" is a currency sign ("$1,000.99"), not a delimiter.
+  size_t dollars = 0;
+  for (size_t i = 0; i < t.size(); ++i) dollars += t[i] == '$' && (i == 0 || t[i - 1] != '\\');
+  if (dollars > 1 || t.find("\\(") != std::string::npos) return std::nullopt;
   return LastNumber(t);
 }
 

@@ -18,21 +18,25 @@ using std::string;
 
 TEST(Vote, FirstSeenWinsTiesAndInvalidSamplesDoNotVote) {
   VoteRules rules;  // the harness: string keys, string equality
-  const auto r = MajorityVote({string("3"), nullopt, string("5"), string("5"), string("3")}, "5", rules);
+  const auto r =
+      MajorityVote({string("3"), nullopt, string("5"), string("5"), string("3")}, "5", rules);
   ASSERT_TRUE(r.elected.has_value());
   EXPECT_EQ(*r.elected, "3");  // 2 votes each: "3" was seen first
   EXPECT_FALSE(r.acc);
   EXPECT_DOUBLE_EQ(r.pass_rate, 2.0 / 5);  // all samples in the denominator
   EXPECT_EQ(r.valid, 4);
   rules.pass_rate_over_all_samples = false;
-  EXPECT_DOUBLE_EQ(MajorityVote({string("3"), nullopt, string("5"), string("5"), string("3")}, "5", rules).pass_rate,
-                   2.0 / 4);
+  EXPECT_DOUBLE_EQ(
+      MajorityVote({string("3"), nullopt, string("5"), string("5"), string("3")}, "5", rules)
+          .pass_rate,
+      2.0 / 4);
 }
 
 TEST(Vote, JoinsTheFirstEquivalentBucket) {
   VoteRules rules;
   rules.equiv = [](const string& a, const string& b) { return CheckEquivalent(a, b).equivalent; };
-  const auto r = MajorityVote({string("7"), string("1/2"), string("0.5"), string("\\frac{1}{2}")}, "\\frac12", rules);
+  const auto r = MajorityVote({string("7"), string("1/2"), string("0.5"), string("\\frac{1}{2}")},
+                              "\\frac12", rules);
   ASSERT_TRUE(r.elected.has_value());
   EXPECT_EQ(*r.elected, "1/2");
   EXPECT_EQ(r.buckets.front().votes, 3);
@@ -50,7 +54,8 @@ TEST(Vote, NoValidSampleScoresZero) {
 TEST(ScoreItem, MathDefaultAcceptsEquivalentForms) {
   const string solution = "We get $x = \\boxed{\\dfrac{1}{2}}$.";
   const auto s = ScoreItem(Task::kMath, Mode::kDefault, solution,
-                           {"Final Answer: The final answer is $0.5$. I hope it is correct.", "The answer is \\boxed{2}."},
+                           {"Final Answer: The final answer is $0.5$. I hope it is correct.",
+                            "The answer is \\boxed{2}."},
                            {});
   EXPECT_EQ(s.reference, "\\dfrac{1}{2}");
   EXPECT_EQ(s.answers[0], optional<string>("0.5"));
@@ -71,7 +76,8 @@ TEST(ScoreItem, MathCompatIsExactMatchOnly) {
 TEST(ScoreItem, Gsm8kDefaultFixesNegativeAnswers) {
   const string ref = "She loses 5 dollars.\n#### -5";
   EXPECT_TRUE(ScoreItem(Task::kGsm8k, Mode::kDefault, ref, {"The answer is -5."}, {}).vote.acc);
-  EXPECT_FALSE(ScoreItem(Task::kGsm8k, Mode::kCompatLlemma, ref, {"The answer is -5."}, {}).vote.acc);  // B5
+  EXPECT_FALSE(
+      ScoreItem(Task::kGsm8k, Mode::kCompatLlemma, ref, {"The answer is -5."}, {}).vote.acc);  // B5
 }
 
 TEST(ScoreItem, OcwCompatKeepsItsBugsAndDefaultFixesThem) {
@@ -90,7 +96,8 @@ TEST(ScoreItem, OcwCompatKeepsItsBugsAndDefaultFixesThem) {
 
 TEST(ScoreItem, MultipleChoice) {
   const string c = "Final Answer: The final answer is (B). I hope it is correct.";
-  EXPECT_TRUE(ScoreItem(Task::kMmluStem, Mode::kCompatLlemma, "1", {c}, {}).vote.acc);  // label index 1 = B
+  EXPECT_TRUE(
+      ScoreItem(Task::kMmluStem, Mode::kCompatLlemma, "1", {c}, {}).vote.acc);  // label index 1 = B
   EXPECT_TRUE(ScoreItem(Task::kSat, Mode::kDefault, "B", {c}, {}).vote.acc);
   EXPECT_FALSE(ScoreItem(Task::kSat, Mode::kDefault, "C", {c}, {}).vote.acc);
 }
@@ -103,12 +110,21 @@ TEST(ParseTask, KnowsHarnessNames) {
 }
 
 TEST(Freeform, FindsTheStatedAnswer) {
-  EXPECT_EQ(ExtractFreeform("Therefore $x \\geq 5$ is the solution."), optional<string>("x \\geq 5"));
+  EXPECT_EQ(ExtractFreeform("Therefore $x \\geq 5$ is the solution."),
+            optional<string>("x \\geq 5"));
   EXPECT_EQ(ExtractFreeform("Answer \\[ 9 \\]"), optional<string>("9"));
   EXPECT_EQ(ExtractFreeform("Answer $ \n 9 \n $"), nullopt);  // inline math may not span lines
-  EXPECT_EQ(ExtractFreeform("the number is not 10 which is 1,000.99m"), optional<string>("1000.99"));
+  EXPECT_EQ(ExtractFreeform("the number is not 10 which is 1,000.99m"),
+            optional<string>("1000.99"));
   EXPECT_EQ(ExtractFreeform("AZYUK2A"), optional<string>("AZYUK2A"));  // a bare answer as it is
   EXPECT_EQ(ExtractFreeform("[0,1)"), optional<string>("[0,1)"));
+  // A single "$" is a currency sign, not an unclosed math span.
+  EXPECT_EQ(ExtractFreeform("The total is $1,000.99 in all"), optional<string>("1000.99"));
+}
+
+TEST(Freeform, SpacedLatexThousandsSeparator) {
+  EXPECT_TRUE(CheckEquivalent("14{,}916", "14 {, }916").equivalent);
+  EXPECT_FALSE(CheckEquivalent("14{,}916", "14 {, }917").equivalent);
 }
 
 // Agreement with the Math-Verify labels: the floor guards against regressions;
@@ -117,11 +133,12 @@ TEST(Pairs, AgreeWithMathVerifyLabels) {
   std::ostringstream out;
   BatchOptions o;
   o.threads = 2;
-  auto s = CheckPairs(LLEMMA_SOURCE_DIR "/tests/testdata/grading/pairs_math_verify_tests.jsonl", o, false, out);
+  auto s = CheckPairs(LLEMMA_SOURCE_DIR "/tests/testdata/grading/pairs_math_verify_tests.jsonl", o,
+                      false, out);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->pairs, 190);
   EXPECT_EQ(s->labelled, 190);
-  EXPECT_GE(s->agree, 169) << "agreement fell to " << s->agree << "/190";
+  EXPECT_GE(s->agree, 172) << "agreement fell to " << s->agree << "/190";
 }
 
 TEST(Pairs, BadInputNamesTheLine) {
@@ -133,7 +150,8 @@ TEST(Pairs, BadInputNamesTheLine) {
   std::ostringstream out;
   auto s = CheckPairs(path, BatchOptions{}, false, out);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().ToString().find(":2: not valid JSON"), string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().ToString().find(":2: not valid JSON"), string::npos)
+      << s.status().ToString();
   EXPECT_TRUE(out.str().empty());  // nothing written before the input is known good
 }
 

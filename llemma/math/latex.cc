@@ -1,13 +1,13 @@
 #include "llemma/math/latex.h"
 
-#include "llemma/math/text_util.h"
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
 #include <optional>
 #include <set>
+
+#include "llemma/math/text_util.h"
 
 namespace llemma::math {
 
@@ -35,7 +35,9 @@ Node MakePow(Node base, Node exponent) {
   kids.push_back(std::move(exponent));
   return Node{Node::Kind::kPow, "", std::move(kids)};
 }
-Node MakeFunc(std::string name, std::vector<Node> args) { return Node{Node::Kind::kFunc, std::move(name), std::move(args)}; }
+Node MakeFunc(std::string name, std::vector<Node> args) {
+  return Node{Node::Kind::kFunc, std::move(name), std::move(args)};
+}
 Node Negate(Node x) {
   std::vector<Node> f;
   f.push_back(MakeNumber("-1"));
@@ -74,7 +76,8 @@ std::string ToString(const Node& n) {
   switch (n.kind) {
     case Node::Kind::kNumber:
     case Node::Kind::kSymbol:
-    case Node::Kind::kConstant: return n.text;
+    case Node::Kind::kConstant:
+      return n.text;
     case Node::Kind::kAdd: {
       std::string s = "(";
       for (size_t i = 0; i < n.kids.size(); ++i) s += (i ? " + " : "") + ToString(n.kids[i]);
@@ -85,7 +88,8 @@ std::string ToString(const Node& n) {
       for (size_t i = 0; i < n.kids.size(); ++i) s += (i ? "*" : "") + ToString(n.kids[i]);
       return s + ")";
     }
-    case Node::Kind::kPow: return ToString(n.kids[0]) + "^" + ToString(n.kids[1]);
+    case Node::Kind::kPow:
+      return ToString(n.kids[0]) + "^" + ToString(n.kids[1]);
     case Node::Kind::kFunc: {
       std::string s = n.text + "(";
       for (size_t i = 0; i < n.kids.size(); ++i) s += (i ? ", " : "") + ToString(n.kids[i]);
@@ -104,14 +108,16 @@ const long double kNaN = std::numeric_limits<long double>::quiet_NaN();
 
 C RealRoot(C x, long double n) {
   // Odd integer roots of negative reals stay real, as a reader expects (∛-8 = -2).
-  if (std::abs(x.imag()) == 0 && x.real() < 0 && std::fmod(n, 2.0L) == 1.0L) return -std::pow(-x.real(), 1.0L / n);
+  if (std::abs(x.imag()) == 0 && x.real() < 0 && std::fmod(n, 2.0L) == 1.0L)
+    return -std::pow(-x.real(), 1.0L / n);
   return std::pow(x, C(1.0L / n));
 }
 
 C PowC(C b, C e) {
   if (e.imag() == 0 && b.imag() == 0) {
     const long double ev = e.real(), bv = b.real();
-    if (ev == std::floor(ev) && std::abs(ev) < 1e6) return std::pow(bv, ev);  // exact for integers, any sign of base
+    if (ev == std::floor(ev) && std::abs(ev) < 1e6)
+      return std::pow(bv, ev);  // exact for integers, any sign of base
     if (bv >= 0) return std::pow(bv, ev);
   }
   if (b == C(0) && e.real() > 0) return 0;
@@ -124,9 +130,11 @@ C Gamma1(C x) {  // x! for real x ≥ 0 (complex arguments are not answers)
 }
 }  // namespace
 
-std::complex<long double> Evaluate(const Node& n, const std::map<std::string, std::complex<long double>>& env) {
+std::complex<long double> Evaluate(const Node& n,
+                                   const std::map<std::string, std::complex<long double>>& env) {
   switch (n.kind) {
-    case Node::Kind::kNumber: return std::strtold(n.text.c_str(), nullptr);
+    case Node::Kind::kNumber:
+      return std::strtold(n.text.c_str(), nullptr);
     case Node::Kind::kSymbol: {
       auto it = env.find(n.text);
       return it == env.end() ? C(kNaN) : it->second;
@@ -147,7 +155,8 @@ std::complex<long double> Evaluate(const Node& n, const std::map<std::string, st
       for (const Node& k : n.kids) p *= Evaluate(k, env);
       return p;
     }
-    case Node::Kind::kPow: return PowC(Evaluate(n.kids[0], env), Evaluate(n.kids[1], env));
+    case Node::Kind::kPow:
+      return PowC(Evaluate(n.kids[0], env), Evaluate(n.kids[1], env));
     case Node::Kind::kFunc: {
       std::vector<C> a;
       for (const Node& k : n.kids) a.push_back(Evaluate(k, env));
@@ -195,14 +204,14 @@ using text::IsSpace;
 using text::ReplaceAll;
 using text::Trim;
 
-
 // Removes the command `cmd` (e.g. "\left") where it is not the prefix of a
 // longer command name (e.g. "\leftarrow").
 void RemoveCommand(std::string* s, std::string_view cmd, std::string_view replacement = "") {
   std::string out;
   size_t i = 0;
   while (i < s->size()) {
-    if (s->compare(i, cmd.size(), cmd) == 0 && !(i + cmd.size() < s->size() && IsAlpha((*s)[i + cmd.size()]))) {
+    if (s->compare(i, cmd.size(), cmd) == 0 &&
+        !(i + cmd.size() < s->size() && IsAlpha((*s)[i + cmd.size()]))) {
       out.append(replacement);
       i += cmd.size();
     } else {
@@ -211,7 +220,6 @@ void RemoveCommand(std::string* s, std::string_view cmd, std::string_view replac
   }
   *s = std::move(out);
 }
-
 
 // Index of the brace closing the one at `open`, or npos.
 size_t MatchBrace(std::string_view s, size_t open) {
@@ -284,7 +292,8 @@ std::string JoinThousands(const std::string& s) {
   while (i < s.size() && (s[i] == ',' || s[i] == ' ')) {
     if (sep && s[i] != sep) return s;
     sep = s[i];
-    if (i + 4 > s.size() || !IsDigit(s[i + 1]) || !IsDigit(s[i + 2]) || !IsDigit(s[i + 3])) return s;
+    if (i + 4 > s.size() || !IsDigit(s[i + 1]) || !IsDigit(s[i + 2]) || !IsDigit(s[i + 3]))
+      return s;
     if (i + 4 < s.size() && IsDigit(s[i + 4])) return s;
     digits.append(s, i + 1, 3);
     i += 4;
@@ -309,11 +318,26 @@ std::string CanonicalizeLatex(std::string_view in) {
   std::string s(in);
   // Unicode math characters.
   static const std::pair<const char*, const char*> kUnicode[] = {
-      {"\xe2\x88\x92", "-"},        {"\xc3\x97", "\\times "},   {"\xc2\xb7", "\\cdot "},  {"\xc3\xb7", "\\div "},
-      {"\xe2\x89\xa4", "\\le "},    {"\xe2\x89\xa5", "\\ge "},  {"\xe2\x89\xa0", "\\ne "}, {"\xcf\x80", "\\pi "},
-      {"\xe2\x88\x9e", "\\infty "}, {"\xe2\x88\x9a", "\\sqrt "}, {"\xc2\xb0", ""},          {"\xc2\xb2", "^2"},
-      {"\xc2\xb3", "^3"},           {"\xe2\x82\xac", ""},        {"\xc2\xa3", ""},          {"\xc2\xa0", " "},
-      {"\xe2\x88\xaa", "\\cup "},   {"\xe2\x88\x88", "\\in "},  {"\xc2\xb1", "\\pm "},     {"\xe2\x89\x88", "\\approx "},
+      {"\xe2\x88\x92", "-"},
+      {"\xc3\x97", "\\times "},
+      {"\xc2\xb7", "\\cdot "},
+      {"\xc3\xb7", "\\div "},
+      {"\xe2\x89\xa4", "\\le "},
+      {"\xe2\x89\xa5", "\\ge "},
+      {"\xe2\x89\xa0", "\\ne "},
+      {"\xcf\x80", "\\pi "},
+      {"\xe2\x88\x9e", "\\infty "},
+      {"\xe2\x88\x9a", "\\sqrt "},
+      {"\xc2\xb0", ""},
+      {"\xc2\xb2", "^2"},
+      {"\xc2\xb3", "^3"},
+      {"\xe2\x82\xac", ""},
+      {"\xc2\xa3", ""},
+      {"\xc2\xa0", " "},
+      {"\xe2\x88\xaa", "\\cup "},
+      {"\xe2\x88\x88", "\\in "},
+      {"\xc2\xb1", "\\pm "},
+      {"\xe2\x89\x88", "\\approx "},
   };
   for (const auto& [from, to] : kUnicode) ReplaceAll(&s, from, to);
   // Doubly escaped commands ("\\\\frac" from JSON written twice) → "\\frac".
@@ -337,7 +361,30 @@ std::string CanonicalizeLatex(std::string_view in) {
   RemoveCommand(&s, "\\Bigg");
   // Thousands separators written the LaTeX way, then spacing commands.
   ReplaceAll(&s, "\\\\", "\x01");  // protect the row separator "\\" from "\ " below
-  ReplaceAll(&s, "{,}", "");
+  {
+    // "{,}" with any spacing inside or around it ("14 {, }916").
+    std::string t;
+    t.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+      size_t j = i;
+      if (s[j] == '{') {
+        ++j;
+        while (j < s.size() && s[j] == ' ') ++j;
+        if (j < s.size() && s[j] == ',') {
+          ++j;
+          while (j < s.size() && s[j] == ' ') ++j;
+          if (j < s.size() && s[j] == '}') {
+            while (!t.empty() && t.back() == ' ') t.pop_back();
+            i = j + 1;
+            while (i < s.size() && s[i] == ' ') ++i;
+            continue;
+          }
+        }
+      }
+      t += s[i++];
+    }
+    s = std::move(t);
+  }
   ReplaceAll(&s, ",\\!", "");
   for (const char* sp : {"\\!", "\\,", "\\;", "\\:", "\\ ", "~"}) ReplaceAll(&s, sp, " ");
   RemoveCommand(&s, "\\quad", " ");
@@ -367,7 +414,9 @@ std::string CanonicalizeLatex(std::string_view in) {
     }
   }
   out = Trim(out);
-  while (!out.empty() && (out.back() == '.' || out.back() == ',' || out.back() == ';' || out.back() == ' ')) out.pop_back();
+  while (!out.empty() &&
+         (out.back() == '.' || out.back() == ',' || out.back() == ';' || out.back() == ' '))
+    out.pop_back();
   while (!out.empty() && out.front() == ' ') out.erase(out.begin());
   return JoinThousands(out);
 }
@@ -422,30 +471,37 @@ std::vector<Tok> Tokenize(std::string_view s) {
 
 const std::set<std::string>& UnitWords() {
   static const std::set<std::string> k = {
-      "cm",       "m",        "km",      "mm",     "in",       "inch",     "inches",  "ft",      "feet",    "foot",
-      "yd",       "yard",     "yards",   "mi",     "mile",     "miles",    "meter",   "meters",  "metre",   "metres",
-      "centimeter", "centimeters", "kilometer", "kilometers", "s",  "sec",  "second",  "seconds", "min",     "minute",
-      "minutes",  "h",        "hr",      "hrs",    "hour",     "hours",    "day",     "days",    "week",    "weeks",
-      "month",    "months",   "year",    "years",  "g",        "kg",       "gram",    "grams",   "lb",      "lbs",
-      "pound",    "pounds",   "oz",      "ounce",  "ounces",   "dollar",   "dollars", "cent",    "cents",   "mph",
-      "units",    "unit",     "square",  "sq",     "cubic",    "degree",   "degrees", "deg",     "radian",  "radians",
-      "students", "people",   "ways",    "points", "digits",   "integers", "numbers", "times",   "apples",  "books",
-      "cups",     "liters",   "litres",  "l",      "ml",       "gallons",  "gallon",  "quarts",  "pints",   "tons",
-      "kilograms", "grams",   "seconds", "mins",   "edges",    "meals",    "tickets", "coins",   "pages",   "marbles",
-      "boxes",    "rows",     "games",   "sides",  "cookies",  "eggs",     "hats",    "balls",   "dogs",    "cats",
-      "J",        "N",        "W",       "eV",     "K",        "Hz",       "kHz",     "MHz",     "Pa",      "atm",
-      "mol",      "V",        "A",       "C",
+      "cm",          "m",         "km",         "mm",      "in",     "inch",     "inches",
+      "ft",          "feet",      "foot",       "yd",      "yard",   "yards",    "mi",
+      "mile",        "miles",     "meter",      "meters",  "metre",  "metres",   "centimeter",
+      "centimeters", "kilometer", "kilometers", "s",       "sec",    "second",   "seconds",
+      "min",         "minute",    "minutes",    "h",       "hr",     "hrs",      "hour",
+      "hours",       "day",       "days",       "week",    "weeks",  "month",    "months",
+      "year",        "years",     "g",          "kg",      "gram",   "grams",    "lb",
+      "lbs",         "pound",     "pounds",     "oz",      "ounce",  "ounces",   "dollar",
+      "dollars",     "cent",      "cents",      "mph",     "units",  "unit",     "square",
+      "sq",          "cubic",     "degree",     "degrees", "deg",    "radian",   "radians",
+      "students",    "people",    "ways",       "points",  "digits", "integers", "numbers",
+      "times",       "apples",    "books",      "cups",    "liters", "litres",   "l",
+      "ml",          "gallons",   "gallon",     "quarts",  "pints",  "tons",     "kilograms",
+      "grams",       "seconds",   "mins",       "edges",   "meals",  "tickets",  "coins",
+      "pages",       "marbles",   "boxes",      "rows",    "games",  "sides",    "cookies",
+      "eggs",        "hats",      "balls",      "dogs",    "cats",   "J",        "N",
+      "W",           "eV",        "K",          "Hz",      "kHz",    "MHz",      "Pa",
+      "atm",         "mol",       "V",          "A",       "C",
   };
   return k;
 }
 
 bool IsUnitText(const std::string& words) {
-  // "\text{ cm}^2", "\text{square units}", "\text{miles per hour}": every word a unit or a connective.
+  // "\text{ cm}^2", "\text{square units}", "\text{miles per hour}": every word a unit or a
+  // connective.
   std::string w;
   bool any = false;
   auto flush = [&]() -> bool {
     if (w.empty()) return true;
-    const bool ok = UnitWords().count(w) || w == "per" || w == "of" || w == "and" || w == "the" || w == "a";
+    const bool ok =
+        UnitWords().count(w) || w == "per" || w == "of" || w == "and" || w == "the" || w == "a";
     any = any || ok;
     w.clear();
     return ok;
@@ -453,7 +509,8 @@ bool IsUnitText(const std::string& words) {
   for (char c : words) {
     if (IsAlpha(c)) {
       w.push_back(c);
-    } else if (c == ' ' || c == '/' || c == '^' || IsDigit(c) || c == '.' || c == '-' || c == '{' || c == '}') {
+    } else if (c == ' ' || c == '/' || c == '^' || IsDigit(c) || c == '.' || c == '-' || c == '{' ||
+               c == '}') {
       if (!flush()) return false;
     } else {
       return false;
@@ -463,8 +520,9 @@ bool IsUnitText(const std::string& words) {
 }
 
 const std::set<std::string>& FunctionNames() {
-  static const std::set<std::string> k = {"sin",  "cos",  "tan",  "sec", "csc", "cot", "arcsin", "arccos",
-                                          "arctan", "sinh", "cosh", "tanh", "log", "ln", "exp",    "sqrt"};
+  static const std::set<std::string> k = {"sin",    "cos",    "tan",    "sec",  "csc",  "cot",
+                                          "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+                                          "log",    "ln",     "exp",    "sqrt"};
   return k;
 }
 
@@ -514,15 +572,20 @@ class Parser {
   bool StartsFactor(const Tok& t) const {
     switch (t.t) {
       case Tok::T::kNum:
-      case Tok::T::kIdent: return true;
+      case Tok::T::kIdent:
+        return true;
       case Tok::T::kCmd:
-        return !(t.s == "cdot" || t.s == "times" || t.s == "div" || t.s == "pm" || t.s == "mp" || t.s == "le" ||
-                 t.s == "leq" || t.s == "ge" || t.s == "geq" || t.s == "ne" || t.s == "neq" || t.s == "lt" ||
-                 t.s == "gt" || t.s == "approx" || t.s == "in" || t.s == "cup" || t.s == "cap" || t.s == "}" ||
-                 t.s == "\\" || t.s == "%" || t.s == "end" || t.s == "leqslant" || t.s == "geqslant" ||
-                 t.s == "to" || t.s == "rvert" || t.s == "rangle");
-      case Tok::T::kChar: return t.s[0] == '(' || t.s[0] == '{' || (t.s[0] == '|' && abs_depth_ == 0) || t.s[0] == '[';
-      case Tok::T::kEnd: return false;
+        return !(t.s == "cdot" || t.s == "times" || t.s == "div" || t.s == "pm" || t.s == "mp" ||
+                 t.s == "le" || t.s == "leq" || t.s == "ge" || t.s == "geq" || t.s == "ne" ||
+                 t.s == "neq" || t.s == "lt" || t.s == "gt" || t.s == "approx" || t.s == "in" ||
+                 t.s == "cup" || t.s == "cap" || t.s == "}" || t.s == "\\" || t.s == "%" ||
+                 t.s == "end" || t.s == "leqslant" || t.s == "geqslant" || t.s == "to" ||
+                 t.s == "rvert" || t.s == "rangle");
+      case Tok::T::kChar:
+        return t.s[0] == '(' || t.s[0] == '{' || (t.s[0] == '|' && abs_depth_ == 0) ||
+               t.s[0] == '[';
+      case Tok::T::kEnd:
+        return false;
     }
     return false;
   }
@@ -672,7 +735,8 @@ class Parser {
       } else if (IsChar(Peek(), '\'') && n.kind == Node::Kind::kSymbol) {
         ++pos_;
         n.text += "'";
-      } else if (IsChar(Peek(), '_') && (n.kind == Node::Kind::kSymbol || n.kind == Node::Kind::kNumber)) {
+      } else if (IsChar(Peek(), '_') &&
+                 (n.kind == Node::Kind::kSymbol || n.kind == Node::Kind::kNumber)) {
         // x_1 is a name; 204_5 is a numeral in base 5, kept as a name too.
         ++pos_;
         std::string sub;
@@ -730,8 +794,7 @@ class Parser {
     if (IsChar(Peek(), '^')) {
       ++pos_;
       power = ParseScript();
-      if (*power == Negate(MakeNumber("1")) &&
-          (name == "sin" || name == "cos" || name == "tan")) {
+      if (*power == Negate(MakeNumber("1")) && (name == "sin" || name == "cos" || name == "tan")) {
         name = "arc" + name;
         power.reset();
       }
@@ -764,7 +827,8 @@ class Parser {
         if (c == '(' || c == '[' || c == '{') {
           const size_t close = FindClose(pos_);
           const char closer = t_[close].s[0];
-          if ((c == '(' && closer != ')') || (c == '[' && closer != ']') || (c == '{' && closer != '}'))
+          if ((c == '(' && closer != ')') || (c == '[' && closer != ']') ||
+              (c == '{' && closer != '}'))
             throw ParseError{};
           Node n = ParseWhole(pos_ + 1, close);
           pos_ = close + 1;
@@ -789,8 +853,10 @@ class Parser {
         }
         throw ParseError{};
       }
-      case Tok::T::kCmd: return ParseCommand(t.s);
-      case Tok::T::kEnd: break;
+      case Tok::T::kCmd:
+        return ParseCommand(t.s);
+      case Tok::T::kEnd:
+        break;
     }
     throw ParseError{};
   }
@@ -826,8 +892,9 @@ class Parser {
     if (FunctionNames().count(name)) return ApplyFunction(name);
     if (name == "pi") return MakeConstant("pi");
     if (name == "infty" || name == "infinity") return MakeConstant("inf");
-    if (name == "text" || name == "mathrm" || name == "mathbf" || name == "mathit" || name == "boldsymbol" ||
-        name == "operatorname" || name == "textbf" || name == "mathsf" || name == "bf" || name == "rm") {
+    if (name == "text" || name == "mathrm" || name == "mathbf" || name == "mathit" ||
+        name == "boldsymbol" || name == "operatorname" || name == "textbf" || name == "mathsf" ||
+        name == "bf" || name == "rm") {
       if (!IsChar(Peek(), '{')) return ParseAtom();
       const size_t close = FindClose(pos_);
       std::string content;
@@ -857,10 +924,11 @@ class Parser {
     }
     // Greek letters and other named symbols.
     static const std::set<std::string> kGreek = {
-        "alpha", "beta",  "gamma", "delta", "epsilon", "varepsilon", "zeta",  "eta",   "theta", "vartheta",
-        "iota",  "kappa", "lambda", "mu",   "nu",      "xi",         "rho",   "sigma", "tau",   "upsilon",
-        "phi",   "varphi", "chi",   "psi",  "omega",   "Gamma",      "Delta", "Theta", "Lambda", "Xi",
-        "Pi",    "Sigma", "Phi",   "Psi",  "Omega",   "ell"};
+        "alpha", "beta",     "gamma", "delta",   "epsilon", "varepsilon", "zeta", "eta",
+        "theta", "vartheta", "iota",  "kappa",   "lambda",  "mu",         "nu",   "xi",
+        "rho",   "sigma",    "tau",   "upsilon", "phi",     "varphi",     "chi",  "psi",
+        "omega", "Gamma",    "Delta", "Theta",   "Lambda",  "Xi",         "Pi",   "Sigma",
+        "Phi",   "Psi",      "Omega", "ell"};
     if (kGreek.count(name)) return MakeSymbol(name);
     throw ParseError{};
   }
@@ -896,13 +964,16 @@ std::string TextKey(std::string_view s) {
       size_t j = i + 1;
       while (j < s.size() && IsAlpha(s[j])) ++j;
       const std::string_view name = s.substr(i + 1, j - i - 1);
-      if (name != "text" && name != "mathrm" && name != "textbf" && name != "mathbf" && name != "textit") {
+      if (name != "text" && name != "mathrm" && name != "textbf" && name != "mathbf" &&
+          name != "textit") {
         out.append(name);
       }
       i = j - 1;
       continue;
     }
-    if (c == '{' || c == '}' || c == ' ' || c == '(' || c == ')' || c == '.' || c == '"' || c == '\'') continue;
+    if (c == '{' || c == '}' || c == ' ' || c == '(' || c == ')' || c == '.' || c == '"' ||
+        c == '\'')
+      continue;
     out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   return out;
@@ -916,7 +987,8 @@ struct Builder {
     const auto& toks = p.tokens();
     if (t.t == Tok::T::kChar) {
       const char c = t.s[0];
-      const bool eq_next = i + 1 < toks.size() && toks[i + 1].t == Tok::T::kChar && toks[i + 1].s == "=";
+      const bool eq_next =
+          i + 1 < toks.size() && toks[i + 1].t == Tok::T::kChar && toks[i + 1].s == "=";
       *width = eq_next ? 2 : 1;
       if (c == '=') return *rel = Rel::kEq, *width = 1, true;
       if (c == '<') return *rel = eq_next ? Rel::kLe : Rel::kLt, true;
@@ -927,9 +999,9 @@ struct Builder {
     if (t.t != Tok::T::kCmd) return false;
     *width = 1;
     static const std::pair<const char*, Rel> kCmds[] = {
-        {"le", Rel::kLe},  {"leq", Rel::kLe}, {"leqslant", Rel::kLe}, {"ge", Rel::kGe}, {"geq", Rel::kGe},
-        {"geqslant", Rel::kGe}, {"lt", Rel::kLt}, {"gt", Rel::kGt}, {"ne", Rel::kNe}, {"neq", Rel::kNe},
-        {"approx", Rel::kApprox}, {"equiv", Rel::kEq}};
+        {"le", Rel::kLe},  {"leq", Rel::kLe},      {"leqslant", Rel::kLe},   {"ge", Rel::kGe},
+        {"geq", Rel::kGe}, {"geqslant", Rel::kGe}, {"lt", Rel::kLt},         {"gt", Rel::kGt},
+        {"ne", Rel::kNe},  {"neq", Rel::kNe},      {"approx", Rel::kApprox}, {"equiv", Rel::kEq}};
     for (const auto& [n, r] : kCmds)
       if (t.s == n) return *rel = r, true;
     return false;
@@ -943,10 +1015,12 @@ struct Builder {
     const auto& toks = p.tokens();
     for (size_t i = b; i < e; ++i) {
       const Tok& t = toks[i];
-      const bool open = (t.t == Tok::T::kChar && (t.s[0] == '(' || t.s[0] == '[' || t.s[0] == '{')) ||
-                        (t.t == Tok::T::kCmd && (t.s == "{" || t.s == "begin"));
-      const bool close = (t.t == Tok::T::kChar && (t.s[0] == ')' || t.s[0] == ']' || t.s[0] == '}')) ||
-                         (t.t == Tok::T::kCmd && (t.s == "}" || t.s == "end"));
+      const bool open =
+          (t.t == Tok::T::kChar && (t.s[0] == '(' || t.s[0] == '[' || t.s[0] == '{')) ||
+          (t.t == Tok::T::kCmd && (t.s == "{" || t.s == "begin"));
+      const bool close =
+          (t.t == Tok::T::kChar && (t.s[0] == ')' || t.s[0] == ']' || t.s[0] == '}')) ||
+          (t.t == Tok::T::kCmd && (t.s == "}" || t.s == "end"));
       if (open) ++depth_here;
       if (close) --depth_here;
       if (depth_here == 0 && !open && !close && pred(t, i)) cuts.push_back(i);
@@ -959,9 +1033,11 @@ struct Builder {
     const auto& toks = p.tokens();
     for (size_t i = open; i < e; ++i) {
       const Tok& t = toks[i];
-      if ((t.t == Tok::T::kChar && (t.s[0] == '(' || t.s[0] == '[' || t.s[0] == '{')) || (t.t == Tok::T::kCmd && t.s == "{"))
+      if ((t.t == Tok::T::kChar && (t.s[0] == '(' || t.s[0] == '[' || t.s[0] == '{')) ||
+          (t.t == Tok::T::kCmd && t.s == "{"))
         ++d;
-      if ((t.t == Tok::T::kChar && (t.s[0] == ')' || t.s[0] == ']' || t.s[0] == '}')) || (t.t == Tok::T::kCmd && t.s == "}"))
+      if ((t.t == Tok::T::kChar && (t.s[0] == ')' || t.s[0] == ']' || t.s[0] == '}')) ||
+          (t.t == Tok::T::kCmd && t.s == "}"))
         if (--d == 0) return i;
     }
     return static_cast<size_t>(-1);
@@ -977,7 +1053,8 @@ struct Builder {
 
   std::vector<Answer> Items(size_t b, size_t e) {
     std::vector<Answer> items;
-    auto cuts = Split(b, e, [](const Tok& t, size_t) { return t.t == Tok::T::kChar && t.s[0] == ','; });
+    auto cuts =
+        Split(b, e, [](const Tok& t, size_t) { return t.t == Tok::T::kChar && t.s[0] == ','; });
     size_t start = b;
     cuts.push_back(e);
     for (size_t c : cuts) {
@@ -1005,15 +1082,17 @@ struct Builder {
         --e;
         changed = true;
       } else if (last.t == Tok::T::kIdent && UnitWords().count(last.s) && last.s.size() >= 2 &&
-                 !(e >= b + 2 && toks[e - 2].t == Tok::T::kChar && (toks[e - 2].s == "^" || toks[e - 2].s == "_"))) {
+                 !(e >= b + 2 && toks[e - 2].t == Tok::T::kChar &&
+                   (toks[e - 2].s == "^" || toks[e - 2].s == "_"))) {
         info->units = last.s + (info->units.empty() ? "" : " " + info->units);
         --e;
         changed = true;
-      } else if (last.t == Tok::T::kNum && e >= b + 3 && toks[e - 2].t == Tok::T::kChar && toks[e - 2].s == "^" &&
-                 !info->units.empty()) {
+      } else if (last.t == Tok::T::kNum && e >= b + 3 && toks[e - 2].t == Tok::T::kChar &&
+                 toks[e - 2].s == "^" && !info->units.empty()) {
         e -= 2;  // "cm^2" after the unit was taken
         changed = true;
-      } else if ((last.t == Tok::T::kChar && last.s == "}") || (last.t == Tok::T::kNum && e >= b + 4)) {
+      } else if ((last.t == Tok::T::kChar && last.s == "}") ||
+                 (last.t == Tok::T::kNum && e >= b + 4)) {
         // "\text{ cm}" or "\text{ cm}^2": find the \text opening this group.
         size_t close = e - 1;
         size_t tail = e;
@@ -1032,13 +1111,15 @@ struct Builder {
           }
         }
         if (open == close || open == b || toks[open - 1].t != Tok::T::kCmd ||
-            (toks[open - 1].s != "text" && toks[open - 1].s != "mathrm" && toks[open - 1].s != "textbf"))
+            (toks[open - 1].s != "text" && toks[open - 1].s != "mathrm" &&
+             toks[open - 1].s != "textbf"))
           break;
         if (open - 1 == b) break;  // the whole answer is text
         std::string words;
         for (size_t i = open + 1; i < close; ++i) words += (i > open + 1 ? " " : "") + toks[i].s;
-        if (!IsUnitText(words) && !(toks[open + 1].t == Tok::T::kIdent && words.find_first_of("0123456789") == std::string::npos &&
-                                    (open >= b + 2))) {
+        if (!IsUnitText(words) &&
+            !(toks[open + 1].t == Tok::T::kIdent &&
+              words.find_first_of("0123456789") == std::string::npos && (open >= b + 2))) {
           break;
         }
         info->units = words + (info->units.empty() ? "" : " " + info->units);
@@ -1068,12 +1149,14 @@ struct Builder {
     const auto& toks = p.tokens();
     // "x \in S" → S.
     {
-      auto in = Split(b, e, [](const Tok& t, size_t) { return t.t == Tok::T::kCmd && t.s == "in"; });
+      auto in =
+          Split(b, e, [](const Tok& t, size_t) { return t.t == Tok::T::kCmd && t.s == "in"; });
       if (in.size() == 1) return Element(in[0] + 1, e);
     }
     // Unions and intersections of sets / intervals.
     {
-      auto cups = Split(b, e, [](const Tok& t, size_t) { return t.t == Tok::T::kCmd && t.s == "cup"; });
+      auto cups =
+          Split(b, e, [](const Tok& t, size_t) { return t.t == Tok::T::kCmd && t.s == "cup"; });
       if (!cups.empty()) {
         Answer u;
         u.kind = Answer::Kind::kUnion;
@@ -1125,28 +1208,33 @@ struct Builder {
     }
     // "{1, 3}": TeX grouping braces around a list.
     if (toks[b].t == Tok::T::kChar && toks[b].s == "{" && MatchClose(b, e) == e - 1 &&
-        !Split(b + 1, e - 1, [](const Tok& t, size_t) { return t.t == Tok::T::kChar && t.s[0] == ','; }).empty()) {
+        !Split(b + 1, e - 1, [](const Tok& t, size_t) {
+           return t.t == Tok::T::kChar && t.s[0] == ',';
+         }).empty()) {
       Answer a;
       a.kind = Answer::Kind::kList;
       a.items = Items(b + 1, e - 1);
       return a;
     }
     // Sets \{ ... \}.
-    if (toks[b].t == Tok::T::kCmd && toks[b].s == "{" && toks[e - 1].t == Tok::T::kCmd && toks[e - 1].s == "}" &&
-        MatchClose(b, e) == e - 1) {
+    if (toks[b].t == Tok::T::kCmd && toks[b].s == "{" && toks[e - 1].t == Tok::T::kCmd &&
+        toks[e - 1].s == "}" && MatchClose(b, e) == e - 1) {
       Answer s;
       s.kind = Answer::Kind::kSet;
       if (e - b > 2) s.items = Items(b + 1, e - 1);
       return s;
     }
-    if (toks[b].t == Tok::T::kCmd && (toks[b].s == "emptyset" || toks[b].s == "varnothing") && e == b + 1) {
+    if (toks[b].t == Tok::T::kCmd && (toks[b].s == "emptyset" || toks[b].s == "varnothing") &&
+        e == b + 1) {
       Answer s;
       s.kind = Answer::Kind::kSet;
       return s;
     }
     // Tuples and intervals.
-    if (toks[b].t == Tok::T::kChar && (toks[b].s == "(" || toks[b].s == "[") && MatchClose(b, e) == e - 1) {
-      auto commas = Split(b + 1, e - 1, [](const Tok& t, size_t) { return t.t == Tok::T::kChar && t.s[0] == ','; });
+    if (toks[b].t == Tok::T::kChar && (toks[b].s == "(" || toks[b].s == "[") &&
+        MatchClose(b, e) == e - 1) {
+      auto commas = Split(
+          b + 1, e - 1, [](const Tok& t, size_t) { return t.t == Tok::T::kChar && t.s[0] == ','; });
       if (!commas.empty()) {
         Answer a;
         a.items = Items(b + 1, e - 1);
@@ -1165,7 +1253,8 @@ struct Builder {
     }
     // Plain comma lists.
     {
-      auto commas = Split(b, e, [](const Tok& t, size_t) { return t.t == Tok::T::kChar && t.s[0] == ','; });
+      auto commas =
+          Split(b, e, [](const Tok& t, size_t) { return t.t == Tok::T::kChar && t.s[0] == ','; });
       if (!commas.empty()) {
         Answer a;
         a.kind = Answer::Kind::kList;
@@ -1251,10 +1340,16 @@ void KeyOf(const Node& n, std::string* out) {
   switch (n.kind) {
     case Node::Kind::kNumber:
     case Node::Kind::kSymbol:
-    case Node::Kind::kConstant: *out += n.text; return;
-    default: break;
+    case Node::Kind::kConstant:
+      *out += n.text;
+      return;
+    default:
+      break;
   }
-  *out += n.kind == Node::Kind::kAdd ? "A(" : n.kind == Node::Kind::kMul ? "M(" : n.kind == Node::Kind::kPow ? "P(" : n.text + "(";
+  *out += n.kind == Node::Kind::kAdd   ? "A("
+          : n.kind == Node::Kind::kMul ? "M("
+          : n.kind == Node::Kind::kPow ? "P("
+                                       : n.text + "(";
   for (size_t i = 0; i < n.kids.size(); ++i) {
     if (i) *out += ",";
     KeyOf(n.kids[i], out);
@@ -1266,12 +1361,18 @@ void KeyOf(const Node& n, std::string* out) {
 std::string AnswerKey(const Answer& a) {
   std::string k;
   switch (a.kind) {
-    case Answer::Kind::kEmpty: return "empty";
-    case Answer::Kind::kText: return "T:" + a.text;
-    case Answer::Kind::kExpr: KeyOf(a.expr, &k); return "E:" + k + (a.percent ? "%" : "");
-    default: break;
+    case Answer::Kind::kEmpty:
+      return "empty";
+    case Answer::Kind::kText:
+      return "T:" + a.text;
+    case Answer::Kind::kExpr:
+      KeyOf(a.expr, &k);
+      return "E:" + k + (a.percent ? "%" : "");
+    default:
+      break;
   }
-  k = std::to_string(static_cast<int>(a.kind)) + (a.lo_closed ? "[" : "(") + (a.hi_closed ? "]" : ")") + "{";
+  k = std::to_string(static_cast<int>(a.kind)) + (a.lo_closed ? "[" : "(") +
+      (a.hi_closed ? "]" : ")") + "{";
   for (size_t i = 0; i < a.items.size(); ++i) {
     if (i) k += ";";
     if (i > 0 && i - 1 < a.rels.size()) k += std::to_string(static_cast<int>(a.rels[i - 1]));
