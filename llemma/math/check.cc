@@ -348,6 +348,15 @@ std::optional<std::string> ExtractFreeform(std::string_view text) {
       if (hope != std::string::npos) rest = rest.substr(0, hope);
       std::string a = UpToSentenceEnd(rest);
       if (auto b = LastBoxedAnswer(a)) return *b;
+      // "The largest $n$ is 34.": the math names the quantity and the plain
+      // number after the last " is " states it.
+      if (const size_t is = a.rfind(" is "); is != std::string::npos) {
+        const std::string_view tail = std::string_view(a).substr(is + 4);
+        if (tail.size() <= 40 && tail.find('$') == std::string_view::npos &&
+            tail.find('\\') == std::string_view::npos) {
+          if (auto n = LastNumber(tail)) return *n;
+        }
+      }
       if (auto m = LastMathSpan(a)) return *m;
       if (!a.empty()) return a;
     }

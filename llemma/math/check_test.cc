@@ -120,6 +120,10 @@ TEST(Freeform, FindsTheStatedAnswer) {
   EXPECT_EQ(ExtractFreeform("[0,1)"), optional<string>("[0,1)"));
   // A single "$" is a currency sign, not an unclosed math span.
   EXPECT_EQ(ExtractFreeform("The total is $1,000.99 in all"), optional<string>("1000.99"));
+  // The math names the quantity; the number after "is" states it.
+  EXPECT_EQ(ExtractFreeform("Final Answer: The largest $n$ is 34."), optional<string>("34"));
+  EXPECT_EQ(ExtractFreeform("Final Answer: The value of $k$ is $\\frac{1}{2}$."),
+            optional<string>("\\frac{1}{2}"));
 }
 
 TEST(Freeform, SpacedLatexThousandsSeparator) {
@@ -138,7 +142,7 @@ TEST(Pairs, AgreeWithMathVerifyLabels) {
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->pairs, 190);
   EXPECT_EQ(s->labelled, 190);
-  EXPECT_GE(s->agree, 172) << "agreement fell to " << s->agree << "/190";
+  EXPECT_GE(s->agree, 175) << "agreement fell to " << s->agree << "/190";
 }
 
 TEST(Pairs, BadInputNamesTheLine) {
