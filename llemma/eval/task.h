@@ -9,18 +9,27 @@
 //   StatusOr<std::vector<Problem>> problems = (*tasks)[0]->Load();
 //   math::ItemScore s = (*tasks)[0]->Score(problems->at(0), math::Mode::kDefault, completions);
 //
+// Task names: "gsm8k", "math" (all 7 subjects), "math:algebra" (one subject;
+// the part after ':' is the task's option), and "TASK@FILE" for a user's own
+// JSONL file read with TASK's prompt and scoring (field names mapped with
+// --fields "question=q,answer=a").
+//
 // A Task is immutable after construction and thread-safe (Score may be
 // called from several threads at once).
 //
 // Adding a task: one file in llemma/eval/tasks/ defining a factory
-// `std::unique_ptr<Task> MakeXxxTask(const TaskArgs&)`, declared in
-// tasks/registry.h, plus one line in the table in tasks/registry.cc.
+// `StatusOr<std::unique_ptr<Task>> MakeXxxTask(const TaskArgs&)`, declared in
+// tasks/registry.h, plus one line in the kRegistry table in
+// tasks/registry.cc. tasks/common.h has the shared parts (JSONL reading with
+// field mapping, prompt files, a base class for "one JSONL line = one
+// problem" tasks).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "llemma/core/status.h"
@@ -29,10 +38,12 @@
 namespace llemma::eval {
 
 struct Problem {
-  std::string id;         // stable key within the task (dataset id or line index), used by the store
-  std::string subject;    // reporting group ("algebra", "abstract_algebra"); "" when the task has none
-  std::string prompt;     // the fully assembled prompt text (no BOS; the backend adds it)
-  std::string reference;  // the dataset field the scorer reads (solution, "#### N" answer, letter, ...)
+  std::string id;  // stable key within the task (dataset id or line index), used by the store
+  std::string
+      subject;         // reporting group ("algebra", "abstract_algebra"); "" when the task has none
+  std::string prompt;  // the fully assembled prompt text (no BOS; the backend adds it)
+  std::string
+      reference;  // the dataset field the scorer reads (solution, "#### N" answer, letter, ...)
   std::string continuation;  // perplexity tasks only: the text whose likelihood is measured
 };
 
@@ -44,23 +55,29 @@ struct Sampling {
 };
 
 struct TaskSpec {
-  std::string name;                // registered name, e.g. "gsm8k", "math", "math:algebra"
-  std::string description;         // one line for `llemma eval --list-tasks`
+  std::string name;                        // registered name, e.g. "gsm8k", "math", "math:algebra"
+  std::string description;                 // one line for `llemma eval --list-tasks`
   math::Task scoring = math::Task::kMath;  // answer extraction and comparison rules
-  std::vector<std::string> stop;   // stop strings (cut from completions)
-  int64_t max_tokens = 1024;       // max new tokens (the harness' max_gen_toks)
-  Sampling paper;                  // --preset paper (the LLEMMA configs/majk.json values)
-  std::string prompt_file;         // the few-shot prompt file under data/prompts ("" if none)
-  bool perplexity = false;         // scored by log-likelihood of Problem::continuation, not generated
-  bool tool_use = false;           // completions are programs run in the sandbox
+  std::vector<std::string> stop;           // stop strings (cut from completions)
+  int64_t max_tokens = 1024;               // max new tokens (the harness' max_gen_toks)
+  Sampling paper;                          // --preset paper (the LLEMMA configs/majk.json values)
+  std::string prompt_file;  // the few-shot prompt file under data/prompts ("" if none)
+  // The LLEMMA task(s) this one reproduces, the key of the paper's numbers
+  // in the report ("gsm8k", "math", "ocw", "mmlu_stem", "sat"; "" = none).
+  std::string paper_key;
+  bool perplexity = false;  // scored by log-likelihood of Problem::continuation, not generated
+  bool tool_use = false;    // completions are programs run in the sandbox
 };
 
 // What a task factory gets.
 struct TaskArgs {
-  std::string name;      // as the user wrote it ("math:algebra", "custom:path.jsonl")
+  std::string name;      // as the user wrote it ("math:algebra", "gsm8k@mine.jsonl")
   std::string data_dir;  // folder holding benchmarks/ and prompts/
-  std::string option;    // the part after ':' (subject, file), "" if none
-  std::string fields;    // custom tasks: field mapping "problem=question,answer=ans" ("" = defaults)
+  std::string option;    // the part after ':' (a subject), "" if none
+  std::string
+      file;  // the part after '@': the user's JSONL in place of the bundled file, "" if none
+  std::string
+      fields;  // field mapping "question=q,answer=ans" for `file` ("" = the task's own names)
 };
 
 class Task {
@@ -75,16 +92,21 @@ class Task {
   // Scores the k completions of one problem (k = 1: greedy). The default
   // runs math::ScoreItem with spec().scoring; tool-use and perplexity tasks
   // override it.
-  virtual math::ItemScore Score(const Problem& p, math::Mode mode, const std::vector<std::string>& completions,
+  virtual math::ItemScore Score(const Problem& p, math::Mode mode,
+                                const std::vector<std::string>& completions,
                                 const math::CheckOptions& options = {}) const {
     return math::ScoreItem(spec().scoring, mode, p.reference, completions, options);
   }
 };
 
 // Comma-separated task names → tasks. Unknown names give an error listing
-// the known ones.
-StatusOr<std::vector<std::unique_ptr<Task>>> MakeTasks(std::string_view names, const std::string& data_dir,
+// the known ones. `fields` applies to every TASK@FILE name.
+StatusOr<std::vector<std::unique_ptr<Task>>> MakeTasks(std::string_view names,
+                                                       const std::string& data_dir,
                                                        const std::string& fields = "");
+// One task by name (as MakeTasks).
+StatusOr<std::unique_ptr<Task>> MakeTask(std::string_view name, const std::string& data_dir,
+                                         const std::string& fields = "");
 // Registered names with their one-line descriptions, for --list-tasks.
 std::vector<std::pair<std::string, std::string>> ListTasks();
 // LLEMMA_DATA_DIR if set, else the data/ folder of the source tree.
