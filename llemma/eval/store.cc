@@ -16,18 +16,32 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS runs (
   task TEXT PRIMARY KEY, model TEXT NOT NULL, preset TEXT NOT NULL, k INTEGER NOT NULL,
   temperature REAL NOT NULL, top_p REAL NOT NULL, max_tokens INTEGER NOT NULL, seed TEXT NOT NULL,
-  prompt_sha256 TEXT NOT NULL, created TEXT NOT NULL, wall_seconds REAL NOT NULL DEFAULT 0);
+  prompt_sha256 TEXT NOT NULL, fields TEXT NOT NULL, checker TEXT NOT NULL, created TEXT NOT NULL,
+  wall_seconds REAL NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS sessions (
+  id INTEGER PRIMARY KEY, started TEXT NOT NULL, command TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
   task TEXT NOT NULL, problem_id TEXT NOT NULL, subject TEXT NOT NULL, reference TEXT NOT NULL,
   UNIQUE(task, problem_id));
 CREATE TABLE IF NOT EXISTS samples (
   task TEXT NOT NULL, problem_id TEXT NOT NULL, sample_index INTEGER NOT NULL, completion TEXT NOT NULL,
   finish_reason TEXT NOT NULL, n_prompt_tokens INTEGER NOT NULL, n_tokens INTEGER NOT NULL,
-  seconds REAL NOT NULL, created TEXT NOT NULL, UNIQUE(task, problem_id, sample_index));
+  seconds REAL NOT NULL, session INTEGER NOT NULL, created TEXT NOT NULL,
+  UNIQUE(task, problem_id, sample_index));
+CREATE TABLE IF NOT EXISTS verdicts (
+  task TEXT NOT NULL, problem_id TEXT NOT NULL, checker TEXT NOT NULL, sample_index INTEGER NOT NULL,
+  answer TEXT, correct INTEGER NOT NULL, UNIQUE(task, problem_id, checker, sample_index));
+CREATE TABLE IF NOT EXISTS votes (
+  task TEXT NOT NULL, problem_id TEXT NOT NULL, checker TEXT NOT NULL, n_samples INTEGER NOT NULL,
+  elected TEXT, acc INTEGER NOT NULL, pass_rate REAL NOT NULL, valid INTEGER NOT NULL,
+  UNIQUE(task, problem_id, checker));
 CREATE TABLE IF NOT EXISTS scores (
   task TEXT NOT NULL, problem_id TEXT NOT NULL, logprob REAL NOT NULL, n_tokens INTEGER NOT NULL,
-  seconds REAL NOT NULL, created TEXT NOT NULL, UNIQUE(task, problem_id));
+  n_bytes INTEGER NOT NULL, seconds REAL NOT NULL, session INTEGER NOT NULL, created TEXT NOT NULL,
+  UNIQUE(task, problem_id));
 )sql";
+
+}  // namespace
 
 // A prepared statement, finalized when it goes away.
 class Stmt {
@@ -40,6 +54,8 @@ class Stmt {
   }
   void Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
   void Bind(int i, double v) { sqlite3_bind_double(s_, i, v); }
+  void BindNull(int i) { sqlite3_bind_null(s_, i); }
+  bool IsNull(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
   int Step() { return sqlite3_step(s_); }
   void Reset() {
     sqlite3_reset(s_);
@@ -57,6 +73,8 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
   int rc_ = SQLITE_ERROR;
 };
+
+namespace {
 
 // Commits on Commit(), rolls back otherwise.
 class Transaction {
@@ -106,6 +124,9 @@ std::string DescribeSettingsMismatch(const std::string& db, const RunSettings& a
   } else if (a.prompt_sha256 != b.prompt_sha256) {
     field = "prompts of sha256 " + a.prompt_sha256.substr(0, 12);
     want = "prompts of sha256 " + b.prompt_sha256.substr(0, 12);
+  } else if (a.fields != b.fields) {
+    field = "--fields '" + a.fields + "'";
+    want = "--fields '" + b.fields + "'";
   } else {
     return "";
   }
@@ -117,7 +138,7 @@ Store::~Store() {
   if (db_) sqlite3_close(db_);
 }
 
-Status Store::Error(const char* what) const {
+Status Store::Error(const std::string& what) const {
   return InternalError(
       fmt::format("{}: {}: {}", path_, what, db_ ? sqlite3_errmsg(db_) : "cannot open"));
 }
@@ -163,12 +184,18 @@ Status Store::BeginTask(const RunSettings& want) {
     if (h.task != want.task) continue;
     const std::string m = DescribeSettingsMismatch(path_, h, want);
     if (!m.empty()) return FailedPreconditionError(m);
+    if (!want.checker.empty() && want.checker != h.checker) {
+      Stmt u(db_, "UPDATE runs SET checker = ? WHERE task = ?");
+      u.Bind(1, want.checker);
+      u.Bind(2, want.task);
+      if (u.Step() != SQLITE_DONE) return Error("updating the checker mode");
+    }
     return Status::Ok();
   }
   Stmt q(db_,
          "INSERT INTO runs (task, model, preset, k, temperature, top_p, max_tokens, seed, "
-         "prompt_sha256, created, "
-         "wall_seconds) VALUES (?,?,?,?,?,?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now'),?)");
+         "prompt_sha256, fields, checker, created, wall_seconds) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now'),?)");
   if (!q.ok()) return Error("prepare");
   q.Bind(1, want.task);
   q.Bind(2, want.model);
@@ -179,7 +206,9 @@ Status Store::BeginTask(const RunSettings& want) {
   q.Bind(7, want.max_tokens);
   q.Bind(8, std::to_string(want.seed));
   q.Bind(9, want.prompt_sha256);
-  q.Bind(10, want.wall_seconds);
+  q.Bind(10, want.fields);
+  q.Bind(11, want.checker.empty() ? std::string("default") : want.checker);
+  q.Bind(12, want.wall_seconds);
   if (q.Step() != SQLITE_DONE) return Error("storing run settings");
   return Status::Ok();
 }
@@ -187,7 +216,7 @@ Status Store::BeginTask(const RunSettings& want) {
 StatusOr<std::vector<RunSettings>> Store::Tasks() {
   Stmt q(db_,
          "SELECT task, model, preset, k, temperature, top_p, max_tokens, seed, prompt_sha256, "
-         "created, wall_seconds "
+         "created, wall_seconds, fields, checker "
          "FROM runs ORDER BY rowid");
   if (!q.ok()) return Error("prepare");
   std::vector<RunSettings> out;
@@ -205,10 +234,41 @@ StatusOr<std::vector<RunSettings>> Store::Tasks() {
     s.prompt_sha256 = q.Text(8);
     s.created = q.Text(9);
     s.wall_seconds = q.Real(10);
+    s.fields = q.Text(11);
+    s.checker = q.Text(12);
     out.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) return Error("reading runs");
   return out;
+}
+
+StatusOr<std::optional<RunSettings>> Store::Task(const std::string& task) {
+  LLEMMA_ASSIGN_OR_RETURN(std::vector<RunSettings> all, Tasks());
+  for (RunSettings& s : all) {
+    if (s.task == task) return std::optional<RunSettings>(std::move(s));
+  }
+  return std::optional<RunSettings>();
+}
+
+StatusOr<int64_t> Store::BeginSession(const std::string& command) {
+  Stmt q(db_,
+         "INSERT INTO sessions (started, command) VALUES "
+         "(strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?)");
+  if (!q.ok()) return Error("prepare");
+  q.Bind(1, command);
+  if (q.Step() != SQLITE_DONE) return Error("starting a session");
+  session_ = sqlite3_last_insert_rowid(db_);
+  return session_;
+}
+
+Status Store::AddWall(const std::string& task, double seconds) {
+  if (seconds == 0) return Status::Ok();
+  Stmt u(db_, "UPDATE runs SET wall_seconds = wall_seconds + ? WHERE task = ?");
+  if (!u.ok()) return Error("prepare");
+  u.Bind(1, seconds);
+  u.Bind(2, task);
+  if (u.Step() != SQLITE_DONE) return Error("updating wall time");
+  return Status::Ok();
 }
 
 Status Store::AddProblems(const std::string& task, std::span<const StoredProblem> problems) {
@@ -246,11 +306,10 @@ Status Store::AddSamples(const std::string& task, const std::string& problem_id,
   if (!t.ok()) return Error("begin");
   Stmt find(
       db_, "SELECT completion FROM samples WHERE task = ? AND problem_id = ? AND sample_index = ?");
-  Stmt ins(
-      db_,
-      "INSERT INTO samples (task, problem_id, sample_index, completion, finish_reason, "
-      "n_prompt_tokens, "
-      "n_tokens, seconds, created) VALUES (?,?,?,?,?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now'))");
+  Stmt ins(db_,
+           "INSERT INTO samples (task, problem_id, sample_index, completion, finish_reason, "
+           "n_prompt_tokens, n_tokens, seconds, session, created) "
+           "VALUES (?,?,?,?,?,?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now'))");
   if (!find.ok() || !ins.ok()) return Error("prepare");
   for (const GenSample& s : samples) {
     if (s.index < 0)
@@ -278,15 +337,11 @@ Status Store::AddSamples(const std::string& task, const std::string& problem_id,
     ins.Bind(6, s.n_prompt_tokens);
     ins.Bind(7, s.n_tokens);
     ins.Bind(8, s.seconds);
+    ins.Bind(9, session_);
     if (ins.Step() != SQLITE_DONE) return Error("storing a sample");
     ins.Reset();
   }
-  if (wall_seconds != 0) {
-    Stmt u(db_, "UPDATE runs SET wall_seconds = wall_seconds + ? WHERE task = ?");
-    u.Bind(1, wall_seconds);
-    u.Bind(2, task);
-    if (u.Step() != SQLITE_DONE) return Error("updating wall time");
-  }
+  LLEMMA_RETURN_IF_ERROR(AddWall(task, wall_seconds));
   if (!t.Commit()) return Error("commit");
   return Status::Ok();
 }
@@ -304,11 +359,28 @@ StatusOr<std::map<std::string, std::set<int>>> Store::SampleIndices(const std::s
 
 StatusOr<std::vector<StoredSample>> Store::Samples(const std::string& task) {
   Stmt q(db_,
-         "SELECT problem_id, sample_index, completion, finish_reason, n_prompt_tokens, n_tokens, "
-         "seconds, created, "
-         "rowid FROM samples WHERE task = ? ORDER BY problem_id, sample_index");
+         "SELECT s.problem_id, s.sample_index, s.completion, s.finish_reason, s.n_prompt_tokens, "
+         "s.n_tokens, s.seconds, s.created, s.rowid, s.session FROM samples s LEFT JOIN problems p "
+         "ON p.task = s.task AND p.problem_id = s.problem_id WHERE s.task = ? "
+         "ORDER BY p.rowid, s.problem_id, s.sample_index");
   if (!q.ok()) return Error("prepare");
   q.Bind(1, task);
+  return ReadSamples(q);
+}
+
+StatusOr<std::vector<StoredSample>> Store::Samples(const std::string& task,
+                                                   const std::string& problem_id) {
+  Stmt q(db_,
+         "SELECT problem_id, sample_index, completion, finish_reason, n_prompt_tokens, "
+         "n_tokens, seconds, created, rowid, session FROM samples "
+         "WHERE task = ? AND problem_id = ? ORDER BY sample_index");
+  if (!q.ok()) return Error("prepare");
+  q.Bind(1, task);
+  q.Bind(2, problem_id);
+  return ReadSamples(q);
+}
+
+StatusOr<std::vector<StoredSample>> Store::ReadSamples(Stmt& q) {
   std::vector<StoredSample> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
@@ -322,6 +394,7 @@ StatusOr<std::vector<StoredSample>> Store::Samples(const std::string& task) {
     s.sample.seconds = q.Real(6);
     s.created = q.Text(7);
     s.rowid = q.Int(8);
+    s.session = q.Int(9);
     out.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) return Error("reading samples");
@@ -331,30 +404,27 @@ StatusOr<std::vector<StoredSample>> Store::Samples(const std::string& task) {
 Status Store::AddScore(const std::string& task, const StoredScore& s, double wall_seconds) {
   Transaction t(db_);
   if (!t.ok()) return Error("begin");
-  Stmt q(
-      db_,
-      "INSERT OR IGNORE INTO scores (task, problem_id, logprob, n_tokens, seconds, created) VALUES "
-      "(?,?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now'))");
+  Stmt q(db_,
+         "INSERT OR IGNORE INTO scores (task, problem_id, logprob, n_tokens, n_bytes, seconds, "
+         "session, created) VALUES (?,?,?,?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now'))");
   if (!q.ok()) return Error("prepare");
   q.Bind(1, task);
   q.Bind(2, s.problem_id);
   q.Bind(3, s.ll.logprob);
   q.Bind(4, s.ll.n_tokens);
-  q.Bind(5, s.seconds);
+  q.Bind(5, s.n_bytes);
+  q.Bind(6, s.seconds);
+  q.Bind(7, session_);
   if (q.Step() != SQLITE_DONE) return Error("storing a score");
-  if (wall_seconds != 0) {
-    Stmt u(db_, "UPDATE runs SET wall_seconds = wall_seconds + ? WHERE task = ?");
-    u.Bind(1, wall_seconds);
-    u.Bind(2, task);
-    if (u.Step() != SQLITE_DONE) return Error("updating wall time");
-  }
+  LLEMMA_RETURN_IF_ERROR(AddWall(task, wall_seconds));
   if (!t.Commit()) return Error("commit");
   return Status::Ok();
 }
 
 StatusOr<std::vector<StoredScore>> Store::Scores(const std::string& task) {
   Stmt q(db_,
-         "SELECT problem_id, logprob, n_tokens, seconds FROM scores WHERE task = ? ORDER BY rowid");
+         "SELECT problem_id, logprob, n_tokens, seconds, n_bytes FROM scores WHERE task = ? "
+         "ORDER BY rowid");
   if (!q.ok()) return Error("prepare");
   q.Bind(1, task);
   std::vector<StoredScore> out;
@@ -365,9 +435,100 @@ StatusOr<std::vector<StoredScore>> Store::Scores(const std::string& task) {
     s.ll.logprob = q.Real(1);
     s.ll.n_tokens = q.Int(2);
     s.seconds = q.Real(3);
+    s.n_bytes = q.Int(4);
     out.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) return Error("reading scores");
+  return out;
+}
+
+Status Store::PutVerdicts(const std::string& task, const std::string& checker,
+                          std::span<const ProblemVerdict> verdicts) {
+  Transaction t(db_);
+  if (!t.ok()) return Error("begin");
+  Stmt del(db_, "DELETE FROM verdicts WHERE task = ? AND problem_id = ? AND checker = ?");
+  Stmt ins(db_,
+           "INSERT INTO verdicts (task, problem_id, checker, sample_index, answer, correct) "
+           "VALUES (?,?,?,?,?,?)");
+  Stmt vote(db_,
+            "INSERT OR REPLACE INTO votes (task, problem_id, checker, n_samples, elected, acc, "
+            "pass_rate, valid) VALUES (?,?,?,?,?,?,?,?)");
+  if (!del.ok() || !ins.ok() || !vote.ok()) return Error("prepare");
+  for (const ProblemVerdict& v : verdicts) {
+    del.Bind(1, task);
+    del.Bind(2, v.problem_id);
+    del.Bind(3, checker);
+    if (del.Step() != SQLITE_DONE) return Error("replacing verdicts");
+    del.Reset();
+    for (const SampleVerdict& sv : v.samples) {
+      ins.Bind(1, task);
+      ins.Bind(2, v.problem_id);
+      ins.Bind(3, checker);
+      ins.Bind(4, static_cast<int64_t>(sv.index));
+      if (sv.answer) {
+        ins.Bind(5, *sv.answer);
+      } else {
+        ins.BindNull(5);
+      }
+      ins.Bind(6, static_cast<int64_t>(sv.correct));
+      if (ins.Step() != SQLITE_DONE) return Error("storing verdicts");
+      ins.Reset();
+    }
+    vote.Bind(1, task);
+    vote.Bind(2, v.problem_id);
+    vote.Bind(3, checker);
+    vote.Bind(4, static_cast<int64_t>(v.n_samples));
+    if (v.elected) {
+      vote.Bind(5, *v.elected);
+    } else {
+      vote.BindNull(5);
+    }
+    vote.Bind(6, static_cast<int64_t>(v.acc));
+    vote.Bind(7, v.pass_rate);
+    vote.Bind(8, static_cast<int64_t>(v.valid));
+    if (vote.Step() != SQLITE_DONE) return Error("storing votes");
+    vote.Reset();
+  }
+  if (!t.Commit()) return Error("commit");
+  return Status::Ok();
+}
+
+StatusOr<std::map<std::string, ProblemVerdict>> Store::Verdicts(const std::string& task,
+                                                                const std::string& checker) {
+  std::map<std::string, ProblemVerdict> out;
+  Stmt v(db_,
+         "SELECT problem_id, n_samples, elected, acc, pass_rate, valid FROM votes "
+         "WHERE task = ? AND checker = ?");
+  if (!v.ok()) return Error("prepare");
+  v.Bind(1, task);
+  v.Bind(2, checker);
+  int rc;
+  while ((rc = v.Step()) == SQLITE_ROW) {
+    ProblemVerdict& p = out[v.Text(0)];
+    p.problem_id = v.Text(0);
+    p.n_samples = static_cast<int>(v.Int(1));
+    if (!v.IsNull(2)) p.elected = v.Text(2);
+    p.acc = v.Int(3) != 0;
+    p.pass_rate = v.Real(4);
+    p.valid = static_cast<int>(v.Int(5));
+  }
+  if (rc != SQLITE_DONE) return Error("reading votes");
+  Stmt s(db_,
+         "SELECT problem_id, sample_index, answer, correct FROM verdicts "
+         "WHERE task = ? AND checker = ? ORDER BY problem_id, sample_index");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, task);
+  s.Bind(2, checker);
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    auto it = out.find(s.Text(0));
+    if (it == out.end()) continue;  // a vote is written with its verdicts; none means none
+    SampleVerdict sv;
+    sv.index = static_cast<int>(s.Int(1));
+    if (!s.IsNull(2)) sv.answer = s.Text(2);
+    sv.correct = s.Int(3) != 0;
+    it->second.samples.push_back(std::move(sv));
+  }
+  if (rc != SQLITE_DONE) return Error("reading verdicts");
   return out;
 }
 
