@@ -1,0 +1,438 @@
+// End-to-end tests of `llemma eval` as users run it: the built binary on the
+// tiny fixture model (every task), against a local OpenAI-compatible server,
+// killed with SIGKILL mid-run and resumed, sharded and merged.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "llemma/eval/runner.h"
+#include "llemma/eval/store.h"
+#include "llemma/eval/task.h"
+
+namespace llemma::eval {
+namespace {
+
+using json = nlohmann::json;
+
+const std::string kBinary = LLEMMA_BINARY_DIR "/bin/llemma";
+const std::string kModel = LLEMMA_TESTDATA_DIR "/models/tiny-mha-f32";
+const std::string kData = LLEMMA_SOURCE_DIR "/data";
+constexpr const char* kPython = "/usr/bin/python3";
+
+std::string TempPath(const std::string& name) {
+  const std::string p =
+      ::testing::TempDir() + "/eval_cli_test_" + std::to_string(::getpid()) + "_" + name;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p + suffix);
+  return p;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Starts `args` with stdout and stderr sent to files; returns the pid.
+pid_t Spawn(std::vector<std::string> args, const std::string& out, const std::string& err) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+CliResult RunLlemma(std::vector<std::string> args) {
+  args.insert(args.begin(), kBinary);
+  const std::string out = TempPath("stdout"), err = TempPath("stderr");
+  const pid_t pid = Spawn(args, out, err);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
+}
+
+std::vector<std::string> TinyModelArgs() {
+  return {"eval", "--model", kModel, "--dtype", "f32", "-t", "1", "-q"};
+}
+
+std::vector<std::string> Join(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(EvalCli, EveryTaskRunsEndToEndOnTheTinyModel) {
+  struct Case {
+    std::string task;
+    int problems;  // with --limit 1 (one per subject)
+  };
+  for (const Case& c : std::vector<Case>{{"gsm8k", 1},
+                                         {"math", 7},
+                                         {"math:geometry", 1},
+                                         {"ocw", 1},
+                                         {"mmlu_stem", 18},
+                                         {"sat", 1},
+                                         {"math500", 7},
+                                         {"math_ppl", 7}}) {
+    const std::string db = TempPath("task.db");
+    const CliResult r =
+        RunLlemma(Join(TinyModelArgs(), {"--tasks", c.task, "--limit", "1", "--max-tokens", "4",
+                                         "--db", db, "-o", "json"}));
+    ASSERT_EQ(r.code, 0) << c.task << ": " << r.err;
+    const json j = json::parse(r.out);
+    ASSERT_EQ(j["tasks"].size(), 1u) << c.task;
+    const json& t = j["tasks"][0];
+    EXPECT_EQ(t["task"], c.task);
+    EXPECT_EQ(t["n_problems"], c.problems) << c.task;
+    if (c.task == "math_ppl") {
+      EXPECT_GT(t["perplexity"].get<double>(), 1.0);
+    } else {
+      EXPECT_EQ(t["n_samples"], c.problems) << c.task;
+      EXPECT_TRUE(t.contains("accuracy")) << c.task;
+      EXPECT_GT(t["n_tokens"].get<int64_t>(), 0) << c.task;
+    }
+  }
+}
+
+TEST(EvalCli, SameSeedSameCompletionsAndAResumedRunAsksForNothing) {
+  const std::string a = TempPath("seed_a.db"), b = TempPath("seed_b.db");
+  const std::vector<std::string> args =
+      Join(TinyModelArgs(), {"--tasks", "sat", "--limit", "3", "--preset", "paper", "--k", "3",
+                             "--max-tokens", "8", "--seed", "7"});
+  ASSERT_EQ(RunLlemma(Join(args, {"--db", a})).code, 0);
+  ASSERT_EQ(RunLlemma(Join(args, {"--db", b})).code, 0);
+  auto sa = Store::Open(a, false), sb = Store::Open(b, false);
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  auto xa = (*sa)->Samples("sat"), xb = (*sb)->Samples("sat");
+  ASSERT_TRUE(xa.ok() && xb.ok());
+  ASSERT_EQ(xa->size(), 9u);
+  ASSERT_EQ(xb->size(), 9u);
+  std::set<std::string> distinct;
+  for (size_t i = 0; i < xa->size(); ++i) {
+    EXPECT_EQ((*xa)[i].sample.text, (*xb)[i].sample.text);
+    distinct.insert((*xa)[i].sample.text);
+  }
+  EXPECT_GT(distinct.size(), 1u);
+  // Again on the same file: nothing new is generated.
+  const CliResult again = RunLlemma(Join(args, {"--db", a, "-o", "json"}));
+  ASSERT_EQ(again.code, 0) << again.err;
+  auto xa2 = (*sa)->Samples("sat");
+  ASSERT_TRUE(xa2.ok());
+  ASSERT_EQ(xa2->size(), 9u);
+  for (size_t i = 0; i < xa2->size(); ++i) EXPECT_EQ((*xa2)[i].rowid, (*xa)[i].rowid);
+  // Another seed on the same file is refused with advice.
+  const CliResult other =
+      RunLlemma(Join(TinyModelArgs(), {"--tasks", "sat", "--limit", "3", "--preset", "paper", "--k",
+                                       "3", "--max-tokens", "8", "--seed", "8", "--db", a}));
+  EXPECT_EQ(other.code, 1);
+  EXPECT_NE(other.err.find("seed=7"), std::string::npos) << other.err;
+  EXPECT_NE(other.err.find("a new --db"), std::string::npos) << other.err;
+}
+
+TEST(EvalCli, AKilledRunResumesWithoutLosingDuplicatingOrRegeneratingSamples) {
+  const std::string db = TempPath("kill.db"), ref = TempPath("kill_ref.db");
+  constexpr int kProblems = 60, kK = 4;
+  const std::vector<std::string> args =
+      Join(TinyModelArgs(), {"--tasks", "gsm8k", "--limit", std::to_string(kProblems), "--preset",
+                             "paper", "--k", std::to_string(kK), "--max-tokens", "48", "--parallel",
+                             "4", "--samples-per-request", "2"});
+  std::vector<std::string> argv = Join(args, {"--db", db});
+  argv.insert(argv.begin(), kBinary);
+  const pid_t pid = Spawn(argv, TempPath("kill.out"), TempPath("kill.err"));
+  // Wait until some (not all) samples are stored, then kill without warning.
+  size_t stored = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::filesystem::exists(db)) {
+      auto st = Store::Open(db, false);
+      if (st.ok()) {
+        auto idx = (*st)->SampleIndices("gsm8k");
+        if (idx.ok()) {
+          stored = 0;
+          for (const auto& [p, s] : *idx) stored += s.size();
+        }
+      }
+    }
+    if (stored >= 30) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+  auto st = Store::Open(db, false);
+  ASSERT_TRUE(st.ok());
+  auto before = (*st)->Samples("gsm8k");
+  ASSERT_TRUE(before.ok());
+  ASSERT_GE(before->size(), 30u);
+  ASSERT_LT(before->size(), static_cast<size_t>(kProblems * kK));
+  for (const StoredSample& s : *before) EXPECT_EQ(s.session, 1);
+
+  const CliResult resumed = RunLlemma(Join(args, {"--db", db, "-o", "json"}));
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  auto after = (*st)->Samples("gsm8k");
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), static_cast<size_t>(kProblems * kK));
+  std::map<std::pair<std::string, int>, const StoredSample*> by_key;
+  for (const StoredSample& s : *after) {
+    EXPECT_TRUE(by_key.emplace(std::pair{s.problem_id, s.sample.index}, &s).second)
+        << "duplicate " << s.problem_id << "/" << s.sample.index;
+  }
+  for (int p = 0; p < kProblems; ++p) {
+    for (int j = 0; j < kK; ++j) {
+      EXPECT_EQ(by_key.count({std::to_string(p), j}), 1u) << "missing " << p << "/" << j;
+    }
+  }
+  // Samples finished before the kill were kept as they were, not generated again.
+  for (const StoredSample& s : *before) {
+    const StoredSample* now = by_key.at({s.problem_id, s.sample.index});
+    EXPECT_EQ(now->rowid, s.rowid);
+    EXPECT_EQ(now->session, 1);
+    EXPECT_EQ(now->created, s.created);
+    EXPECT_EQ(now->sample.text, s.sample.text);
+  }
+  size_t new_ones = 0;
+  for (const StoredSample& s : *after) new_ones += s.session == 2;
+  EXPECT_EQ(new_ones, after->size() - before->size());
+  EXPECT_EQ(json::parse(resumed.out)["tasks"][0]["n_complete"], kProblems);
+
+  // An uninterrupted run gives the same completions.
+  ASSERT_EQ(RunLlemma(Join(args, {"--db", ref})).code, 0);
+  auto rs = Store::Open(ref, false);
+  ASSERT_TRUE(rs.ok());
+  auto reference = (*rs)->Samples("gsm8k");
+  ASSERT_TRUE(reference.ok());
+  ASSERT_EQ(reference->size(), after->size());
+  for (const StoredSample& s : *reference) {
+    EXPECT_EQ(by_key.at({s.problem_id, s.sample.index})->sample.text, s.sample.text)
+        << s.problem_id << "/" << s.sample.index;
+  }
+}
+
+TEST(EvalCli, ShardsMergeIntoTheUnshardedResult) {
+  const std::string full = TempPath("full.db"), s1 = TempPath("s1.db"), s2 = TempPath("s2.db"),
+                    merged = TempPath("merged.db");
+  const std::vector<std::string> args =
+      Join(TinyModelArgs(), {"--tasks", "math", "--limit", "2", "--max-tokens", "6"});
+  ASSERT_EQ(RunLlemma(Join(args, {"--db", full})).code, 0);
+  ASSERT_EQ(RunLlemma(Join(args, {"--db", s1, "--shard", "1/2"})).code, 0);
+  ASSERT_EQ(RunLlemma(Join(args, {"--db", s2, "--shard", "2/2"})).code, 0);
+  const CliResult m = RunLlemma({"eval", "merge", "--out", merged, s1, s2});
+  ASSERT_EQ(m.code, 0) << m.err;
+  const CliResult a = RunLlemma({"eval", "report", full, "-o", "json"});
+  const CliResult b = RunLlemma({"eval", "report", merged, "-o", "json"});
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  const json ja = json::parse(a.out)["tasks"][0], jb = json::parse(b.out)["tasks"][0];
+  EXPECT_EQ(jb["n_problems"], 14);
+  EXPECT_EQ(ja["n_samples"], jb["n_samples"]);
+  EXPECT_EQ(ja["n_tokens"], jb["n_tokens"]);
+  EXPECT_EQ(ja["maj1"], jb["maj1"]);
+  EXPECT_EQ(ja["subjects"].size(), 7u);
+  auto fa = Store::Open(full, false), fb = Store::Open(merged, false);
+  ASSERT_TRUE(fa.ok() && fb.ok());
+  auto xa = (*fa)->Samples("math"), xb = (*fb)->Samples("math");
+  ASSERT_TRUE(xa.ok() && xb.ok());
+  std::map<std::string, std::string> ta, tb;
+  for (const StoredSample& s : *xa) ta[s.problem_id] = s.sample.text;
+  for (const StoredSample& s : *xb) tb[s.problem_id] = s.sample.text;
+  EXPECT_EQ(ta, tb);
+  // Shards of a different run do not merge.
+  const std::string other = TempPath("other.db");
+  ASSERT_EQ(RunLlemma(Join(args, {"--db", other, "--seed", "5", "--shard", "1/2"})).code, 0);
+  const CliResult bad = RunLlemma({"eval", "merge", "--out", TempPath("bad.db"), s1, other});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("seed"), std::string::npos) << bad.err;
+}
+
+TEST(EvalCli, ReportRendersMarkdownCsvAndTheHarnessChecker) {
+  const std::string db = TempPath("report.db");
+  ASSERT_EQ(RunLlemma(Join(TinyModelArgs(), {"--tasks", "gsm8k,sat", "--limit", "2", "--max-tokens",
+                                             "4", "--db", db}))
+                .code,
+            0);
+  const CliResult md = RunLlemma({"eval", "report", db});
+  ASSERT_EQ(md.code, 0) << md.err;
+  EXPECT_NE(md.out.find("| gsm8k | default | 2 | 1 |"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("36.4 / 54.0"), std::string::npos);  // LLEMMA 7B's GSM8k numbers
+  const CliResult csv = RunLlemma({"eval", "report", db, "-o", "csv", "--compat", "llemma"});
+  ASSERT_EQ(csv.code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("task,subject,checker,", 0), 0u) << csv.out;
+  EXPECT_NE(csv.out.find("\nsat,,llemma,2,2,2,1,"), std::string::npos) << csv.out;
+  const CliResult missing = RunLlemma({"eval", "report", TempPath("nothing.db")});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("no such results file"), std::string::npos) << missing.err;
+}
+
+TEST(EvalCli, BadArgumentsGiveOneLineErrors) {
+  const std::string db = TempPath("bad.db");
+  struct Case {
+    std::vector<std::string> extra;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--tasks", "gsm9k", "--db", db}, "unknown task \"gsm9k\""},
+           {{"--tasks", "gsm8k", "--db", db, "--preset", "fast"},
+            "--preset must be greedy or paper"},
+           {{"--tasks", "gsm8k", "--db", db, "--shard", "3/2"}, "--shard \"3/2\""},
+           {{"--tasks", "gsm8k"}, "--db RUN.db is required"},
+           {{"--tasks", "gsm8k", "--db", db, "--max-tokens", "256"}, "lower --max-tokens"},
+       }) {
+    const CliResult r = RunLlemma(Join(TinyModelArgs(), c.extra));
+    EXPECT_EQ(r.code, 1) << c.want;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+  }
+}
+
+// The OpenAI-compatible test server (tests/testdata/openai_server.py).
+class Server {
+ public:
+  static std::unique_ptr<Server> Start(std::string* why) {
+    if (::access(kPython, X_OK) != 0) {
+      *why = std::string(kPython) + " is not installed";
+      return nullptr;
+    }
+    auto s = std::unique_ptr<Server>(new Server);
+    s->log_ = TempPath("server_log.jsonl");
+    std::filesystem::remove(s->log_);
+    int fds[2];
+    if (::pipe(fds) != 0) {
+      *why = "pipe failed";
+      return nullptr;
+    }
+    s->pid_ = ::fork();
+    if (s->pid_ == 0) {
+      ::dup2(fds[1], 1);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      std::string script = LLEMMA_SOURCE_DIR "/tests/testdata/openai_server.py";
+      std::string py = kPython, flag = "--log", log = s->log_, mflag = "--model", model = "tiny";
+      char* argv[] = {py.data(),    script.data(), flag.data(), log.data(),
+                      mflag.data(), model.data(),  nullptr};
+      ::execv(kPython, argv);
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    std::string line;
+    pollfd p{fds[0], POLLIN, 0};
+    while (line.find('\n') == std::string::npos && ::poll(&p, 1, 10000) > 0) {
+      char buf[64];
+      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      line.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fds[0]);
+    s->port_ = std::atoi(line.c_str());
+    if (s->port_ <= 0) {
+      *why = "the test server did not start";
+      return nullptr;
+    }
+    return s;
+  }
+  ~Server() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  std::vector<json> Completions() const {
+    std::vector<json> out;
+    std::ifstream in(log_);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      json e = json::parse(line);
+      if (e["method"] == "POST" && e["status"] == 200) out.push_back(e["body"]);
+    }
+    return out;
+  }
+
+ private:
+  Server() = default;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string log_;
+};
+
+TEST(EvalCli, RunsThroughAnOpenAICompatibleServer) {
+  std::string why;
+  auto server = Server::Start(&why);
+  if (!server) GTEST_SKIP() << "no test server: " << why;
+  const std::string db = TempPath("openai.db");
+  const std::vector<std::string> args = {
+      "eval",     "--model", server->url(), "--tasks", "sat,math_ppl", "--limit", "2",
+      "--preset", "paper",   "--k",         "3",       "--max-tokens", "16",      "--db",
+      db,         "-q",      "-o",          "json"};
+  const CliResult r = RunLlemma(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j["tasks"].size(), 2u);
+  EXPECT_EQ(j["tasks"][0]["task"], "sat");
+  EXPECT_EQ(j["tasks"][0]["n_samples"], 6);
+  EXPECT_EQ(j["tasks"][0]["model"], "openai " + server->url() + " model=tiny");
+  EXPECT_EQ(j["tasks"][1]["n_problems"], 14);
+  // The server saw the tasks' prompts byte for byte, the paper's SAT settings and our seeds.
+  auto tasks = MakeTasks("sat", kData);
+  ASSERT_TRUE(tasks.ok());
+  auto problems = (*tasks)[0]->Load();
+  ASSERT_TRUE(problems.ok());
+  std::map<std::string, json> sent;
+  int scoring = 0;
+  for (const json& body : server->Completions()) {
+    if (body.value("echo", false)) {
+      ++scoring;
+      continue;
+    }
+    sent[body["prompt"].get<std::string>()] = body;
+  }
+  EXPECT_EQ(scoring, 14);
+  ASSERT_EQ(sent.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const Problem& p = (*problems)[i];
+    ASSERT_EQ(sent.count(p.prompt), 1u) << p.id;
+    const json& body = sent[p.prompt];
+    EXPECT_EQ(body["n"], 3);
+    EXPECT_DOUBLE_EQ(body["temperature"].get<double>(), 0.3);
+    EXPECT_DOUBLE_EQ(body["top_p"].get<double>(), 0.95);
+    EXPECT_EQ(body["max_tokens"], 16);
+    EXPECT_EQ(body["stop"], json::array({"I hope it is correct."}));
+    EXPECT_EQ(body["seed"].get<uint64_t>(), ProblemSeed(1234, "sat", p.id));
+  }
+  // Resuming asks the server for nothing more.
+  const size_t posts = server->Completions().size();
+  ASSERT_EQ(RunLlemma(args).code, 0);
+  EXPECT_EQ(server->Completions().size(), posts);
+}
+
+}  // namespace
+}  // namespace llemma::eval
