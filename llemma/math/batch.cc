@@ -166,6 +166,7 @@ StatusOr<PairsSummary> CheckPairs(const std::string& pairs_path, const BatchOpti
     std::string reference, candidate;
     std::optional<Task> task;
     std::optional<bool> label;
+    CheckOptions check;  // the run's options, with the pair's compare_config applied
     int line;
   };
   std::vector<Pair> pairs;
@@ -184,6 +185,14 @@ StatusOr<PairsSummary> CheckPairs(const std::string& pairs_path, const BatchOpti
     if (j.contains("label")) {
       if (!j["label"].is_boolean()) return InvalidArgumentError(where + ": \"label\" must be true or false");
       p.label = j["label"].get<bool>();
+    }
+    p.check = options.check;
+    // Math-Verify's per-pair settings: "allow_set_relation_comp": false
+    // forbids matching "x \in [a, b]" with "a \le x \le b".
+    if (j.contains("compare_config") && j["compare_config"].is_object()) {
+      const json& c = j["compare_config"];
+      if (c.contains("allow_set_relation_comp") && c["allow_set_relation_comp"].is_boolean())
+        p.check.allow_set_relation = c["allow_set_relation_comp"].get<bool>();
     }
     pairs.push_back(std::move(p));
   }
@@ -208,8 +217,7 @@ StatusOr<PairsSummary> CheckPairs(const std::string& pairs_path, const BatchOpti
       r.v = {false, false, !r.ref ? "no answer found in the reference" : "no answer found in the candidate"};
       return;
     }
-    r.v = p.task ? Judge(*p.task, options.mode, *r.ref, *r.cand, options.check)
-                 : CheckEquivalent(*r.ref, *r.cand, options.check);
+    r.v = p.task ? Judge(*p.task, options.mode, *r.ref, *r.cand, p.check) : CheckEquivalent(*r.ref, *r.cand, p.check);
   });
   PairsSummary s;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

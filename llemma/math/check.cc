@@ -325,6 +325,9 @@ std::optional<std::string> LastNumber(std::string_view s) {
                  std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
                  num.find('.') == std::string::npos) {
         num.push_back(s[i++]);
+      } else if (s[i] == '/' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
+                 num.find_first_of("./") == std::string::npos) {
+        num.push_back(s[i++]);  // a fraction "2/3"
       } else {
         break;
       }
@@ -332,6 +335,41 @@ std::optional<std::string> LastNumber(std::string_view s) {
     if (!glued_before) last = num;  // units may follow ("1,000.99m")
   }
   return last;
+}
+
+// How many numbers LastNumber would see in s.
+int CountNumbers(std::string_view s) {
+  int n = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool digit = std::isdigit(static_cast<unsigned char>(s[i]));
+    const bool joined = i > 0 && (std::isdigit(static_cast<unsigned char>(s[i - 1])) || s[i - 1] == '.' ||
+                                  s[i - 1] == ',' || s[i - 1] == '/');
+    if (digit && !joined) ++n;
+  }
+  return n;
+}
+
+bool HasMathDelimiters(std::string_view s) {
+  return s.find('$') != std::string_view::npos || s.find("\\(") != std::string_view::npos ||
+         s.find("\\[") != std::string_view::npos || s.find("\\boxed") != std::string_view::npos;
+}
+
+// The number a closing sentence in words states ("Therefore, there are 12
+// such sequences.", "... increases by 100%."): the last sentence that opens
+// with a conclusion word, when it has no math of its own and nothing after
+// it has digits or math (so it is the text's last statement).
+std::optional<std::string> ConcludingNumber(std::string_view t) {
+  size_t best = std::string_view::npos;
+  for (const char* cue : {"Therefore", "Thus", "Hence", "In conclusion", "So,"}) {
+    const size_t p = t.rfind(cue);
+    if (p != std::string_view::npos && (best == std::string_view::npos || p > best)) best = p;
+  }
+  if (best == std::string_view::npos) return std::nullopt;
+  const std::string sentence = UpToSentenceEnd(t.substr(best));
+  if (HasMathDelimiters(sentence)) return std::nullopt;
+  const std::string_view after = t.substr(std::min(t.size(), best + sentence.size()));
+  if (HasMathDelimiters(after) || CountNumbers(after) > 0) return std::nullopt;
+  return LastNumber(sentence);
 }
 
 }  // namespace
@@ -358,6 +396,11 @@ std::optional<std::string> ExtractFreeform(std::string_view text) {
         }
       }
       if (auto m = LastMathSpan(a)) return *m;
+      // A sentence in words with one number in it ("Jane started growing
+      // Sphere 3 hours ago."): the number.
+      if (std::count(a.begin(), a.end(), ' ') >= 3 && CountNumbers(a) == 1) {
+        if (auto n = LastNumber(a)) return *n;
+      }
       if (!a.empty()) return a;
     }
   }
@@ -377,6 +420,7 @@ std::optional<std::string> ExtractFreeform(std::string_view text) {
       if (!a.empty() && a.size() <= 80) return a;
     }
   }
+  if (auto n = ConcludingNumber(t)) return *n;
   if (auto m = LastMathSpan(t)) return *m;
   // Math delimiters without a valid span ("$ \n 9 \n $") state no answer;
   // a single unescaped "$" is a currency sign ("$1,000.99"), not a delimiter.

@@ -126,6 +126,30 @@ TEST(Freeform, FindsTheStatedAnswer) {
             optional<string>("\\frac{1}{2}"));
 }
 
+TEST(Freeform, ReadsNumbersStatedInWords) {
+  // A closing sentence without math, after the last math span.
+  EXPECT_EQ(ExtractFreeform("Let $d$ be the step, so $d = \\frac{90}{n}$. Therefore, there are 12 such "
+                            "sequences. I hope it is correct."),
+            optional<string>("12"));
+  EXPECT_EQ(ExtractFreeform("We get $P = 1/2$. So, the probability is 2/3."), optional<string>("2/3"));
+  // Not when more digits or math follow it, or when it has math itself.
+  EXPECT_EQ(ExtractFreeform("Therefore, it has 3 sides. The side is $5$."), optional<string>("5"));
+  EXPECT_EQ(ExtractFreeform("Thus $x = 4$ after 2 steps."), optional<string>("x = 4"));
+  // A final answer in words with one number.
+  EXPECT_EQ(ExtractFreeform("Final Answer: She started it 3 hours ago. I hope it is correct."),
+            optional<string>("3"));
+  EXPECT_EQ(ExtractFreeform("Final Answer: 3 cats and 4 dogs"), optional<string>("3 cats and 4 dogs"));
+}
+
+TEST(Pairs, ReferenceRelationsAreSetsEvenWhenCandidateRelationsMayNotBe) {
+  CheckOptions strict;
+  strict.allow_set_relation = false;
+  EXPECT_TRUE(CheckEquivalent("-2 \\le x \\le 7", "x \\in [-2,7]", strict).equivalent);
+  EXPECT_FALSE(CheckEquivalent("x \\in [-2,7]", "-2 \\le x \\le 7", strict).equivalent);
+  EXPECT_TRUE(CheckEquivalent("x \\in [-2,7]", "-2 \\le x \\le 7").equivalent);
+  EXPECT_FALSE(CheckEquivalent("-2 \\le x \\le 7", "x \\in [-2,8]", strict).equivalent);
+}
+
 TEST(Freeform, SpacedLatexThousandsSeparator) {
   EXPECT_TRUE(CheckEquivalent("14{,}916", "14 {, }916").equivalent);
   EXPECT_FALSE(CheckEquivalent("14{,}916", "14 {, }917").equivalent);

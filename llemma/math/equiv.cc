@@ -508,12 +508,14 @@ Verdict Compare(const Answer& r0, const Answer& c0, const CheckOptions& opt, con
     x->items = std::move(flat);
   }
   if (r.kind == K::kEmpty || c.kind == K::kEmpty) return No("empty answer");
-  // Set-builder style relations against intervals.
+  // Set-builder style relations against intervals. A reference relation is
+  // always read as the set it describes; a candidate relation only when
+  // allowed (Math-Verify's allow_set_relation_comp is asymmetric the same way).
+  if (r.kind == K::kRelation && c.kind != K::kRelation) {
+    if (auto iv = ChainToInterval(r)) r = *iv;
+    else if (auto iv1 = SingleToInterval(r); iv1 && (c.kind == K::kInterval)) r = *iv1;
+  }
   if (opt.allow_set_relation) {
-    if (r.kind == K::kRelation && c.kind != K::kRelation) {
-      if (auto iv = ChainToInterval(r)) r = *iv;
-      else if (auto iv1 = SingleToInterval(r); iv1 && (c.kind == K::kInterval)) r = *iv1;
-    }
     if (c.kind == K::kRelation && r.kind != K::kRelation) {
       if (auto iv = ChainToInterval(c)) c = *iv;
       else if (auto iv1 = SingleToInterval(c); iv1 && (r.kind == K::kInterval)) c = *iv1;

@@ -36,7 +36,9 @@ namespace llemma::math {
 struct CheckOptions {
   double deadline_seconds = 2.0;
   int spot_points = 8;          // random points for expressions with variables
-  bool allow_set_relation = true;  // "x \in [a, b]" vs "a \le x \le b"
+  // A candidate "a \le x \le b" may match a reference "x \in [a, b]"; a
+  // reference relation matches a candidate set either way.
+  bool allow_set_relation = true;
 };
 
 struct Verdict {
