@@ -315,7 +315,8 @@ bool IsSimpleLhs(const Answer& a) {
 
 // Cuts a chain at "≈" ("x = 1/3 ≈ 0.33" means 1/3) and reduces chains of
 // equalities to their last member ("x = 5 + 1 = 6" → 6); an assignment
-// "x = 5" becomes 5 only when the other answer is not a relation itself.
+// "x = 5" or a computation "2 + 3 = 5" becomes 5 only when the other answer
+// is not a relation itself.
 Answer Reduce(const Answer& a, bool other_is_relation) {
   if (a.kind != Answer::Kind::kRelation) return a;
   Answer r = a;
@@ -332,7 +333,14 @@ Answer Reduce(const Answer& a, bool other_is_relation) {
   }
   const bool all_eq = std::all_of(r.rels.begin(), r.rels.end(), [](Rel x) { return x == Rel::kEq; });
   if (all_eq && r.items.size() >= 3) return r.items.back();
-  if (all_eq && r.items.size() == 2 && IsSimpleLhs(r.items[0]) && !other_is_relation) return r.items[1];
+  // "x = 5", and a computation whose left side is a constant ("2 + 3 = 5"):
+  // the right side is the answer.
+  // Both sides must be constants: "7 = 11a + c" is an equation in a and c.
+  const bool computation = r.items.size() == 2 && r.items[0].kind == Answer::Kind::kExpr &&
+                           r.items[1].kind == Answer::Kind::kExpr && FreeSymbols(r.items[0].expr).empty() &&
+                           FreeSymbols(r.items[1].expr).empty();
+  if (all_eq && r.items.size() == 2 && (IsSimpleLhs(r.items[0]) || computation) && !other_is_relation)
+    return r.items[1];
   return r;
 }
 

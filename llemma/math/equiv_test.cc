@@ -78,6 +78,14 @@ const Case kCases[] = {
     {"\\frac{\\pi r}{h+r}", "\\frac{r\\pi}{r+h}", true},
     {"2-2p", "-2p+2", true},
     {"\\sqrt{x^2}", "x", false},  // differs for negative and complex x
+    // A computation with constant sides states its last member; an equation
+    // with variables does not.
+    {"\\frac{10}{9}", "\\frac{1}{2} + \\frac{1}{18} \\cdot 11 = \\frac{10}{9}", true},
+    {"\\frac{10}{9}", "\\frac{1}{2} = \\frac{10}{8}", false},
+    {"11a+c", "7 = 11a+c", false},
+    // A trailing row separator before \end, also right after a row.
+    {"\\begin{pmatrix}1&0\\\\0&1\\\\\\end{pmatrix}", "\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", true},
+    {"\\begin{pmatrix}1&0\\\\0&2\\\\\\end{pmatrix}", "\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", false},
     // Tuples, intervals, sets, lists.
     {"(1, \\frac{9}{2})", "(1, 4.5)", true},
     {"(3, \\frac{\\pi}{2})", "\\left(3, \\frac{\\pi}{2}\\right)", true},

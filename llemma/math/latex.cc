@@ -341,11 +341,20 @@ std::string CanonicalizeLatex(std::string_view in) {
   };
   for (const auto& [from, to] : kUnicode) ReplaceAll(&s, from, to);
   // Doubly escaped commands ("\\\\frac" from JSON written twice) → "\\frac".
+  // Only a run of exactly two backslashes: "\\\\\\end" is a row separator
+  // then \end.
   {
     std::string t;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '\\' && i + 2 < s.size() && s[i + 1] == '\\' && IsAlpha(s[i + 2])) continue;
-      t.push_back(s[i]);
+    for (size_t i = 0; i < s.size();) {
+      size_t run = 0;
+      while (i + run < s.size() && s[i + run] == '\\') ++run;
+      if (run == 0) {
+        t.push_back(s[i++]);
+        continue;
+      }
+      const bool doubled = run == 2 && i + 2 < s.size() && IsAlpha(s[i + 2]);
+      t.append(doubled ? 1 : run, '\\');
+      i += run;
     }
     s = std::move(t);
   }
