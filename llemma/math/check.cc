@@ -372,6 +372,47 @@ std::optional<std::string> ConcludingNumber(std::string_view t) {
   return LastNumber(sentence);
 }
 
+// The boxes that end the text's last run of adjacent \boxed{} (only spaces
+// and commas between them), as written, when there are two or more:
+// "$\boxed{1}\boxed{2}$" states the list 1, 2, which canonicalization joins.
+std::optional<std::string> AdjacentBoxes(std::string_view t) {
+  constexpr std::string_view kBox = "\\boxed";
+  size_t run_start = std::string_view::npos, run_end = 0;
+  int run = 0;
+  for (size_t at = t.find(kBox); at != std::string_view::npos; at = t.find(kBox, at + 1)) {
+    size_t j = at + kBox.size();
+    while (j < t.size() && IsSpace(t[j])) ++j;
+    if (j >= t.size() || t[j] != '{') continue;
+    int depth = 0;
+    size_t close = std::string_view::npos;
+    for (size_t k = j; k < t.size(); ++k) {
+      if (t[k] == '\\') {
+        ++k;
+        continue;
+      }
+      if (t[k] == '{') ++depth;
+      if (t[k] == '}' && --depth == 0) {
+        close = k;
+        break;
+      }
+    }
+    if (close == std::string_view::npos) break;
+    const std::string_view gap = run ? t.substr(run_end, at - run_end) : std::string_view();
+    const bool adjacent = run && at >= run_end &&
+                          gap.find_first_not_of(" \t\n,") == std::string_view::npos;
+    if (adjacent) {
+      ++run;
+    } else {
+      run_start = at;
+      run = 1;
+    }
+    run_end = close + 1;
+    at = close;
+  }
+  if (run < 2) return std::nullopt;
+  return std::string(t.substr(run_start, run_end - run_start));
+}
+
 }  // namespace
 
 std::optional<std::string> ExtractFreeform(std::string_view text) {
@@ -404,6 +445,7 @@ std::optional<std::string> ExtractFreeform(std::string_view text) {
       if (!a.empty()) return a;
     }
   }
+  if (auto boxes = AdjacentBoxes(t)) return *boxes;
   if (auto b = LastBoxedAnswer(t)) return *b;
   // A bare answer: short and not a sentence.
   const bool has_cue = FindCaseInsensitive(t, "answer") != std::string::npos;

@@ -150,6 +150,13 @@ TEST(Pairs, ReferenceRelationsAreSetsEvenWhenCandidateRelationsMayNotBe) {
   EXPECT_FALSE(CheckEquivalent("-2 \\le x \\le 7", "x \\in [-2,8]", strict).equivalent);
 }
 
+TEST(Freeform, AdjacentBoxesStateAList) {
+  EXPECT_EQ(ExtractFreeform("$\\boxed{1}\\boxed{2}$"), optional<string>("\\boxed{1}\\boxed{2}"));
+  EXPECT_EQ(ExtractFreeform("so \\boxed{1}, \\boxed{-2}."), optional<string>("\\boxed{1}, \\boxed{-2}"));
+  EXPECT_EQ(ExtractFreeform("First \\boxed{1}, then \\boxed{2}."), optional<string>("2"));
+  EXPECT_TRUE(CheckEquivalent(*ExtractFreeform("$\\boxed{1}\\boxed{2}$"), "1,2").equivalent);
+}
+
 TEST(Freeform, SpacedLatexThousandsSeparator) {
   EXPECT_TRUE(CheckEquivalent("14{,}916", "14 {, }916").equivalent);
   EXPECT_FALSE(CheckEquivalent("14{,}916", "14 {, }917").equivalent);
@@ -166,7 +173,7 @@ TEST(Pairs, AgreeWithMathVerifyLabels) {
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->pairs, 190);
   EXPECT_EQ(s->labelled, 190);
-  EXPECT_GE(s->agree, 175) << "agreement fell to " << s->agree << "/190";
+  EXPECT_GE(s->agree, 185) << "agreement fell to " << s->agree << "/190";
 }
 
 TEST(Pairs, BadInputNamesTheLine) {

@@ -86,6 +86,19 @@ const Case kCases[] = {
     // A trailing row separator before \end, also right after a row.
     {"\\begin{pmatrix}1&0\\\\0&1\\\\\\end{pmatrix}", "\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", true},
     {"\\begin{pmatrix}1&0\\\\0&2\\\\\\end{pmatrix}", "\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", false},
+    // Matrix arithmetic: sums, differences and products (products first).
+    {"\\begin{pmatrix}6&8\\\\10&12\\end{pmatrix}",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix} + \\begin{pmatrix}5&6\\\\7&8\\end{pmatrix}", true},
+    {"\\begin{pmatrix}6&8\\\\10&13\\end{pmatrix}",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix} + \\begin{pmatrix}5&6\\\\7&8\\end{pmatrix}", false},
+    {"\\begin{pmatrix}19&22\\\\43&50\\end{pmatrix}",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}\\begin{pmatrix}5&6\\\\7&8\\end{pmatrix}", true},
+    {"\\begin{pmatrix}23&26\\\\31&34\\end{pmatrix}",  // not commuted: BA
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}\\begin{pmatrix}5&6\\\\7&8\\end{pmatrix}", false},
+    {"\\begin{pmatrix}18&22\\\\43&49\\end{pmatrix}",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix} \\cdot \\begin{pmatrix}5&6\\\\7&8\\end{pmatrix} - "
+     "\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", true},
+    {"\\begin{pmatrix}1\\end{pmatrix}", "\\begin{pmatrix}1&2\\end{pmatrix} + \\begin{pmatrix}1\\end{pmatrix}", false},
     // Tuples, intervals, sets, lists.
     {"(1, \\frac{9}{2})", "(1, 4.5)", true},
     {"(3, \\frac{\\pi}{2})", "\\left(3, \\frac{\\pi}{2}\\right)", true},

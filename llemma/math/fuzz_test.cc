@@ -97,6 +97,13 @@ vector<string> HostileInputs() {
   in.push_back(Nest("\\boxed{", "}", 10000, "3"));
   in.push_back(Nest("2^{", "}", 10000, "2"));
   in.push_back(Nest("\\left(", "\\right)", 5000, "1"));
+  in.push_back(Nest("\\begin{pmatrix}", "\\end{pmatrix}", 5000, "1"));
+  string product, matrix_sum;
+  for (int i = 0; i < 10000; ++i) product += "\\begin{pmatrix}2&1\\\\0&1\\end{pmatrix}";
+  for (int i = 0; i < 10000; ++i) matrix_sum += "\\begin{pmatrix}x&1\\\\0&1\\end{pmatrix}+";
+  in.push_back(product);
+  in.push_back(product.substr(0, product.size() / 10000 * 40));  // 40 products: exponential if expanded
+  in.push_back(matrix_sum + "\\begin{pmatrix}1&1\\\\1&1\\end{pmatrix}");
   in.push_back(string(10000, '{'));
   in.push_back(string(10000, '}'));
   in.push_back(string(10000, '^'));

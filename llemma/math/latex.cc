@@ -1210,7 +1210,9 @@ struct Builder {
       }
     }
     // Matrices, also inside brackets ("\\left[\\begin{array}…\\end{array}\\right]").
-    if (toks[b].t == Tok::T::kCmd && toks[b].s == "begin") return Matrix(b, e);
+    if (toks[b].t == Tok::T::kCmd && toks[b].s == "begin") {
+      return MatrixBlockEnd(b, e) == e ? Matrix(b, e) : MatrixArithmetic(b, e);
+    }
     if (e - b >= 3 && toks[b].t == Tok::T::kChar && (toks[b].s == "(" || toks[b].s == "[") &&
         toks[b + 1].t == Tok::T::kCmd && toks[b + 1].s == "begin" && MatchClose(b, e) == e - 1) {
       return Matrix(b + 1, e - 1);
@@ -1272,6 +1274,113 @@ struct Builder {
       }
     }
     return Expr(b, e);
+  }
+
+  // One past the \end{name} that closes the \begin at b (nested
+  // environments counted); e when there is none.
+  size_t MatrixBlockEnd(size_t b, size_t e) const {
+    const auto& toks = p.tokens();
+    int depth = 0;
+    for (size_t i = b; i < e; ++i) {
+      if (toks[i].t != Tok::T::kCmd) continue;
+      if (toks[i].s == "begin") ++depth;
+      if (toks[i].s == "end" && --depth == 0) {
+        if (i + 1 >= e || !(toks[i + 1].t == Tok::T::kChar && toks[i + 1].s == "{")) return e;
+        const size_t close = MatchClose(i + 1, e);
+        return close == static_cast<size_t>(-1) ? e : close + 1;
+      }
+    }
+    return e;
+  }
+
+  // Matrices joined by +, - and products (juxtaposed, \cdot, \times),
+  // evaluated element by element: "A + B" and "A B" state one matrix.
+  // Products bind tighter than sums; mismatched shapes are not mathematics.
+  static constexpr size_t kMatrixArithmeticNodes = 20000;
+  Answer MatrixArithmetic(size_t b, size_t e) {
+    const auto& toks = p.tokens();
+    auto shape_ok = [](const Answer& m) {
+      for (const Answer& row : m.items) {
+        if (row.items.size() != m.items[0].items.size()) return false;
+        for (const Answer& x : row.items)
+          if (x.kind != Answer::Kind::kExpr) return false;
+      }
+      return true;
+    };
+    auto element = [](Node n) {
+      Answer a;
+      a.kind = Answer::Kind::kExpr;
+      a.expr = std::move(n);
+      return a;
+    };
+    auto add = [&](const Answer& x, const Answer& y, bool minus) {
+      if (x.items.size() != y.items.size() || x.items[0].items.size() != y.items[0].items.size()) throw ParseError{};
+      Answer r = x;
+      for (size_t i = 0; i < x.items.size(); ++i)
+        for (size_t j = 0; j < x.items[i].items.size(); ++j) {
+          const Node& rhs = y.items[i].items[j].expr;
+          r.items[i].items[j] = element(MakeAdd({x.items[i].items[j].expr, minus ? Negate(rhs) : rhs}));
+        }
+      return r;
+    };
+    auto mul = [&](const Answer& x, const Answer& y) {
+      const size_t n = x.items.size(), k = x.items[0].items.size(), m = y.items[0].items.size();
+      if (y.items.size() != k) throw ParseError{};
+      Answer r;
+      r.kind = Answer::Kind::kMatrix;
+      for (size_t i = 0; i < n; ++i) {
+        Answer row;
+        row.kind = Answer::Kind::kTuple;
+        for (size_t j = 0; j < m; ++j) {
+          std::vector<Node> terms;  // (xy)_ij = sum over l of x_il y_lj
+          for (size_t l = 0; l < k; ++l) terms.push_back(MakeMul({x.items[i].items[l].expr, y.items[l].items[j].expr}));
+          row.items.push_back(element(MakeAdd(std::move(terms))));
+        }
+        r.items.push_back(std::move(row));
+      }
+      return r;
+    };
+    std::vector<Answer> sums;  // products already folded
+    std::vector<bool> minus;   // the sign before each of sums[1..]
+    std::optional<Answer> product;
+    bool pending_minus = false;
+    for (size_t i = b; i < e;) {
+      if (!(toks[i].t == Tok::T::kCmd && toks[i].s == "begin")) throw ParseError{};
+      const size_t end = MatrixBlockEnd(i, e);
+      if (end == e && i == b) throw ParseError{};
+      Answer m = Matrix(i, end);
+      if (m.kind != Answer::Kind::kMatrix || !shape_ok(m)) throw ParseError{};
+      product = product ? mul(*product, m) : std::move(m);
+      // Each product copies its operands into every element, so a long chain
+      // grows exponentially: past the budget it is not read as mathematics.
+      size_t nodes = 0;
+      for (const Answer& row : product->items)
+        for (const Answer& x : row.items) nodes += NodeCount(x.expr);
+      if (nodes > kMatrixArithmeticNodes) throw ParseError{};
+      i = end;
+      if (i == e) break;
+      if (toks[i].t == Tok::T::kChar && (toks[i].s == "+" || toks[i].s == "-")) {
+        sums.push_back(std::move(*product));
+        minus.push_back(pending_minus);
+        pending_minus = toks[i].s == "-";
+        product.reset();
+        ++i;
+      } else if (toks[i].t == Tok::T::kCmd && (toks[i].s == "cdot" || toks[i].s == "times")) {
+        ++i;
+      }
+      if (i >= e) throw ParseError{};
+    }
+    sums.push_back(std::move(*product));
+    minus.push_back(pending_minus);
+    Answer r = sums[0];
+    size_t nodes = 0;
+    for (size_t i = 1; i < sums.size(); ++i) {
+      r = add(r, sums[i], minus[i]);
+      for (const Answer& row : sums[i].items)
+        for (const Answer& x : row.items) nodes += NodeCount(x.expr);
+      if (nodes > kMatrixArithmeticNodes) throw ParseError{};
+    }
+    return r;
   }
 
   Answer Matrix(size_t b, size_t e) {
