@@ -5,7 +5,8 @@
 //     also be called "answer", "solution" or "target", or come from a
 //     references file with the same ids.
 //   pairs (one object per line): {"reference": "...", "candidate": "...",
-//     "task": "math" (optional), "label": true (optional)}.
+//     "task": "math" (optional), "label": true (optional),
+//     "compare_config": {"allow_set_relation_comp": false} (optional)}.
 //
 //   llemma::math::BatchOptions o;
 //   o.task = Task::kMath;
