@@ -63,7 +63,12 @@ Status EngineBackend::Run(std::span<const GenRequest> requests, const OnRequestD
     if (s.max_tokens < 1)
       return InvalidArgumentError("request " + r.id + ": max_tokens must be >= 1");
     PromptJob job;
-    LLEMMA_ASSIGN_OR_RETURN(job.prompt, PromptTokens(r.prompt, s.max_tokens));
+    if (!jobs.empty() && requests[jobs.size() - 1].prompt == r.prompt &&
+        requests[jobs.size() - 1].sampling.max_tokens == s.max_tokens) {
+      job.prompt = jobs.back().prompt;  // another request of the same problem
+    } else {
+      LLEMMA_ASSIGN_OR_RETURN(job.prompt, PromptTokens(r.prompt, s.max_tokens));
+    }
     job.n = s.temperature == 0 ? 1 : s.n;  // greedy samples are all alike
     job.opts.max_new_tokens = s.max_tokens;
     job.opts.stop = s.stop;
@@ -76,13 +81,19 @@ Status EngineBackend::Run(std::span<const GenRequest> requests, const OnRequestD
     need_ctx = std::max<int64_t>(need_ctx, static_cast<int64_t>(job.prompt.size()) + s.max_tokens);
     jobs.push_back(std::move(job));
   }
-  ContextOptions co;
-  co.n_ctx = std::min(need_ctx, max_length_);
-  co.n_threads = opts_.n_threads;
-  co.n_batch = opts_.n_batch;
-  co.n_seq = std::max(opts_.parallel, max_n);
-  LLEMMA_ASSIGN_OR_RETURN(std::unique_ptr<Context> ctx, Context::Create(model_, co));
-  return GenerateMany(*ctx, tok_, jobs,
+  const int n_seq = std::max(opts_.parallel, max_n);
+  if (!gen_ctx_ || gen_ctx_->n_ctx() < need_ctx || gen_ctx_->n_seq() < n_seq) {
+    // Rounded up so that slightly longer prompts later do not make a new cache.
+    ContextOptions co;
+    co.n_ctx = std::min((need_ctx + 511) / 512 * 512, max_length_);
+    if (gen_ctx_) co.n_ctx = std::max(co.n_ctx, gen_ctx_->n_ctx());
+    co.n_threads = opts_.n_threads;
+    co.n_batch = opts_.n_batch;
+    co.n_seq = n_seq;
+    gen_ctx_.reset();
+    LLEMMA_ASSIGN_OR_RETURN(gen_ctx_, Context::Create(model_, co));
+  }
+  return GenerateMany(*gen_ctx_, tok_, jobs,
                       [&](size_t j, std::vector<GenerateResult> results) -> Status {
                         const GenRequest& r = requests[j];
                         const int n = r.sampling.n;

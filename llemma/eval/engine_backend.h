@@ -76,6 +76,7 @@ class EngineBackend : public Backend {
   std::string description_;
   EngineOptions opts_;
   int64_t max_length_ = 0;
+  std::unique_ptr<Context> gen_ctx_;    // kept between Run calls while it is large enough
   std::unique_ptr<Context> score_ctx_;  // made on the first Score
 };
 

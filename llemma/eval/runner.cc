@@ -291,7 +291,7 @@ Status RunTask(Backend& backend, Store& store, const Task& task, const EvalOptio
   if (progress) progress->Start(ps);
   std::map<std::string, size_t> by_id;
   for (size_t r = 0; r < requests.size(); ++r) by_id[requests[r].id] = request_problem[r];
-  Status run = backend.Run(requests, [&](const GenRequest& r, std::vector<GenSample> samples) {
+  const auto on_done = [&](const GenRequest& r, std::vector<GenSample> samples) -> Status {
     auto it = by_id.find(r.id);
     if (it == by_id.end()) return InternalError("backend returned unknown request " + r.id);
     const size_t i = it->second;
@@ -314,7 +314,13 @@ Status RunTask(Backend& backend, Store& store, const Task& task, const EvalOptio
     ps.seconds = Since(start);
     if (progress) progress->Update(ps);
     return Status::Ok();
-  });
+  };
+  const size_t wave = static_cast<size_t>(std::max(1, o.requests_per_call));
+  Status run = Status::Ok();
+  for (size_t begin = 0; begin < requests.size() && run.ok(); begin += wave) {
+    const size_t n = std::min(wave, requests.size() - begin);
+    run = backend.Run(std::span<const GenRequest>(requests).subspan(begin, n), on_done);
+  }
   ps.seconds = Since(start);
   if (progress) progress->Finish(ps);
   return run;

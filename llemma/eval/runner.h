@@ -48,6 +48,9 @@ struct EvalOptions {
       0;  // > 0: the first `limit` problems of each subject (of the task when it has none)
   int shard_index = 0, shard_count = 1;  // this machine takes problems i with i % count == index
   int samples_per_request = 0;  // > 0: split a problem's k samples into requests of this many
+  // Requests handed to the backend per Run call (bounds memory on big runs;
+  // the backend keeps up to this many in flight).
+  int requests_per_call = 256;
   math::Mode mode = math::Mode::kDefault;  // checker mode the run scores with
   math::CheckOptions check;
   std::string fields;  // --fields of TASK@FILE tasks (stored with the run)

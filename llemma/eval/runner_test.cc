@@ -38,6 +38,7 @@ class ScriptedBackend : public Backend {
   explicit ScriptedBackend(Script script) : script_(std::move(script)) {}
   std::string Describe() const override { return "scripted"; }
   Status Run(std::span<const GenRequest> requests, const OnRequestDone& on_done) override {
+    calls++;
     for (const GenRequest& r : requests) {
       if (fail_after >= 0 && static_cast<int>(seen.size()) >= fail_after) {
         return UnavailableError("scripted failure");
@@ -66,6 +67,7 @@ class ScriptedBackend : public Backend {
   std::vector<GenRequest> seen;
   int fail_after = -1;
   int scored = 0;
+  int calls = 0;
 
  private:
   Script script_;
@@ -141,8 +143,10 @@ TEST(Runner, RequestsCarryPerProblemSeedsAndSplitSamples) {
   o.samples_per_request = 2;
   o.seed = 99;
   o.fields = kFields;
+  o.requests_per_call = 4;
   ASSERT_TRUE(RunEvaluation(b, **st, Tasks(kCustom, kFields), o).ok());
   ASSERT_EQ(b.seen.size(), 9u);  // 3 problems x (2 + 2 + 1)
+  EXPECT_EQ(b.calls, 3);         // in waves of 4, 4 and 1 requests
   std::set<uint64_t> seeds;
   for (size_t i = 0; i < b.seen.size(); ++i) {
     const GenRequest& r = b.seen[i];

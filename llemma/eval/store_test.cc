@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace llemma::eval {
@@ -90,6 +91,98 @@ TEST(StoreTest, MergeUnitesShards) {
     ASSERT_TRUE((*sc)->BeginTask(Gsm8k(4)).ok());
   }
   EXPECT_FALSE(Store::Merge(out, {c}).ok());
+}
+
+TEST(StoreTest, SessionsVerdictsAndProblemOrder) {
+  const std::string db = TempDb("sessions");
+  auto st = Store::Open(db);
+  ASSERT_TRUE(st.ok());
+  auto first = (*st)->BeginSession("first");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, 1);
+  ASSERT_TRUE((*st)->BeginTask(Gsm8k(2)).ok());
+  // Stored in this order: "10" before "9" (not the string order).
+  std::vector<StoredProblem> ps = {{"10", "", "#### 1"}, {"9", "", "#### 2"}};
+  ASSERT_TRUE((*st)->AddProblems("gsm8k", ps).ok());
+  GenSample a{1, "nine b", "stop", 1, 1, 0.1}, b{0, "nine a", "stop", 1, 1, 0.1};
+  ASSERT_TRUE((*st)->AddSamples("gsm8k", "9", {&a, 1}).ok());
+  auto second = (*st)->BeginSession("second");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second, 2);
+  GenSample c{0, "ten", "stop", 1, 1, 0.1};
+  ASSERT_TRUE((*st)->AddSamples("gsm8k", "9", {&b, 1}).ok());
+  ASSERT_TRUE((*st)->AddSamples("gsm8k", "10", {&c, 1}).ok());
+  auto all = (*st)->Samples("gsm8k");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].problem_id, "10");
+  EXPECT_EQ((*all)[1].sample.text, "nine a");
+  EXPECT_EQ((*all)[1].session, 2);
+  EXPECT_EQ((*all)[2].session, 1);
+  auto nine = (*st)->Samples("gsm8k", "9");
+  ASSERT_TRUE(nine.ok());
+  ASSERT_EQ(nine->size(), 2u);
+  EXPECT_EQ((*nine)[0].sample.index, 0);
+
+  ProblemVerdict v;
+  v.problem_id = "9";
+  v.n_samples = 2;
+  v.elected = "2";
+  v.acc = true;
+  v.pass_rate = 0.5;
+  v.valid = 1;
+  v.samples = {{0, std::nullopt, false}, {1, "2", true}};
+  ASSERT_TRUE((*st)->PutVerdicts("gsm8k", "default", {&v, 1}).ok());
+  v.acc = false;  // replaced, not added
+  v.samples[1].correct = false;
+  ASSERT_TRUE((*st)->PutVerdicts("gsm8k", "default", {&v, 1}).ok());
+  auto got = (*st)->Verdicts("gsm8k", "default");
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  const ProblemVerdict& g = got->at("9");
+  EXPECT_FALSE(g.acc);
+  EXPECT_EQ(g.elected, "2");
+  EXPECT_DOUBLE_EQ(g.pass_rate, 0.5);
+  ASSERT_EQ(g.samples.size(), 2u);
+  EXPECT_FALSE(g.samples[0].answer.has_value());
+  EXPECT_EQ(g.samples[1].answer, "2");
+  EXPECT_FALSE(g.samples[1].correct);
+  auto other = (*st)->Verdicts("gsm8k", "llemma");
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->empty());
+}
+
+TEST(StoreTest, FieldsAreSettingsButTheCheckerIsNot) {
+  const std::string db = TempDb("fields");
+  auto st = Store::Open(db);
+  ASSERT_TRUE(st.ok());
+  RunSettings s = Gsm8k(1);
+  s.fields = "question=q";
+  s.checker = "default";
+  ASSERT_TRUE((*st)->BeginTask(s).ok());
+  s.checker = "llemma";
+  ASSERT_TRUE((*st)->BeginTask(s).ok());
+  auto t = (*st)->Task("gsm8k");
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_EQ((*t)->checker, "llemma");
+  EXPECT_EQ((*t)->fields, "question=q");
+  s.fields = "question=text";
+  const Status bad = (*st)->BeginTask(s);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("--fields 'question=q'"), std::string::npos) << bad.message();
+}
+
+TEST(StoreTest, ANonDatabaseFileIsAClearError) {
+  const std::string path = TempDb("notadb");
+  {
+    std::ofstream f(path);
+    f << "this is not a database, just some text that is long enough to have a header\n";
+  }
+  auto st = Store::Open(path);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.status().message().find(path), std::string::npos);
+  EXPECT_NE(st.status().message().find("not a results file"), std::string::npos)
+      << st.status().message();
 }
 
 }  // namespace
