@@ -208,7 +208,7 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "eval", "Evaluate on math benchmarks (resumable, sharded), reported beside the paper");
   cmd->require_subcommand(0, 1);
-  cmd->add_option("tasks_words", a->task_words, "tasks (as --tasks)");
+  cmd->add_option("TASK", a->task_words, "tasks (as --tasks)");
   cmd->add_option("--tasks", a->tasks,
                   "comma-separated: gsm8k, math, math:<subject>, ocw, mmlu_stem, "
                   "mmlu_stem:<subject>, sat, math500, math_ppl, TASK@FILE.jsonl");

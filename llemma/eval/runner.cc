@@ -146,15 +146,12 @@ ProblemVerdict ScoreProblem(const Task& task, const Problem& p, math::Mode mode,
   v.acc = all.vote.acc;
   v.pass_rate = all.vote.pass_rate;
   v.valid = all.vote.valid;
+  const std::vector<bool> correct = task.SampleCorrect(p, mode, completions, all, check);
   for (size_t i = 0; i < completions.size(); ++i) {
     SampleVerdict sv;
     sv.index = static_cast<int>(i);
     if (i < all.answers.size()) sv.answer = all.answers[i];
-    if (completions.size() == 1) {
-      sv.correct = all.vote.acc;
-    } else if (sv.answer) {
-      sv.correct = task.Score(p, mode, {completions[i]}, check).vote.acc;
-    }
+    sv.correct = i < correct.size() && correct[i];
     v.samples.push_back(std::move(sv));
   }
   return v;

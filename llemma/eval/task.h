@@ -97,6 +97,27 @@ class Task {
                                 const math::CheckOptions& options = {}) const {
     return math::ScoreItem(spec().scoring, mode, p.reference, completions, options);
   }
+
+  // Whether each completion alone is correct, given Score()'s result over
+  // all of them (`all`). The default scores each completion that has an
+  // answer on its own; a task whose scoring is costly (programs run in a
+  // sandbox) may override it to reuse what Score() found.
+  virtual std::vector<bool> SampleCorrect(const Problem& p, math::Mode mode,
+                                          const std::vector<std::string>& completions,
+                                          const math::ItemScore& all,
+                                          const math::CheckOptions& options = {}) const {
+    std::vector<bool> out(completions.size(), false);
+    if (completions.size() == 1) {
+      out[0] = all.vote.acc;
+      return out;
+    }
+    for (size_t i = 0; i < completions.size(); ++i) {
+      if (i < all.answers.size() && all.answers[i]) {
+        out[i] = Score(p, mode, {completions[i]}, options).vote.acc;
+      }
+    }
+    return out;
+  }
 };
 
 // Comma-separated task names → tasks. Unknown names give an error listing
