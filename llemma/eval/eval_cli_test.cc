@@ -384,28 +384,30 @@ class Server {
   std::string log_;
 };
 
-TEST(EvalCli, RunsThroughAnOpenAICompatibleServer) {
+TEST(EvalCli, EveryTaskRunsThroughAnOpenAICompatibleServer) {
   std::string why;
   auto server = Server::Start(&why);
   if (!server) GTEST_SKIP() << "no test server: " << why;
   const std::string db = TempPath("openai.db");
+  const std::string names = "gsm8k,math,ocw,mmlu_stem,sat,math500,math_ppl";
   const std::vector<std::string> args = {
-      "eval",     "--model", server->url(), "--tasks", "sat,math_ppl", "--limit", "2",
-      "--preset", "paper",   "--k",         "3",       "--max-tokens", "16",      "--db",
-      db,         "-q",      "-o",          "json"};
+      "eval", "--model", server->url(),  "--tasks", names,  "--limit", "1",  "--preset", "paper",
+      "--k",  "3",       "--max-tokens", "16",      "--db", db,        "-q", "-o",       "json"};
   const CliResult r = RunLlemma(args);
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out);
-  ASSERT_EQ(j["tasks"].size(), 2u);
-  EXPECT_EQ(j["tasks"][0]["task"], "sat");
-  EXPECT_EQ(j["tasks"][0]["n_samples"], 6);
-  EXPECT_EQ(j["tasks"][0]["model"], "openai " + server->url() + " model=tiny");
-  EXPECT_EQ(j["tasks"][1]["n_problems"], 14);
-  // The server saw the tasks' prompts byte for byte, the paper's SAT settings and our seeds.
-  auto tasks = MakeTasks("sat", kData);
-  ASSERT_TRUE(tasks.ok());
-  auto problems = (*tasks)[0]->Load();
-  ASSERT_TRUE(problems.ok());
+  ASSERT_EQ(j["tasks"].size(), 7u);
+  const std::map<std::string, int> problems = {{"gsm8k", 1},      {"math", 7}, {"ocw", 1},
+                                               {"mmlu_stem", 18}, {"sat", 1},  {"math500", 7},
+                                               {"math_ppl", 7}};
+  for (const json& t : j["tasks"]) {
+    const std::string name = t["task"];
+    EXPECT_EQ(t["n_problems"], problems.at(name)) << name;
+    EXPECT_EQ(t["model"], "openai " + server->url() + " model=tiny");
+    if (name != "math_ppl") EXPECT_EQ(t["n_samples"], 3 * problems.at(name)) << name;
+  }
+  // The server saw every task's prompts byte for byte, with the paper's
+  // settings and our per-problem seeds.
   std::map<std::string, json> sent;
   int scoring = 0;
   for (const json& body : server->Completions()) {
@@ -415,19 +417,27 @@ TEST(EvalCli, RunsThroughAnOpenAICompatibleServer) {
     }
     sent[body["prompt"].get<std::string>()] = body;
   }
-  EXPECT_EQ(scoring, 14);
-  ASSERT_EQ(sent.size(), 2u);
-  for (int i = 0; i < 2; ++i) {
-    const Problem& p = (*problems)[i];
-    ASSERT_EQ(sent.count(p.prompt), 1u) << p.id;
-    const json& body = sent[p.prompt];
-    EXPECT_EQ(body["n"], 3);
-    EXPECT_DOUBLE_EQ(body["temperature"].get<double>(), 0.3);
-    EXPECT_DOUBLE_EQ(body["top_p"].get<double>(), 0.95);
-    EXPECT_EQ(body["max_tokens"], 16);
-    EXPECT_EQ(body["stop"], json::array({"I hope it is correct."}));
-    EXPECT_EQ(body["seed"].get<uint64_t>(), ProblemSeed(1234, "sat", p.id));
+  EXPECT_EQ(scoring, 7);
+  auto tasks = MakeTasks(names, kData);
+  ASSERT_TRUE(tasks.ok());
+  size_t expected = 0;
+  for (const auto& task : *tasks) {
+    if (task->spec().perplexity) continue;
+    auto all = task->Load();
+    ASSERT_TRUE(all.ok());
+    for (const Problem& p : SelectProblems(*all, 1, 0, 1)) {
+      ++expected;
+      ASSERT_EQ(sent.count(p.prompt), 1u) << task->spec().name << " " << p.id;
+      const json& body = sent[p.prompt];
+      EXPECT_EQ(body["n"], 3);
+      EXPECT_DOUBLE_EQ(body["temperature"].get<double>(), task->spec().paper.temperature);
+      EXPECT_DOUBLE_EQ(body["top_p"].get<double>(), 0.95);
+      EXPECT_EQ(body["max_tokens"], 16);
+      EXPECT_EQ(body["stop"], json(task->spec().stop));
+      EXPECT_EQ(body["seed"].get<uint64_t>(), ProblemSeed(1234, task->spec().name, p.id));
+    }
   }
+  EXPECT_EQ(sent.size(), expected);
   // Resuming asks the server for nothing more.
   const size_t posts = server->Completions().size();
   ASSERT_EQ(RunLlemma(args).code, 0);
