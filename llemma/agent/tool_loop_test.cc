@@ -5,30 +5,12 @@
 #include <deque>
 #include <memory>
 
+#include "llemma/agent/sandbox_test_util.h"
 #include "llemma/agent/solve.h"
 #include "llemma/model/model.h"
 
 namespace llemma::agent {
 namespace {
-
-sandbox::Sandbox* Shared() {
-  static std::unique_ptr<sandbox::Sandbox> sb;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
-    auto r = sandbox::Sandbox::Create({});
-    if (r.ok()) sb = std::move(*r);
-  }
-  return sb.get();
-}
-
-#define NEED_SANDBOX()                                                                      \
-  sandbox::Sandbox* sb = Shared();                                                          \
-  if (sb == nullptr) {                                                                      \
-    GTEST_SKIP() << "bubblewrap cannot run here: " << sandbox::ProbeBubblewrap().message(); \
-  }                                                                                         \
-  do {                                                                                      \
-  } while (0)
 
 // A scripted model: a fixed text that it "generates" from, honouring stop
 // strings like the real decoder (the stop string is consumed, not returned).

@@ -6,6 +6,8 @@
 #include <memory>
 #include <sstream>
 
+#include "llemma/agent/sandbox_test_util.h"
+
 namespace llemma::agent {
 namespace {
 
@@ -17,25 +19,6 @@ std::string ReadRepoFile(const std::string& rel) {
   ss << f.rdbuf();
   return ss.str();
 }
-
-sandbox::Sandbox* Shared() {
-  static std::unique_ptr<sandbox::Sandbox> sb;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
-    auto r = sandbox::Sandbox::Create({});
-    if (r.ok()) sb = std::move(*r);
-  }
-  return sb.get();
-}
-
-#define NEED_SANDBOX()                                                                      \
-  sandbox::Sandbox* sb = Shared();                                                          \
-  if (sb == nullptr) {                                                                      \
-    GTEST_SKIP() << "bubblewrap cannot run here: " << sandbox::ProbeBubblewrap().message(); \
-  }                                                                                         \
-  do {                                                                                      \
-  } while (0)
 
 TEST(Gsm8kPython, PromptFillsTheQuestionIntoThePalTemplate) {
   const std::string tmpl = ReadRepoFile("data/prompts/gsm8k_python_pal_8shot_template.txt");

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "llemma/eval/openai_test_server.h"
 #include "llemma/eval/runner.h"
 #include "llemma/eval/store.h"
 #include "llemma/eval/task.h"
@@ -31,7 +32,6 @@ using json = nlohmann::json;
 const std::string kBinary = LLEMMA_BINARY_DIR "/bin/llemma";
 const std::string kModel = LLEMMA_TESTDATA_DIR "/models/tiny-mha-f32";
 const std::string kData = LLEMMA_SOURCE_DIR "/data";
-constexpr const char* kPython = "/usr/bin/python3";
 
 std::string TempPath(const std::string& name) {
   const std::string p =
@@ -314,80 +314,8 @@ TEST(EvalCli, BadArgumentsGiveOneLineErrors) {
   }
 }
 
-// The OpenAI-compatible test server (tests/testdata/openai_server.py).
-class Server {
- public:
-  static std::unique_ptr<Server> Start(std::string* why) {
-    if (::access(kPython, X_OK) != 0) {
-      *why = std::string(kPython) + " is not installed";
-      return nullptr;
-    }
-    auto s = std::unique_ptr<Server>(new Server);
-    s->log_ = TempPath("server_log.jsonl");
-    std::filesystem::remove(s->log_);
-    int fds[2];
-    if (::pipe(fds) != 0) {
-      *why = "pipe failed";
-      return nullptr;
-    }
-    s->pid_ = ::fork();
-    if (s->pid_ == 0) {
-      ::dup2(fds[1], 1);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      std::string script = LLEMMA_SOURCE_DIR "/tests/testdata/openai_server.py";
-      std::string py = kPython, flag = "--log", log = s->log_, mflag = "--model", model = "tiny";
-      char* argv[] = {py.data(),    script.data(), flag.data(), log.data(),
-                      mflag.data(), model.data(),  nullptr};
-      ::execv(kPython, argv);
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    std::string line;
-    pollfd p{fds[0], POLLIN, 0};
-    while (line.find('\n') == std::string::npos && ::poll(&p, 1, 10000) > 0) {
-      char buf[64];
-      const ssize_t n = ::read(fds[0], buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fds[0]);
-    s->port_ = std::atoi(line.c_str());
-    if (s->port_ <= 0) {
-      *why = "the test server did not start";
-      return nullptr;
-    }
-    return s;
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  std::vector<json> Completions() const {
-    std::vector<json> out;
-    std::ifstream in(log_);
-    for (std::string line; std::getline(in, line);) {
-      if (line.empty()) continue;
-      json e = json::parse(line);
-      if (e["method"] == "POST" && e["status"] == 200) out.push_back(e["body"]);
-    }
-    return out;
-  }
-
- private:
-  Server() = default;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string log_;
-};
-
 TEST(EvalCli, EveryTaskRunsThroughAnOpenAICompatibleServer) {
-  std::string why;
-  auto server = Server::Start(&why);
-  if (!server) GTEST_SKIP() << "no test server: " << why;
+  START_SERVER(server, {"--model", "tiny"});
   const std::string db = TempPath("openai.db");
   const std::string names = "gsm8k,math,ocw,mmlu_stem,sat,math500,math_ppl";
   const std::vector<std::string> args = {

@@ -22,102 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "llemma/eval/openai_test_server.h"
+
 namespace llemma::eval {
 namespace {
 
 using json = nlohmann::json;
-constexpr const char* kPython = "/usr/bin/python3";
-
-// The test server as a child process; killed when this goes away.
-class TestServer {
- public:
-  // nullptr (and `why`) when the server cannot run here.
-  static std::unique_ptr<TestServer> Start(std::string* why, std::vector<std::string> extra = {}) {
-    if (::access(kPython, X_OK) != 0) {
-      *why = std::string(kPython) + " is not installed";
-      return nullptr;
-    }
-    static int counter = 0;
-    auto s = std::unique_ptr<TestServer>(new TestServer);
-    s->log_ = ::testing::TempDir() + "/openai_server_" + std::to_string(::getpid()) + "_" +
-              std::to_string(counter++) + ".jsonl";
-    std::filesystem::remove(s->log_);
-    const std::string script = std::string(LLEMMA_SOURCE_DIR) + "/tests/testdata/openai_server.py";
-    std::vector<std::string> args = {kPython, script, "--log", s->log_};
-    args.insert(args.end(), extra.begin(), extra.end());
-    int fds[2];
-    if (::pipe(fds) != 0) {
-      *why = "pipe failed";
-      return nullptr;
-    }
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::dup2(fds[1], 1);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(kPython, argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    s->pid_ = pid;
-    std::string line;
-    pollfd p{fds[0], POLLIN, 0};
-    while (line.find('\n') == std::string::npos && ::poll(&p, 1, 10000) > 0) {
-      char buf[64];
-      const ssize_t n = ::read(fds[0], buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, n);
-    }
-    ::close(fds[0]);
-    s->port_ = std::atoi(line.c_str());
-    if (s->port_ <= 0) {
-      *why = "the test server did not start (no port on stdout)";
-      return nullptr;
-    }
-    return s;
-  }
-  ~TestServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  std::string url(const std::string& path = "/v1") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  // Every request logged so far.
-  std::vector<json> Log() const {
-    std::vector<json> out;
-    std::ifstream in(log_);
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) out.push_back(json::parse(line));
-    return out;
-  }
-  // The logged POSTs whose prompt contains `marker`.
-  std::vector<json> Posts(const std::string& marker) const {
-    std::vector<json> out;
-    for (json& e : Log())
-      if (e["method"] == "POST" && e["body"].is_object() &&
-          e["body"].value("prompt", "").find(marker) != std::string::npos)
-        out.push_back(std::move(e));
-    return out;
-  }
-
- private:
-  TestServer() = default;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string log_;
-};
-
-#define START_SERVER(var, ...)                             \
-  std::string why_##var;                                   \
-  auto var = TestServer::Start(&why_##var, ##__VA_ARGS__); \
-  if (!var) GTEST_SKIP() << "no test server: " << why_##var
 
 OpenAIOptions FastOptions(const TestServer& s) {
   OpenAIOptions o;
