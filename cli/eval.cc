@@ -66,6 +66,16 @@ std::string CommandLine(const EvalArgs& a) {
   return c;
 }
 
+// Scores the stored completions, renders the report and prints it; the exit code.
+int PrintReport(eval::Store& store, const eval::ReportOptions& ro, const std::string& output) {
+  auto report = eval::BuildReport(store, ro);
+  if (!report.ok()) return ReportError(report.status());
+  auto text = eval::Render(*report, output);
+  if (!text.ok()) return ReportError(text.status());
+  std::cout << *text << std::flush;
+  return 0;
+}
+
 int RunEval(EvalArgs& a) {
   if (a.list_tasks) {
     for (const auto& [name, desc] : eval::ListTasks()) fmt::print("{:<10} {}\n", name, desc);
@@ -165,12 +175,7 @@ int RunEval(EvalArgs& a) {
   eval::ReportOptions ro;
   ro.data_dir = data_dir;
   ro.mode = *mode;
-  auto report = eval::BuildReport(**store, ro);
-  if (!report.ok()) return ReportError(report.status());
-  auto text = eval::Render(*report, a.output);
-  if (!text.ok()) return ReportError(text.status());
-  std::cout << *text << std::flush;
-  return 0;
+  return PrintReport(**store, ro, a.output);
 }
 
 int RunReport(const ReportArgs& a) {
@@ -186,12 +191,7 @@ int RunReport(const ReportArgs& a) {
     }
     ro.mode = *mode;
   }
-  auto report = eval::BuildReport(**store, ro);
-  if (!report.ok()) return ReportError(report.status());
-  auto text = eval::Render(*report, a.output);
-  if (!text.ok()) return ReportError(text.status());
-  std::cout << *text << std::flush;
-  return 0;
+  return PrintReport(**store, ro, a.output);
 }
 
 int RunMerge(const MergeArgs& a) {
