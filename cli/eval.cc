@@ -36,11 +36,12 @@ struct EvalArgs {
   int64_t limit = 0;
   int parallel = 16, samples_per_request = 0, concurrency = 8;
   double progress_interval = 30;
-  bool list_tasks = false, quiet = false;
+  bool list_tasks = false, quiet = false, unsafe = false;
 };
 
 struct ReportArgs {
   std::string db, output = "md", compat, data_dir;
+  bool unsafe = false;
 };
 
 struct MergeArgs {
@@ -78,7 +79,7 @@ int PrintReport(eval::Store& store, const eval::ReportOptions& ro, const std::st
 
 int RunEval(EvalArgs& a) {
   if (a.list_tasks) {
-    for (const auto& [name, desc] : eval::ListTasks()) fmt::print("{:<10} {}\n", name, desc);
+    for (const auto& [name, desc] : eval::ListTasks()) fmt::print("{:<12} {}\n", name, desc);
     return 0;
   }
   for (const std::string& w : a.task_words) a.tasks += (a.tasks.empty() ? "" : ",") + w;
@@ -117,6 +118,7 @@ int RunEval(EvalArgs& a) {
     }
   }
   const std::string data_dir = a.data_dir.empty() ? eval::DefaultDataDir() : a.data_dir;
+  eval::AllowUnsafeToolSandbox(a.unsafe);
   auto tasks = eval::MakeTasks(a.tasks, data_dir, a.fields);
   if (!tasks.ok()) return ReportError(tasks.status());
   // Settings errors (a bad --preset, --top-p ...) before loading a model.
@@ -181,6 +183,7 @@ int RunEval(EvalArgs& a) {
 int RunReport(const ReportArgs& a) {
   auto store = eval::Store::Open(a.db, /*create=*/false);
   if (!store.ok()) return ReportError(store.status());
+  eval::AllowUnsafeToolSandbox(a.unsafe);
   eval::ReportOptions ro;
   ro.data_dir = a.data_dir;
   if (!a.compat.empty()) {
@@ -211,7 +214,8 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("TASK", a->task_words, "tasks (as --tasks)");
   cmd->add_option("--tasks", a->tasks,
                   "comma-separated: gsm8k, math, math:<subject>, ocw, mmlu_stem, "
-                  "mmlu_stem:<subject>, sat, math500, math_ppl, TASK@FILE.jsonl");
+                  "mmlu_stem:<subject>, sat, math500, math_ppl, gsm8k_python, math_python, "
+                  "math_python:<subject>, TASK@FILE.jsonl");
   cmd->add_option("-m,--model", a->model.model,
                   "Hugging Face directory, GGUF file, or an OpenAI-compatible URL "
                   "(http://host:port/v1)");
@@ -259,6 +263,9 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_flag("-q,--quiet", a->quiet, "no progress on stderr");
   cmd->add_flag("--list-tasks", a->list_tasks, "list the tasks and exit");
+  cmd->add_flag("--unsafe-no-sandbox", a->unsafe,
+                "tool-use tasks: run the programs without bubblewrap where it cannot start (no "
+                "isolation)");
 
   auto r = std::make_shared<ReportArgs>();
   CLI::App* report = cmd->add_subcommand(
@@ -267,6 +274,8 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   report->add_option("-o,--output", r->output, "md | json | csv")->capture_default_str();
   report->add_option("--compat", r->compat, "checker: default | llemma (default: as the run)");
   report->add_option("--data-dir", r->data_dir, "folder with benchmarks/ and prompts/");
+  report->add_flag("--unsafe-no-sandbox", r->unsafe,
+                   "tool-use tasks: run the programs without bubblewrap where it cannot start");
   report->callback([r, exit_code]() { *exit_code = RunReport(*r); });
 
   auto m = std::make_shared<MergeArgs>();

@@ -23,6 +23,9 @@
 #include "llemma/eval/runner.h"
 #include "llemma/eval/store.h"
 #include "llemma/eval/task.h"
+#ifdef LLEMMA_HAVE_AGENT
+#include "llemma/agent/sandbox_test_util.h"
+#endif
 
 namespace llemma::eval {
 namespace {
@@ -371,6 +374,84 @@ TEST(EvalCli, EveryTaskRunsThroughAnOpenAICompatibleServer) {
   ASSERT_EQ(RunLlemma(args).code, 0);
   EXPECT_EQ(server->Completions().size(), posts);
 }
+
+#ifdef LLEMMA_HAVE_AGENT
+// Scripted completions: for each matched prompt, the k samples in turn.
+std::string WriteReplies(const json& replies) {
+  const std::string path = TempPath("replies.json");
+  std::ofstream(path) << replies.dump();
+  return path;
+}
+
+TEST(EvalCli, ToolUseTasksRunTheirProgramsThroughAnOpenAICompatibleServer) {
+  using agent::SharedTestSandbox;
+  NEED_SANDBOX();  // the llemma process starts its own; this one says whether it can
+  const std::string pal = "\n\n\ndef solution():\n";
+  const std::string sympy_tail =
+      "\n```\nThe imports required for this program are\n```\nfrom sympy import *\n```\n"
+      "I hope my solution is correct.\n\nProblem:\nnext";
+  const json replies = json::array({
+      // GSM8k 0 (18): 9, then 18 with float noise, then 18; the stop "Q:" cuts the next shot.
+      {{"match", "ducks lay 16 eggs per day"},
+       {"replies",
+        {pal + "    return 16 - 3 - 4\n\n\n\n\nQ: next", pal + "    return (0.1 + 0.2) * 60\n",
+         pal + "    eggs = 16 - 3 - 4\n    return eggs * 2\n\n\n\n\nQ: next"}}},
+      // GSM8k 1 (3): raises, 3.0, 3.
+      {{"match", "A robe takes 2 bolts"},
+       {"replies",
+        {pal + "    raise ValueError('bolts')\n", pal + "    return 2 + 2 / 2\n",
+         pal + "    return 2 + 1\n"}}},
+      // MATH algebra 0 (2): a one-element solve() list, 3, a failed program.
+      {{"match", "How many vertical asymptotes does the graph of $y=\\frac{2}{x^2+x-6}$"},
+       {"replies",
+        {"\nx = symbols('x')\nanswer = solve(Eq(x - 2, 0), x)" + sympy_tail,
+         "\nanswer = 3" + sympy_tail, "\nanswer = n_value" + sympy_tail}}},
+  });
+  START_SERVER(server, {"--model", "tiny", "--replies", WriteReplies(replies)}, kScriptedServer);
+  const std::string db = TempPath("tools.db");
+  const CliResult r =
+      RunLlemma({"eval", "--model", server->url(), "--tasks", "gsm8k_python,math_python:algebra",
+                 "--limit", "2", "--preset", "paper", "--k", "3", "--temperature", "0.6", "--db",
+                 db, "-q", "-o", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j["tasks"].size(), 2u);
+  const json& gsm = j["tasks"][0];
+  const json& mth = j["tasks"][1];
+  EXPECT_EQ(gsm["task"], "gsm8k_python");
+  EXPECT_EQ(gsm["n_problems"], 2);
+  EXPECT_EQ(gsm["n_samples"], 6);
+  EXPECT_DOUBLE_EQ(gsm["accuracy"].get<double>(), 100.0) << gsm.dump();
+  EXPECT_DOUBLE_EQ(gsm["maj1"].get<double>(), 0.0);  // sample 0: 9, and a raise
+  EXPECT_NEAR(gsm["invalid_rate"].get<double>(), 100.0 / 6, 1e-9);
+  EXPECT_EQ(mth["task"], "math_python:algebra");
+  EXPECT_EQ(mth["n_samples"], 6);
+  // Problem 0 right (the list read as its element), problem 1 unscripted (no program).
+  EXPECT_DOUBLE_EQ(mth["accuracy"].get<double>(), 50.0) << mth.dump();
+  EXPECT_DOUBLE_EQ(mth["maj1"].get<double>(), 50.0);
+  // What went over the wire: the tasks' stop strings and prompts; stops cut the samples.
+  for (const json& body : server->Completions()) {
+    const std::string prompt = body["prompt"];
+    const bool is_gsm = prompt.find("# solution in Python:") != std::string::npos;
+    EXPECT_EQ(body["stop"], is_gsm ? json({"Q:"}) : json({"I hope my solution is correct."}));
+    EXPECT_EQ(body["n"], 3);
+  }
+  auto store = Store::Open(db, false);
+  ASSERT_TRUE(store.ok());
+  auto samples = (*store)->Samples("gsm8k_python");
+  ASSERT_TRUE(samples.ok());
+  ASSERT_EQ(samples->size(), 6u);
+  for (const StoredSample& s : *samples) EXPECT_EQ(s.sample.text.find("Q:"), std::string::npos);
+  // The harness' rules on the same samples: 18.000000000000004 is not 18, so 9 wins problem 0;
+  // the solve() list is never equal.
+  const CliResult compat = RunLlemma({"eval", "report", db, "--compat", "llemma", "-o", "json"});
+  ASSERT_EQ(compat.code, 0) << compat.err;
+  const json c = json::parse(compat.out);
+  EXPECT_EQ(c["tasks"][0]["checker"], "llemma");
+  EXPECT_DOUBLE_EQ(c["tasks"][0]["accuracy"].get<double>(), 50.0) << c.dump();
+  EXPECT_DOUBLE_EQ(c["tasks"][1]["accuracy"].get<double>(), 0.0) << c.dump();
+}
+#endif
 
 }  // namespace
 }  // namespace llemma::eval

@@ -4,6 +4,9 @@
 //
 //   START_SERVER(server, {"--model", "tiny"});   // GTEST_SKIPs when it cannot run
 //   ... server->url() ...  server->Posts("[MARKER]") ...
+//
+// With kScriptedServer as the script (llemma/eval/testdata), prompts that
+// contain a given text get scripted completions: {"--replies", "R.json"}.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -23,12 +26,16 @@
 namespace llemma::eval {
 
 inline constexpr const char* kTestPython = "/usr/bin/python3";
+inline constexpr const char* kScriptedServer =
+    LLEMMA_SOURCE_DIR "/llemma/eval/testdata/scripted_openai_server.py";
 
 // The test server as a child process; killed when this goes away.
 class TestServer {
  public:
-  // nullptr (and `why`) when the server cannot run here.
-  static std::unique_ptr<TestServer> Start(std::string* why, std::vector<std::string> extra = {}) {
+  // nullptr (and `why`) when the server cannot run here. `script`: the
+  // server program ("" = tests/testdata/openai_server.py).
+  static std::unique_ptr<TestServer> Start(std::string* why, std::vector<std::string> extra = {},
+                                           std::string script = "") {
     if (::access(kTestPython, X_OK) != 0) {
       *why = std::string(kTestPython) + " is not installed";
       return nullptr;
@@ -38,7 +45,8 @@ class TestServer {
     s->log_ = ::testing::TempDir() + "/openai_server_" + std::to_string(::getpid()) + "_" +
               std::to_string(counter++) + ".jsonl";
     std::filesystem::remove(s->log_);
-    const std::string script = std::string(LLEMMA_SOURCE_DIR) + "/tests/testdata/openai_server.py";
+    if (script.empty())
+      script = std::string(LLEMMA_SOURCE_DIR) + "/tests/testdata/openai_server.py";
     std::vector<std::string> args = {kTestPython, script, "--log", s->log_};
     args.insert(args.end(), extra.begin(), extra.end());
     int fds[2];

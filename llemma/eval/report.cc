@@ -103,6 +103,10 @@ StatusOr<TaskReport> BuildTask(Store& store, const RunSettings& settings, const 
       }
       ProblemVerdict pv;
       if (stale) {
+        if (fresh.empty()) {
+          // A task that cannot score here (no sandbox) fails rather than store wrong verdicts.
+          LLEMMA_RETURN_IF_ERROR(task->Prepare());
+        }
         Problem p;
         p.id = sp.problem_id;
         p.subject = sp.subject;

@@ -202,6 +202,8 @@ Status RunTask(Backend& backend, Store& store, const Task& task, const EvalOptio
   const TaskSpec& spec = task.spec();
   LLEMMA_ASSIGN_OR_RETURN(std::vector<Problem> all, task.Load());
   LLEMMA_ASSIGN_OR_RETURN(RunSettings settings, ResolveSettings(task, all, o, backend.Describe()));
+  // Before anything is generated: a task that cannot score (no sandbox) stops here.
+  LLEMMA_RETURN_IF_ERROR(task.Prepare().WithContext("task " + spec.name));
   LLEMMA_RETURN_IF_ERROR(store.BeginTask(settings));
   const std::vector<Problem> problems = SelectProblems(all, o.limit, o.shard_index, o.shard_count);
   {

@@ -297,6 +297,35 @@ TEST(Runner, PerplexityTaskStoresScoresOnce) {
   EXPECT_EQ(t["subjects"].size(), 7u);
 }
 
+// A task whose Prepare fails, as a tool-use task's does where its sandbox cannot start.
+class UnpreparedTask : public Task {
+ public:
+  explicit UnpreparedTask(std::unique_ptr<Task> inner) : inner_(std::move(inner)) {}
+  const TaskSpec& spec() const override { return inner_->spec(); }
+  StatusOr<std::vector<Problem>> Load() const override { return inner_->Load(); }
+  Status Prepare() const override {
+    return FailedPreconditionError("sandbox: bubblewrap cannot start");
+  }
+
+ private:
+  std::unique_ptr<Task> inner_;
+};
+
+TEST(Runner, ATaskThatCannotPrepareStopsBeforeGenerating) {
+  ScriptedBackend b([](const std::string&, int) { return " The answer is 7."; });
+  auto st = Store::Open(TempDb("prepare"));
+  ASSERT_TRUE(st.ok());
+  std::vector<std::unique_ptr<Task>> tasks;
+  tasks.push_back(std::make_unique<UnpreparedTask>(std::move(Tasks(kCustom, kFields).at(0))));
+  const Status s = RunEvaluation(b, **st, tasks, EvalOptions());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("task " + kCustom + ": sandbox: bubblewrap cannot start"),
+            std::string::npos)
+      << s.message();
+  EXPECT_EQ(b.calls, 0);
+  EXPECT_TRUE(b.seen.empty());
+}
+
 TEST(Runner, BadPresetAndOverridesAreErrors) {
   auto tasks = Tasks("gsm8k");
   EvalOptions o;

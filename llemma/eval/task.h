@@ -89,6 +89,12 @@ class Task {
   // name the file and line.
   virtual StatusOr<std::vector<Problem>> Load() const = 0;
 
+  // Acquires what Score needs beyond the data (tool-use tasks: the shared
+  // sandbox); the runner calls it before generating and reports before
+  // scoring, so a sandbox that cannot start stops the task with its reason
+  // instead of failing every sample.
+  virtual Status Prepare() const { return Status::Ok(); }
+
   // Scores the k completions of one problem (k = 1: greedy). The default
   // runs math::ScoreItem with spec().scoring; tool-use and perplexity tasks
   // override it.
@@ -132,5 +138,9 @@ StatusOr<std::unique_ptr<Task>> MakeTask(std::string_view name, const std::strin
 std::vector<std::pair<std::string, std::string>> ListTasks();
 // LLEMMA_DATA_DIR if set, else the data/ folder of the source tree.
 std::string DefaultDataDir();
+// Whether the tool-use tasks may run programs without bubblewrap where it
+// cannot start (--unsafe-no-sandbox: plain processes with rlimits only). Set
+// before the first tool-use task scores; the process-wide sandbox starts once.
+void AllowUnsafeToolSandbox(bool allow);
 
 }  // namespace llemma::eval

@@ -48,6 +48,9 @@ struct ItemScore {
   std::string reference;
   std::vector<std::optional<std::string>> answers;  // one per completion
   VoteResult vote;                                  // acc of the elected answer (maj@k; k = 1 is greedy)
+  // Whether each completion alone is correct, when the scorer found it out
+  // anyway (tool-use tasks, whose programs run once); empty otherwise.
+  std::vector<bool> correct;
 };
 
 ItemScore ScoreItem(Task task, Mode mode, std::string_view reference_field, const std::vector<std::string>& completions,

@@ -17,8 +17,21 @@ constexpr RegisteredTask kRegistry[] = {
     {"math500", "MATH500 (PRM800K test split of MATH), Minerva 4-shot", MakeMath500Task},
     {"math_ppl", "perplexity of MATH reference solutions (bytes-weighted, as hendrycks_math_ppl)",
      MakeMathPplTask},
+#ifdef LLEMMA_HAVE_AGENT
+    {"gsm8k_python",
+     "GSM8k test (1319), 8-shot PAL programs run in the sandbox, greedy in the paper",
+     MakeGsm8kPythonTask},
+    {"math_python",
+     "MATH test (5000; math_python:<subject> for one), 5-shot SymPy programs run in the sandbox, "
+     "maj@16",
+     MakeMathPythonTask},
+#endif
 };
 }  // namespace
+
+#ifndef LLEMMA_HAVE_AGENT
+void AllowUnsafeToolSandbox(bool) {}  // no tool-use tasks in this build
+#endif
 
 std::span<const RegisteredTask> RegisteredTasks() { return kRegistry; }
 

@@ -34,5 +34,8 @@ StatusOr<std::unique_ptr<Task>> MakeOcwTask(const TaskArgs& args);       // task
 StatusOr<std::unique_ptr<Task>> MakeMmluStemTask(const TaskArgs& args);  // tasks/mmlu_stem.cc
 StatusOr<std::unique_ptr<Task>> MakeSatTask(const TaskArgs& args);       // tasks/sat.cc
 StatusOr<std::unique_ptr<Task>> MakeMathPplTask(const TaskArgs& args);   // tasks/math_ppl.cc
+// The tool-use tasks, built with llemma/agent (LLEMMA_HAVE_AGENT):
+StatusOr<std::unique_ptr<Task>> MakeGsm8kPythonTask(const TaskArgs& args);  // tasks/gsm8k_python.cc
+StatusOr<std::unique_ptr<Task>> MakeMathPythonTask(const TaskArgs& args);   // tasks/math_python.cc
 
 }  // namespace llemma::eval
