@@ -15,7 +15,7 @@ namespace llemma::cli {
 namespace {
 struct BenchArgs {
   ModelOptions model;
-  int64_t prompt_tokens = 512, gen_tokens = 128;
+  int64_t prompt_tokens = 512, gen_tokens = 128, depth = 0;
   int repetitions = 5, batch = 1;
   std::string output = "md";
   bool no_bandwidth = false;
@@ -35,6 +35,7 @@ int RunBenchCommand(const BenchArgs& a) {
   o.repetitions = a.repetitions;
   o.n_threads = a.model.threads;
   o.batch = a.batch;
+  o.depth = a.depth;
   auto results = RunBench(m, o);
   if (!results.ok()) return ReportError(results.status());
   const int threads = a.model.threads > 0 ? a.model.threads : ThreadPool::HardwareThreads();
@@ -55,7 +56,7 @@ int RunBenchCommand(const BenchArgs& a) {
       nlohmann::json j = {{"model", a.model.model}, {"model_type", dtype},
                           {"model_size", m.load_stats().bytes_weights}, {"model_n_params", c.ParameterCount()},
                           {"backend", "CPU"}, {"isa", cpu::KernelIsaName()}, {"n_threads", threads},
-                          {"test", r.test}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"n_batch", r.n_batch},
+                          {"test", r.test}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"n_batch", r.n_batch}, {"n_depth", r.n_depth},
                           {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts}, {"samples_ts", r.samples_ts}};
       if (bw > 0) {
         j["mem_bandwidth_gbs"] = bw;
@@ -94,6 +95,9 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("-r,--repetitions", a->repetitions, "timed repetitions of each test")->capture_default_str();
   cmd->add_option("-o,--output", a->output, "md | json")->capture_default_str();
   cmd->add_option("-b,--batch", a->batch, "also measure B sequences decoding together (aggregate t/s)")
+      ->capture_default_str();
+  cmd->add_option("-d,--depth", a->depth,
+                  "tokens already in the context before each test; the --batch sequences fork from them")
       ->capture_default_str();
   cmd->add_flag("--no-bandwidth", a->no_bandwidth, "skip the memory-bandwidth probe");
   cmd->callback([a, exit_code] { *exit_code = RunBenchCommand(*a); });

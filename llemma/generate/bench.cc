@@ -23,11 +23,11 @@ void Summarize(BenchResult& r) {
 
 StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptions& opts) {
   if (opts.repetitions < 1) return InvalidArgumentError("repetitions must be >= 1");
-  if (opts.prompt_tokens < 0 || opts.gen_tokens < 0) {
+  if (opts.prompt_tokens < 0 || opts.gen_tokens < 0 || opts.depth < 0) {
     return InvalidArgumentError("token counts must be >= 0");
   }
   const Config& c = model.config();
-  const int64_t n_ctx = std::max<int64_t>({opts.prompt_tokens, opts.gen_tokens, 1});
+  const int64_t n_ctx = opts.depth + std::max<int64_t>({opts.prompt_tokens, opts.gen_tokens, 1});
   if (n_ctx > c.n_ctx_train) {
     return InvalidArgumentError("the test needs " + std::to_string(n_ctx) +
                                 " positions but the model allows " + std::to_string(c.n_ctx_train));
@@ -43,28 +43,33 @@ StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptio
     for (auto& id : t) id = 3 + static_cast<int32_t>(rng.Next() % static_cast<uint64_t>(c.n_vocab - 3));
     return t;
   };
+  // --depth: a context already holding `depth` tokens, evaluated once; each
+  // repetition rewinds to it.
+  const std::string at_depth = opts.depth > 0 ? " @ d" + std::to_string(opts.depth) : "";
+  if (opts.depth > 0) LLEMMA_RETURN_IF_ERROR(ctx->Eval(random_tokens(opts.depth)).status());
   std::vector<BenchResult> results;
   if (opts.prompt_tokens > 0) {
     BenchResult r;
-    r.test = "pp" + std::to_string(opts.prompt_tokens);
+    r.test = "pp" + std::to_string(opts.prompt_tokens) + at_depth;
     r.n_prompt = opts.prompt_tokens;
     const std::vector<int32_t> tokens = random_tokens(opts.prompt_tokens);
     for (int rep = -1; rep < opts.repetitions; ++rep) {  // rep -1 warms up
-      ctx->Rewind(0);
+      ctx->Rewind(opts.depth);
       const int64_t t0 = NowMicros();
       LLEMMA_RETURN_IF_ERROR(ctx->Eval(tokens).status());
       const double secs = (NowMicros() - t0) / 1e6;
       if (rep >= 0) r.samples_ts.push_back(opts.prompt_tokens / secs);
     }
+    r.n_depth = opts.depth;
     Summarize(r);
     results.push_back(std::move(r));
   }
   if (opts.gen_tokens > 0) {
     BenchResult r;
-    r.test = "tg" + std::to_string(opts.gen_tokens);
+    r.test = "tg" + std::to_string(opts.gen_tokens) + at_depth;
     r.n_gen = opts.gen_tokens;
     for (int rep = -1; rep < opts.repetitions; ++rep) {
-      ctx->Rewind(0);
+      ctx->Rewind(opts.depth);
       int32_t token = random_tokens(1)[0];
       const int64_t t0 = NowMicros();
       for (int64_t i = 0; i < (rep < 0 ? 4 : opts.gen_tokens); ++i) {
@@ -74,20 +79,20 @@ StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptio
       const double secs = (NowMicros() - t0) / 1e6;
       if (rep >= 0) r.samples_ts.push_back(opts.gen_tokens / secs);
     }
+    r.n_depth = opts.depth;
     Summarize(r);
     results.push_back(std::move(r));
   }
   if (opts.gen_tokens > 0 && opts.batch > 1) {
     BenchResult r;
-    r.test = "tg" + std::to_string(opts.gen_tokens) + "@b" + std::to_string(opts.batch);
+    r.test = "tg" + std::to_string(opts.gen_tokens) + "@b" + std::to_string(opts.batch) + at_depth;
     r.n_gen = opts.gen_tokens;
     r.n_batch = opts.batch;
     std::vector<int> seqs(opts.batch);
     for (int i = 0; i < opts.batch; ++i) seqs[i] = i;
     for (int rep = -1; rep < opts.repetitions; ++rep) {
-      ctx->Rewind(0);
-      const std::vector<int32_t> first = random_tokens(1);
-      LLEMMA_RETURN_IF_ERROR(ctx->Eval(first).status());
+      ctx->Rewind(opts.depth);
+      if (opts.depth == 0) LLEMMA_RETURN_IF_ERROR(ctx->Eval(random_tokens(1)).status());
       for (int i = 1; i < opts.batch; ++i) LLEMMA_RETURN_IF_ERROR(ctx->Fork(0, i));
       std::vector<int32_t> tokens = random_tokens(opts.batch);
       const int64_t steps = rep < 0 ? 2 : opts.gen_tokens;
@@ -99,6 +104,7 @@ StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptio
       const double secs = (NowMicros() - t0) / 1e6;
       if (rep >= 0) r.samples_ts.push_back(static_cast<double>(opts.gen_tokens) * opts.batch / secs);
     }
+    r.n_depth = opts.depth;
     Summarize(r);
     results.push_back(std::move(r));
   }

@@ -21,11 +21,15 @@ struct BenchOptions {
   int repetitions = 5;
   int n_threads = 0;
   int batch = 1;                // > 1 adds "tgN@bB": B sequences decoding together (aggregate t/s)
+  // Tokens already in the context before each test (llama-bench's -d): the
+  // tests then run at positions depth.. ; the B sequences of the batched test
+  // fork from this shared prefix, as the k samples of majority voting do.
+  int64_t depth = 0;
 };
 
 struct BenchResult {
-  std::string test;              // "pp512", "tg128", "tg128@b16"
-  int64_t n_prompt = 0, n_gen = 0, n_batch = 1;
+  std::string test;              // "pp512", "tg128", "tg128@b16", "tg32@b16 @ d512"
+  int64_t n_prompt = 0, n_gen = 0, n_batch = 1, n_depth = 0;
   std::vector<double> samples_ts;  // tokens/s of each repetition
   double avg_ts = 0, stddev_ts = 0;
 };

@@ -379,7 +379,6 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
     cpu::BatchAttentionArgs a;
     a.q = q;
     a.out = att;
-    a.scratch = att_scratch_.as<float>();
     a.prefix = prefix.data();
     a.own = own.data();
     a.n_tokens = m;

@@ -61,6 +61,16 @@ struct Kernels {
   void (*quantize_acts)(const float* x, int64_t k, int32_t offset, uint8_t* tile, int n, int t);
   // Activations to Q8_0 blocks (n % 32 == 0).
   void (*quantize_q8_0)(const float* x, void* dst, int64_t n);
+  // Attention scores of n_q queries (q: n_q rows of hd floats) against n_keys
+  // consecutive key rows: s[i*s_stride + j] = scale · Σ_c k[j*hd + c] · q[i*hd + c].
+  // Each score is computed the same way whatever n_q is.
+  void (*attn_qk)(const float* k, int64_t n_keys, const float* q, int n_q, int64_t hd, float scale, float* s,
+                  int64_t s_stride);
+  // Weighted values: out[i*hd + c] += Σ_j p[i*p_stride + j] · v[j*hd + c], the
+  // terms added to out one key after another in j order, so splitting the
+  // keys over several calls gives the same result as one call, whatever n_q.
+  void (*attn_pv)(const float* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd,
+                  float* out);
 };
 
 const Kernels& GenericKernels();

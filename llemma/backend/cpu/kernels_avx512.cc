@@ -399,13 +399,83 @@ void GemmPacked32x6Fast(const float* w, const float* x, int64_t x_stride, int64_
   }
 }
 
+// Hotspot (attention over long contexts, batched decoding): scores with one
+// accumulator chain per (key, query), 4 queries sharing each key load.
+template <int kQ>
+inline void QKRow(const float* kr, const float* q, int64_t hd, float scale, float* s, int64_t s_stride) {
+  __m512 acc[kQ];
+  for (int i = 0; i < kQ; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < hd; c += 16) {
+    const __m512 kv = _mm512_loadu_ps(kr + c);
+    for (int i = 0; i < kQ; ++i) acc[i] = _mm512_fmadd_ps(kv, _mm512_loadu_ps(q + i * hd + c), acc[i]);
+  }
+  for (int i = 0; i < kQ; ++i) s[i * s_stride] = _mm512_reduce_add_ps(acc[i]) * scale;
+}
+
+void AttnQKFast(const float* k, int64_t n_keys, const float* q, int n_q, int64_t hd, float scale, float* s,
+                int64_t s_stride) {
+  if (hd % 16 != 0) return AttnQK(k, n_keys, q, n_q, hd, scale, s, s_stride);
+  for (int64_t j = 0; j < n_keys; ++j) {
+    const float* kr = k + j * hd;
+    int i = 0;
+    for (; i + 4 <= n_q; i += 4) QKRow<4>(kr, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
+    for (; i < n_q; ++i) QKRow<1>(kr, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
+  }
+}
+
+// kQ queries × kC 16-float column chunks held in registers while every key's
+// value row streams past once.
+template <int kQ, int kC>
+inline void PVBlock(const float* v, int64_t n_keys, const float* p, int64_t p_stride, int64_t hd, float* out) {
+  __m512 acc[kQ][kC];
+  for (int i = 0; i < kQ; ++i)
+    for (int c = 0; c < kC; ++c) acc[i][c] = _mm512_loadu_ps(out + i * hd + 16 * c);
+  for (int64_t j = 0; j < n_keys; ++j) {
+    const float* vr = v + j * hd;
+    __m512 vv[kC];
+    for (int c = 0; c < kC; ++c) vv[c] = _mm512_loadu_ps(vr + 16 * c);
+    for (int i = 0; i < kQ; ++i) {
+      const __m512 w = _mm512_set1_ps(p[i * p_stride + j]);
+      for (int c = 0; c < kC; ++c) acc[i][c] = _mm512_fmadd_ps(vv[c], w, acc[i][c]);
+    }
+  }
+  for (int i = 0; i < kQ; ++i)
+    for (int c = 0; c < kC; ++c) _mm512_storeu_ps(out + i * hd + 16 * c, acc[i][c]);
+}
+
+template <int kQ>
+inline void PVColumns(const float* v, int64_t n_keys, const float* p, int64_t p_stride, int64_t hd, float* out) {
+  // Passes of up to 8 chunks (128 floats) over the columns.
+  for (int64_t c0 = 0; c0 < hd; c0 += 128) {
+    const float* vc = v + c0;
+    float* oc = out + c0;
+    switch (std::min<int64_t>(8, (hd - c0) / 16)) {
+      case 8: PVBlock<kQ, 8>(vc, n_keys, p, p_stride, hd, oc); break;
+      case 7: PVBlock<kQ, 7>(vc, n_keys, p, p_stride, hd, oc); break;
+      case 6: PVBlock<kQ, 6>(vc, n_keys, p, p_stride, hd, oc); break;
+      case 5: PVBlock<kQ, 5>(vc, n_keys, p, p_stride, hd, oc); break;
+      case 4: PVBlock<kQ, 4>(vc, n_keys, p, p_stride, hd, oc); break;
+      case 3: PVBlock<kQ, 3>(vc, n_keys, p, p_stride, hd, oc); break;
+      case 2: PVBlock<kQ, 2>(vc, n_keys, p, p_stride, hd, oc); break;
+      default: PVBlock<kQ, 1>(vc, n_keys, p, p_stride, hd, oc); break;
+    }
+  }
+}
+
+void AttnPVFast(const float* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd, float* out) {
+  if (hd % 16 != 0) return AttnPV(v, n_keys, p, n_q, p_stride, hd, out);
+  int i = 0;
+  for (; i + 2 <= n_q; i += 2) PVColumns<2>(v, n_keys, p + i * p_stride, p_stride, hd, out + i * hd);
+  for (; i < n_q; ++i) PVColumns<1>(v, n_keys, p + i * p_stride, p_stride, hd, out + i * hd);
+}
+
 }  // namespace
 
 constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   DotF16Fast,
                             ToF32,            Gemm4x4,          GemmPacked32x6Fast, Axpy,
                             VecDotQ8_0Fast,   VecDotQ4_0Fast,   VecDotQ8_0x4Fast,   VecDotQ4_0x4Fast,
                             GemmQ8_0PFast,    GemmQ4_0PFast,    GemmQ4_KPFast,      QuantizeActsFast,
-                            QuantizeQ8_0};
+                            QuantizeQ8_0,     AttnQKFast,       AttnPVFast};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

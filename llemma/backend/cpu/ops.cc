@@ -277,39 +277,93 @@ void Attention(ThreadPool& pool, const AttentionArgs& a) {
       const float* q = a.q + (t * a.n_head + h) * a.head_dim;
       const float* kbase = a.k + kvh * a.n_ctx * a.head_dim;
       const float* vbase = a.v + kvh * a.n_ctx * a.head_dim;
-      for (int64_t j = 0; j < n_keys; ++j) {
-        scores[j] = kern.dot_f32(kbase + j * a.head_dim, q, a.head_dim) * scale;
-      }
+      kern.attn_qk(kbase, n_keys, q, 1, a.head_dim, scale, scores, 0);
       Softmax(scores, n_keys);
       float* out = a.out + (t * a.n_head + h) * a.head_dim;
       std::fill(out, out + a.head_dim, 0.0f);
-      for (int64_t j = 0; j < n_keys; ++j) kern.axpy(scores[j], vbase + j * a.head_dim, out, a.head_dim);
+      kern.attn_pv(vbase, n_keys, scores, 1, 0, a.head_dim, out);
     }
   });
 }
 
 void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a) {
   LLEMMA_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
-  const int64_t group = a.n_head / a.n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  const int64_t group = a.n_head / a.n_head_kv, hd = a.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const internal::Kernels& kern = ActiveKernels();
-  pool.ParallelFor(static_cast<size_t>(a.n_tokens * a.n_head), [&](size_t begin, size_t end, int tid) {
-    float* scores = a.scratch + static_cast<size_t>(tid) * a.max_keys;
-    for (size_t item = begin; item < end; ++item) {
-      const int64_t t = static_cast<int64_t>(item) / a.n_head, h = static_cast<int64_t>(item) % a.n_head;
-      const int64_t off = (h / group) * a.stride * a.head_dim;
-      const KvSegment* segs[2] = {&a.prefix[t], &a.own[t]};
-      const float* q = a.q + (t * a.n_head + h) * a.head_dim;
-      int64_t n = 0;
-      for (const KvSegment* s : segs)
-        for (int64_t j = 0; j < s->n; ++j) scores[n++] = kern.dot_f32(s->k + off + j * a.head_dim, q, a.head_dim) * scale;
-      LLEMMA_CHECK_LE(n, a.max_keys);
-      Softmax(scores, n);
-      float* out = a.out + (t * a.n_head + h) * a.head_dim;
-      std::fill(out, out + a.head_dim, 0.0f);
-      n = 0;
-      for (const KvSegment* s : segs)
-        for (int64_t j = 0; j < s->n; ++j) kern.axpy(scores[n++], s->v + off + j * a.head_dim, out, a.head_dim);
+  // Tokens that read the same prefix (k samples forked from one prompt) form
+  // a bucket: its keys and values are streamed from memory once per step for
+  // all of the bucket's queries instead of once per token. Tokens without a
+  // prefix are buckets of one.
+  std::vector<std::vector<int64_t>> buckets;
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    const KvSegment& p = a.prefix[t];
+    LLEMMA_CHECK_LE(p.n + a.own[t].n, a.max_keys);
+    size_t b = 0;
+    if (p.n > 0) {
+      for (; b < buckets.size(); ++b) {
+        const KvSegment& q = a.prefix[buckets[b][0]];
+        if (q.n == p.n && q.k == p.k && q.v == p.v) break;
+      }
+    } else {
+      b = buckets.size();
+    }
+    if (b == buckets.size()) buckets.emplace_back();
+    buckets[b].push_back(t);
+  }
+  // Work items: (bucket, kv head, slice of the bucket's tokens). Big buckets
+  // are sliced when there are too few items to keep every thread busy.
+  struct Item {
+    size_t bucket;
+    int64_t kvh, t_begin, t_end;
+  };
+  std::vector<Item> items;
+  const int64_t want = 4 * static_cast<int64_t>(pool.size());
+  const int64_t base_items = static_cast<int64_t>(buckets.size()) * a.n_head_kv;
+  for (size_t b = 0; b < buckets.size(); ++b) {
+    const int64_t nt = static_cast<int64_t>(buckets[b].size());
+    const int64_t slices = std::clamp<int64_t>((want + base_items - 1) / base_items, 1, nt);
+    for (int64_t h = 0; h < a.n_head_kv; ++h)
+      for (int64_t s = 0; s < slices; ++s) items.push_back({b, h, s * nt / slices, (s + 1) * nt / slices});
+  }
+  pool.ParallelFor(items.size(), [&](size_t begin, size_t end, int) {
+    thread_local std::vector<float> scores, qbuf, obuf;
+    for (size_t it = begin; it < end; ++it) {
+      const Item& w = items[it];
+      const std::vector<int64_t>& toks = buckets[w.bucket];
+      const KvSegment& pre = a.prefix[toks[w.t_begin]];
+      const int64_t off = w.kvh * a.stride * hd;
+      // Queries of this item, gathered into rows: every head of kv head
+      // w.kvh, for each token of the slice.
+      const int n_q = static_cast<int>((w.t_end - w.t_begin) * group);
+      int64_t max_own = 0;
+      for (int64_t i = w.t_begin; i < w.t_end; ++i) max_own = std::max(max_own, a.own[toks[i]].n);
+      const int64_t row = pre.n + max_own;
+      scores.resize(static_cast<size_t>(n_q * row));
+      qbuf.resize(static_cast<size_t>(n_q * hd));
+      obuf.assign(static_cast<size_t>(n_q * hd), 0.0f);
+      auto token_of = [&](int qi) { return toks[w.t_begin + qi / group]; };
+      auto head_of = [&](int qi) { return w.kvh * group + qi % group; };
+      for (int qi = 0; qi < n_q; ++qi) {
+        std::memcpy(qbuf.data() + qi * hd, a.q + (token_of(qi) * a.n_head + head_of(qi)) * hd, hd * sizeof(float));
+      }
+      // Scores: the prefix's key rows stream past all queries at once, then
+      // each token's own keys.
+      if (pre.n > 0) kern.attn_qk(pre.k + off, pre.n, qbuf.data(), n_q, hd, scale, scores.data(), row);
+      for (int qi = 0; qi < n_q; ++qi) {
+        const KvSegment& own = a.own[token_of(qi)];
+        float* s = scores.data() + qi * row;
+        kern.attn_qk(own.k + off, own.n, qbuf.data() + qi * hd, 1, hd, scale, s + pre.n, 0);
+        Softmax(s, pre.n + own.n);
+      }
+      // Values in the same key order (prefix, then own): each query's sum is
+      // what attending to its keys in one pass gives.
+      if (pre.n > 0) kern.attn_pv(pre.v + off, pre.n, scores.data(), n_q, row, hd, obuf.data());
+      for (int qi = 0; qi < n_q; ++qi) {
+        const KvSegment& own = a.own[token_of(qi)];
+        kern.attn_pv(own.v + off, own.n, scores.data() + qi * row + pre.n, 1, 0, hd, obuf.data() + qi * hd);
+        std::memcpy(a.out + (token_of(qi) * a.n_head + head_of(qi)) * hd, obuf.data() + qi * hd, hd * sizeof(float));
+      }
     }
   });
 }

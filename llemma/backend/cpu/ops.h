@@ -69,7 +69,9 @@ void Attention(ThreadPool& pool, const AttentionArgs& a);
 // decoding). Token t attends to the keys of up to two segments: a shared
 // prefix (e.g. a prompt prefilled once for k samples) and its own tail. A
 // segment is a cache of one layer laid out (n_head_kv, stride, head_dim) with
-// `n` valid positions.
+// `n` valid positions. Tokens whose prefix is the same segment are computed
+// together, so a prefix shared by k samples is read from memory once per
+// call, not k times.
 struct KvSegment {
   const float* k = nullptr;
   const float* v = nullptr;
@@ -78,7 +80,6 @@ struct KvSegment {
 struct BatchAttentionArgs {
   const float* q = nullptr;            // (n_tokens, n_head, head_dim), already rotated
   float* out = nullptr;                // (n_tokens, n_head, head_dim)
-  float* scratch = nullptr;            // (pool.size(), max_keys) floats
   const KvSegment* prefix = nullptr;   // per token; n may be 0
   const KvSegment* own = nullptr;      // per token
   int64_t n_tokens = 0, n_head = 0, n_head_kv = 0, head_dim = 0;

@@ -171,5 +171,82 @@ TEST(Attention, MatchesReferenceForMhaGqaAndMqaWithPastTokens) {
   }
 }
 
+// Attention of one query over explicit key/value rows, in double precision.
+std::vector<double> NaiveAttend(const float* q, const std::vector<const float*>& keys,
+                                const std::vector<const float*>& values, int64_t hd) {
+  std::vector<double> s(keys.size());
+  double m = -1e300;
+  for (size_t j = 0; j < keys.size(); ++j) {
+    double d = 0;
+    for (int64_t i = 0; i < hd; ++i) d += static_cast<double>(q[i]) * keys[j][i];
+    s[j] = d / std::sqrt(static_cast<double>(hd));
+    m = std::max(m, s[j]);
+  }
+  double z = 0;
+  for (double& x : s) z += (x = std::exp(x - m));
+  std::vector<double> out(hd, 0.0);
+  for (size_t j = 0; j < keys.size(); ++j)
+    for (int64_t i = 0; i < hd; ++i) out[i] += s[j] / z * values[j][i];
+  return out;
+}
+
+// Tokens of a batch share prefixes in groups (3 tokens on prefix A, 2 on
+// prefix B, one token with none, one on a shorter view of A), each with its
+// own tail; every output must equal attending to that token's keys alone.
+TEST(BatchAttention, SharedPrefixesMatchPerTokenAttentionForMhaAndGqa) {
+  for (int64_t n_head_kv : {4, 2, 1}) {
+    for (int threads : {1, 3}) {
+      const int64_t n_head = 4, hd = 64, stride = 40;
+      const int64_t n_tokens = 7;
+      auto cache = [&](uint32_t seed) { return RandomVector(n_head_kv * stride * hd, seed); };
+      std::vector<std::vector<float>> ks, vs;
+      for (uint32_t i = 0; i < 2 + n_tokens; ++i) {
+        ks.push_back(cache(100 + i));
+        vs.push_back(cache(200 + i));
+      }
+      // Caches 0 and 1 are prefixes A and B; cache 2 + t is token t's own.
+      const int64_t prefix_of[n_tokens] = {0, 0, 1, -1, 0, 1, 0};
+      const int64_t prefix_len[n_tokens] = {23, 23, 9, 0, 23, 9, 11};
+      const int64_t own_len[n_tokens] = {3, 1, 5, 7, 2, 1, 4};
+      std::vector<KvSegment> prefix(n_tokens), own(n_tokens);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        if (prefix_of[t] >= 0) prefix[t] = {ks[prefix_of[t]].data(), vs[prefix_of[t]].data(), prefix_len[t]};
+        own[t] = {ks[2 + t].data(), vs[2 + t].data(), own_len[t]};
+      }
+      const std::vector<float> q = RandomVector(n_tokens * n_head * hd, 7);
+      std::vector<float> out(n_tokens * n_head * hd, -1.0f);
+      BatchAttentionArgs a;
+      a.q = q.data();
+      a.out = out.data();
+      a.prefix = prefix.data();
+      a.own = own.data();
+      a.n_tokens = n_tokens;
+      a.n_head = n_head;
+      a.n_head_kv = n_head_kv;
+      a.head_dim = hd;
+      a.stride = stride;
+      a.max_keys = stride;
+      ThreadPool pool(threads);
+      BatchAttention(pool, a);
+      double worst = 0;
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        for (int64_t h = 0; h < n_head; ++h) {
+          const int64_t off = (h / (n_head / n_head_kv)) * stride * hd;
+          std::vector<const float*> keys, values;
+          for (const KvSegment* s : {&prefix[t], &own[t]})
+            for (int64_t j = 0; j < s->n; ++j) {
+              keys.push_back(s->k + off + j * hd);
+              values.push_back(s->v + off + j * hd);
+            }
+          const std::vector<double> want = NaiveAttend(q.data() + (t * n_head + h) * hd, keys, values, hd);
+          for (int64_t i = 0; i < hd; ++i)
+            worst = std::max(worst, std::abs(want[i] - out[(t * n_head + h) * hd + i]));
+        }
+      }
+      EXPECT_LT(worst, 2e-5) << "n_head_kv " << n_head_kv << ", threads " << threads;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llemma::cpu
