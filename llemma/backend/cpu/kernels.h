@@ -71,14 +71,25 @@ struct Kernels {
   // keys over several calls gives the same result as one call, whatever n_q.
   void (*attn_pv)(const float* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd,
                   float* out);
+  // Panel GEMM for activation tiles of up to kWideActTile tokens (AMX), with
+  // gemm_q8_0p's contract and the same results; nullptr where the CPU has no
+  // such unit (MatMul then uses gemm_q8_0p / gemm_q4_0p on tiles of kActTile).
+  void (*gemm_q8_0p_16)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                        int64_t y_stride, bool prefetch_next) = nullptr;
+  void (*gemm_q4_0p_16)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                        int64_t y_stride, bool prefetch_next) = nullptr;
 };
+constexpr int kWideActTile = 16;
 
 const Kernels& GenericKernels();
 const Kernels* Avx2Kernels();    // nullptr when this build has no x86 kernels
 const Kernels* Avx512Kernels();  // nullptr when this build has no x86 kernels
+// The AVX-512 table with the AMX panel GEMM; nullptr unless the CPU has
+// AMX-INT8 and the OS lets this process use it.
+const Kernels* AmxKernels();
 
 // The best table the running CPU supports. The environment variable
-// LLEMMA_ISA=generic|avx2|avx512 caps the choice (for tests and benchmarks).
+// LLEMMA_ISA=generic|avx2|avx512|amx caps the choice (for tests and benchmarks).
 const Kernels& ActiveKernels();
 
 }  // namespace llemma::cpu::internal

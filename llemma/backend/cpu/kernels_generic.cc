@@ -19,6 +19,7 @@ const Kernels& GenericKernels() { return generic::kTable; }
 #if !defined(LLEMMA_HAVE_X86_KERNELS)
 const Kernels* Avx2Kernels() { return nullptr; }
 const Kernels* Avx512Kernels() { return nullptr; }
+const Kernels* AmxKernels() { return nullptr; }
 #endif
 
 namespace {
@@ -32,6 +33,8 @@ const Kernels& Choose() {
                       __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                     __builtin_cpu_supports("f16c");
+  const bool capped = want == "generic" || want == "avx2" || want == "avx512";
+  if (avx512 && !capped && AmxKernels() != nullptr) return *AmxKernels();
   if (avx512 && want != "generic" && want != "avx2") return *Avx512Kernels();
   if (avx2 && want != "generic") return *Avx2Kernels();
 #endif

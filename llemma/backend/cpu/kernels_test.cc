@@ -25,6 +25,7 @@ std::vector<const Kernels*> SupportedTables() {
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) {
     out.push_back(Avx512Kernels());
   }
+  if (AmxKernels() != nullptr) out.push_back(AmxKernels());
 #endif
   return out;
 }

@@ -36,16 +36,23 @@ const char* KernelIsaName() { return ActiveKernels().name; }
 namespace {
 
 // Panel weights (Q4_0P / Q8_0P): activations are quantized once per call
-// into tiles of up to 6 tokens, then threads take pairs of panels (32 rows)
-// and run every tile through them while they sit in cache.
+// into tiles of up to 6 tokens (16 where the CPU has AMX tiles and there are
+// more than 6 tokens), then threads take pairs of panels (32 rows) and run
+// every tile through them while they sit in cache.
 void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t K = w.cols, N = w.rows;
   LLEMMA_CHECK(K % kQK == 0 && N % kPanelRows == 0) << w.rows << "x" << w.cols;
   const internal::Kernels& kern = ActiveKernels();
   const bool q4 = w.dtype == DType::kQ4_0P;
   LLEMMA_CHECK(w.dtype != DType::kQ4_KP || K % kQK_K == 0) << w.cols;
-  constexpr int kTile = internal::kActTile;
-  const size_t full_tile_bytes = internal::ActTileBytes(K, kTile);
+  auto gemm = w.dtype == DType::kQ4_KP ? kern.gemm_q4_kp : q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
+  int64_t tile_n = internal::kActTile;
+  if (n_tokens > internal::kActTile && w.dtype != DType::kQ4_KP && kern.gemm_q8_0p_16 != nullptr) {
+    gemm = q4 ? kern.gemm_q4_0p_16 : kern.gemm_q8_0p_16;
+    tile_n = internal::kWideActTile;
+  }
+  const int64_t kTile = tile_n;
+  const size_t full_tile_bytes = internal::ActTileBytes(K, static_cast<int>(kTile));
   const int64_t n_tiles = (n_tokens + kTile - 1) / kTile;
   auto tile_size = [&](int64_t i) { return static_cast<int>(std::min<int64_t>(kTile, n_tokens - i * kTile)); };
   thread_local std::vector<uint8_t> acts;
@@ -58,7 +65,6 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
       kern.quantize_acts(x + t * K, K, offset, ap + tile * full_tile_bytes, tile_size(tile), static_cast<int>(t % kTile));
     }
   });
-  auto gemm = w.dtype == DType::kQ4_KP ? kern.gemm_q4_kp : q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
   const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   // Work units of two panels: the kernel feeds each activation broadcast to both.

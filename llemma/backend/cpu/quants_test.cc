@@ -135,6 +135,7 @@ std::vector<const internal::Kernels*> Tables() {
   if (internal::Avx512Kernels() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512vnni"))
     out.push_back(internal::Avx512Kernels());
+  if (internal::AmxKernels() != nullptr) out.push_back(internal::AmxKernels());
 #endif
   return out;
 }
@@ -312,6 +313,65 @@ TEST(Quants, PanelGemmMatchesRowDotsForEveryIsa) {
       }
     }
   }
+}
+
+// The wide-tile panel GEMM (AMX where present): every tile size 1..16, both
+// weight types, against the row dot products, and bit for bit equal to the
+// AVX-512 kernel run on the same tokens in tiles of kActTile (both fold the
+// same int32 block sums with the same float operations). Skips where no
+// table has the wide kernels.
+TEST(Quants, WidePanelGemmMatchesRowDotsAndTheNarrowKernel) {
+  bool ran = false;
+  for (const internal::Kernels* k : Tables()) {
+    if (k->gemm_q8_0p_16 == nullptr) continue;
+    ran = true;
+    for (DType plain : {DType::kQ4_0, DType::kQ8_0}) {
+      const int32_t offset = plain == DType::kQ4_0 ? 8 : 128;
+      for (int64_t cols : {32, 96, 4096}) {
+        const int64_t rows = 48;
+        const size_t row_bytes = RowBytes(plain, cols), x_row = RowBytes(DType::kQ8_0, cols);
+        const auto w = Random(rows * cols, 5 * cols);
+        std::vector<uint8_t> q(rows * row_bytes), panel(rows * row_bytes + 7);
+        for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
+        uint8_t* pp = panel.data() + 3;  // misaligned
+        RepackPanels(plain, q.data(), pp, rows, cols);
+        for (int tokens = 1; tokens <= internal::kWideActTile; ++tokens) {
+          std::vector<uint8_t> wide(internal::ActTileBytes(cols, tokens) + 5), xrow(tokens * x_row);
+          uint8_t* tp = wide.data() + 5;  // misaligned
+          std::vector<std::vector<float>> xs;
+          for (int t = 0; t < tokens; ++t) {
+            xs.push_back(Random(cols, 2000 + t + cols));
+            QuantizeRow(DType::kQ8_0, xs[t].data(), xrow.data() + t * x_row, cols);
+            k->quantize_acts(xs[t].data(), cols, offset, tp, tokens, t);
+          }
+          const int64_t y_stride = rows + 5;
+          std::vector<float> y(tokens * y_stride, -1.0f), narrow(tokens * y_stride, -1.0f);
+          (plain == DType::kQ4_0 ? k->gemm_q4_0p_16 : k->gemm_q8_0p_16)(pp, tp, cols, tokens, rows / 16, y.data(),
+                                                                          y_stride, /*prefetch_next=*/false);
+          for (int t0 = 0; t0 < tokens; t0 += internal::kActTile) {
+            const int n = std::min(internal::kActTile, tokens - t0);
+            std::vector<uint8_t> tile(internal::ActTileBytes(cols, n));
+            for (int t = 0; t < n; ++t) k->quantize_acts(xs[t0 + t].data(), cols, offset, tile.data(), n, t);
+            (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, tile.data(), cols, n, rows / 16,
+                                                                      narrow.data() + t0 * y_stride, y_stride, false);
+          }
+          for (int t = 0; t < tokens; ++t) {
+            const auto* xb = reinterpret_cast<const BlockQ8_0*>(xrow.data() + t * x_row);
+            for (int64_t r = 0; r < rows; ++r) {
+              const float want = plain == DType::kQ4_0 ? ref::VecDotQ4_0(q.data() + r * row_bytes, xb, cols)
+                                                       : ref::VecDotQ8_0(q.data() + r * row_bytes, xb, cols);
+              ASSERT_NEAR(y[t * y_stride + r], want, 1e-4 * (1 + std::fabs(want)) * std::sqrt(static_cast<double>(cols)))
+                  << k->name << " " << DTypeName(plain) << " cols=" << cols << " tokens=" << tokens << " t=" << t;
+              ASSERT_EQ(y[t * y_stride + r], narrow[t * y_stride + r])
+                  << k->name << " " << DTypeName(plain) << " cols=" << cols << " tokens=" << tokens << " t=" << t;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f) << "wrote past the panel";
+          }
+        }
+      }
+    }
+  }
+  if (!ran) GTEST_SKIP() << "no kernel table with a wide-tile panel GEMM on this CPU";
 }
 
 double RelRmsError(DType type, const std::vector<float>& x) {
