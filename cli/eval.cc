@@ -28,13 +28,13 @@ struct EvalArgs {
   ModelOptions model;
   std::vector<std::string> task_words;  // positional
   std::string tasks, db, preset = "greedy", compat = "default", output = "md", data_dir, fields;
-  std::string shard, model_name, api_key;
+  std::string shard, model_name, api_key, tools;
   std::optional<int> k;
   std::optional<double> temperature, top_p;
   std::optional<int64_t> max_tokens;
   uint64_t seed = 1234;
   int64_t limit = 0;
-  int parallel = 16, samples_per_request = 0, concurrency = 8;
+  int parallel = 16, samples_per_request = 0, concurrency = 8, tool_rounds = 4;
   double progress_interval = 30;
   bool list_tasks = false, quiet = false, unsafe = false;
 };
@@ -64,6 +64,7 @@ std::string CommandLine(const EvalArgs& a) {
   c += fmt::format(" --seed {}", a.seed);
   if (a.limit) c += fmt::format(" --limit {}", a.limit);
   if (!a.shard.empty()) c += " --shard " + a.shard;
+  if (!a.tools.empty()) c += fmt::format(" --tools {} --tool-rounds {}", a.tools, a.tool_rounds);
   return c;
 }
 
@@ -111,6 +112,11 @@ int RunEval(EvalArgs& a) {
   o.limit = a.limit;
   o.mode = *mode;
   o.fields = a.fields;
+  o.tools = a.tools;
+  o.tool_rounds = a.tool_rounds;
+  // Each step of a tool loop is its own request: as many loops as sequences decode together
+  // (engine) or requests are in flight (server).
+  o.tool_parallel = IsUrl(a.model.model) ? a.concurrency : a.parallel;
   if (a.limit < 0) return ReportError(InvalidArgumentError("--limit must be >= 0"));
   if (!a.shard.empty()) {
     if (Status s = eval::ParseShard(a.shard, &o.shard_index, &o.shard_count); !s.ok()) {
@@ -263,9 +269,19 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_flag("-q,--quiet", a->quiet, "no progress on stderr");
   cmd->add_flag("--list-tasks", a->list_tasks, "list the tasks and exit");
+  CLI::Option* tools = cmd->add_option(
+      "--tools", a->tools,
+      "python: tool-integrated evaluation; every sample may write ```python blocks, "
+      "each runs in the sandbox when the block closes and its output is appended as "
+      "a ```output block before generation resumes (generative tasks only; stored "
+      "with the run)");
+  cmd->add_option("--tool-rounds", a->tool_rounds,
+                  "with --tools: programs run per sample at most (later blocks are not run)")
+      ->capture_default_str()
+      ->needs(tools);
   cmd->add_flag("--unsafe-no-sandbox", a->unsafe,
-                "tool-use tasks: run the programs without bubblewrap where it cannot start (no "
-                "isolation)");
+                "tool-use tasks and --tools: run the programs without bubblewrap where it cannot "
+                "start (no isolation)");
 
   auto r = std::make_shared<ReportArgs>();
   CLI::App* report = cmd->add_subcommand(

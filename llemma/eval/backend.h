@@ -49,10 +49,11 @@ struct GenRequest {
 struct GenSample {
   int index = 0;                // sample index within the problem (first_sample + i)
   std::string text;             // the completion, without the stop string
-  std::string finish_reason;    // "stop", "eos" or "length"
+  std::string finish_reason;    // "stop", "eos" or "length" (tool loops: also "rounds")
   int64_t n_prompt_tokens = 0;  // as the backend tokenized the prompt (0 if unknown)
   int64_t n_tokens = 0;         // generated tokens (0 if unknown)
-  double seconds = 0.0;         // wall time of the request this sample came in, divided by its samples
+  double seconds = 0.0;      // wall time of the request this sample came in, divided by its samples
+  std::string stop_matched;  // the stop string that ended it ("" if none or unknown)
 };
 
 // Log-likelihood of a continuation given a context (for perplexity tasks).

@@ -108,6 +108,7 @@ Status EngineBackend::Run(std::span<const GenRequest> requests, const OnRequestD
                           s.index = r.sampling.first_sample + i;
                           s.text = g.text;
                           s.finish_reason = FinishReasonName(g.finish);
+                          if (g.finish == FinishReason::kStop) s.stop_matched = g.stop_matched;
                           s.n_prompt_tokens = g.n_prompt;
                           s.n_tokens = static_cast<int64_t>(g.tokens.size());
                           s.seconds = seconds / static_cast<double>(results.size());

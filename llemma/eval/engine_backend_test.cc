@@ -102,6 +102,28 @@ TEST(EngineBackend, GreedyRequestsDecodeOnceAndCopy) {
   EXPECT_EQ(r["g"][2].index, 2);
 }
 
+TEST(EngineBackend, SaysWhichStopStringEndedASample) {
+  Loaded l = Load();
+  ASSERT_TRUE(l.model && l.tok);
+  auto b = EngineBackend::Create(*l.model, *l.tok, "tiny", {});
+  ASSERT_TRUE(b.ok());
+  GenRequest r = Request("s", "Q: what is 3?\nA:", 1, 0, /*temperature=*/0);
+  const std::string full = RunAll(**b, {r})["s"].at(0).text;
+  ASSERT_GE(full.size(), 4u);
+  EXPECT_EQ(RunAll(**b, {r})["s"].at(0).stop_matched, "");
+  // A stop string from the greedy text (two ASCII characters past its start) ends it there.
+  size_t at = 1;
+  const auto ascii = [&](size_t i) { return full[i] > ' ' && full[i] < 0x7f; };
+  while (at + 1 < full.size() && !(ascii(at) && ascii(at + 1))) ++at;
+  ASSERT_LT(at + 1, full.size()) << "no ASCII pair in: " << full;
+  const std::string stop = full.substr(at, 2);
+  r.sampling.stop = {"never in it \x01", stop};
+  const GenSample cut = RunAll(**b, {r})["s"].at(0);
+  EXPECT_EQ(cut.finish_reason, "stop");
+  EXPECT_EQ(cut.stop_matched, stop);
+  EXPECT_EQ(cut.text, full.substr(0, full.find(stop)));
+}
+
 TEST(EngineBackend, KeepsTheLastTokensOfALongPrompt) {
   Loaded l = Load();
   ASSERT_TRUE(l.model && l.tok);

@@ -451,6 +451,91 @@ TEST(EvalCli, ToolUseTasksRunTheirProgramsThroughAnOpenAICompatibleServer) {
   EXPECT_DOUBLE_EQ(c["tasks"][0]["accuracy"].get<double>(), 50.0) << c.dump();
   EXPECT_DOUBLE_EQ(c["tasks"][1]["accuracy"].get<double>(), 0.0) << c.dump();
 }
+
+TEST(EvalCli, ToolsPythonRunsTheModelsProgramsInTheLoopThroughAServer) {
+  using agent::SharedTestSandbox;
+  NEED_SANDBOX();  // the llemma process starts its own; this one says whether it can
+  const std::string problem =
+      "How many vertical asymptotes does the graph of $y=\\frac{2}{x^2+x-6}$";
+  // The three steps of the loop in turn: prose up to the fence, the code, the rest.
+  const json replies = json::array(
+      {{{"match", problem},
+        {"replies",
+         {"The zeros of the denominator:\n```python\n",
+          "\nprint('zeros:', len([2, -3]))\n```\nnot reached",
+          "So there are $\\boxed{2}$ vertical asymptotes.\nFinal Answer: The final answer is $2$. "
+          "I hope it is correct.\n\nProblem:\nnext"}}}});
+  START_SERVER(server, {"--model", "tiny", "--replies", WriteReplies(replies)}, kScriptedServer);
+  const std::string db = TempPath("tools_loop.db");
+  const std::vector<std::string> args = {
+      "eval",    "--model", server->url(), "--tasks", "math:algebra", "--limit", "1",
+      "--tools", "python",  "--db",        db,        "-q",           "-o",      "json"};
+  const CliResult r = RunLlemma(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j["tasks"].size(), 1u);
+  EXPECT_EQ(j["tasks"][0]["tools"], "python rounds=4");
+  EXPECT_EQ(j["tasks"][0]["n_samples"], 1);
+  EXPECT_DOUBLE_EQ(j["tasks"][0]["accuracy"].get<double>(), 100.0) << j.dump();
+  // The program ran: its output is in the stored completion, between the model's steps.
+  auto store = Store::Open(db, false);
+  ASSERT_TRUE(store.ok());
+  auto samples = (*store)->Samples("math:algebra");
+  ASSERT_TRUE(samples.ok());
+  ASSERT_EQ(samples->size(), 1u);
+  EXPECT_EQ((*samples)[0].sample.text,
+            "The zeros of the denominator:\n```python\nprint('zeros:', len([2, -3]))\n```\n"
+            "```output\nzeros: 2\n```\nSo there are $\\boxed{2}$ vertical asymptotes.\n"
+            "Final Answer: The final answer is $2$. ");
+  // Over the wire: one request per step, each continuing the transcript.
+  const std::vector<json> posts = server->Posts(problem);
+  ASSERT_EQ(posts.size(), 3u);
+  EXPECT_EQ(posts[0]["body"]["stop"], json({"I hope it is correct.", "```python"}));
+  EXPECT_TRUE(posts[1]["body"]["prompt"].get<std::string>().ends_with(
+      "The zeros of the denominator:\n```python"));
+  EXPECT_EQ(posts[1]["body"]["stop"], json({"I hope it is correct.", "```"}));
+  EXPECT_NE(posts[2]["body"]["prompt"].get<std::string>().find("```output\nzeros: 2\n```\n"),
+            std::string::npos);
+  // The tool setting is part of the run: the same file without --tools is refused.
+  std::vector<std::string> plain = args;
+  plain.erase(plain.begin() + 7, plain.begin() + 9);
+  const CliResult again = RunLlemma(plain);
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.err.find("--tools python rounds=4"), std::string::npos) << again.err;
+  // Tasks that are not generated, or already run programs, refuse it.
+  const CliResult ppl = RunLlemma({"eval", "--model", server->url(), "--tasks", "math_ppl",
+                                   "--tools", "python", "--db", TempPath("ppl.db")});
+  EXPECT_NE(ppl.code, 0);
+  EXPECT_NE(ppl.err.find("log-likelihood"), std::string::npos) << ppl.err;
+  const CliResult help = RunLlemma({"eval", "--help"});
+  EXPECT_NE(help.out.find("--tool-rounds"), std::string::npos);
+}
+
+TEST(EvalCli, ToolsPythonOnTheBuiltInEngineKeepsSamplesThatWriteNoProgram) {
+  using agent::SharedTestSandbox;
+  NEED_SANDBOX();
+  // The tiny model writes no ```python block: each sample is one step, drawn with the
+  // seed it has without tools, so the completions are the same.
+  const std::string plain = TempPath("engine_plain.db"), tools = TempPath("engine_tools.db");
+  const std::vector<std::string> args =
+      Join(TinyModelArgs(), {"--tasks", "sat", "--limit", "2", "--preset", "paper", "--k", "3",
+                             "--max-tokens", "8", "--seed", "7"});
+  ASSERT_EQ(RunLlemma(Join(args, {"--db", plain})).code, 0);
+  const CliResult r = RunLlemma(Join(args, {"--db", tools, "--tools", "python", "-o", "json"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["tasks"][0]["tools"], "python rounds=4");
+  auto sp = Store::Open(plain, false), st = Store::Open(tools, false);
+  ASSERT_TRUE(sp.ok() && st.ok());
+  auto xp = (*sp)->Samples("sat"), xt = (*st)->Samples("sat");
+  ASSERT_TRUE(xp.ok() && xt.ok());
+  ASSERT_EQ(xt->size(), 6u);
+  ASSERT_EQ(xp->size(), xt->size());
+  for (size_t i = 0; i < xp->size(); ++i) {
+    EXPECT_EQ((*xt)[i].sample.text, (*xp)[i].sample.text) << i;
+    EXPECT_EQ((*xt)[i].sample.n_tokens, (*xp)[i].sample.n_tokens) << i;
+    EXPECT_LE((*xt)[i].sample.n_tokens, 8);
+  }
+}
 #endif
 
 }  // namespace

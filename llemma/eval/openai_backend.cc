@@ -458,10 +458,15 @@ Status OpenAIBackend::Run(std::span<const GenRequest> requests, const OnRequestD
         } else if (fr == "stop" && c.contains("stop_reason")) {
           // vLLM: null = the end-of-sequence token, else the stop string or token that matched.
           g.finish_reason = c["stop_reason"].is_null() ? "eos" : "stop";
+          // A stop string (not a stop token id) is what the tool loop pauses at.
+          if (c["stop_reason"].is_string()) g.stop_matched = c["stop_reason"].get<std::string>();
         } else {
           g.finish_reason = s.stop.empty() ? "eos" : "stop";
         }
-        if (CutAtStop(g.text, s.stop)) g.finish_reason = "stop";
+        if (std::optional<std::string> cut = CutAtStop(g.text, s.stop)) {
+          g.finish_reason = "stop";
+          g.stop_matched = std::move(*cut);
+        }
         g.n_prompt_tokens = prompt_tokens;
         // usage counts all choices together: each gets its share.
         const int64_t ci = i / copies;

@@ -157,6 +157,10 @@ TEST_F(OpenAIBackendTest, CutsStopStringsAndMapsFinishReasons) {
   EXPECT_EQ(c.by_id["client-cut"][0].finish_reason, "stop");
   EXPECT_EQ(c.by_id["eos"][0].text, " The answer is 4. I hope it is correct. Problem: next one");
   EXPECT_EQ(c.by_id["eos"][0].finish_reason, "eos");
+  // Which stop string ended a sample: the server's stop_reason, or the one cut here.
+  EXPECT_EQ(c.by_id["server-cut"][0].stop_matched, "I hope it is correct.");
+  EXPECT_EQ(c.by_id["client-cut"][0].stop_matched, "I hope it is correct.");
+  EXPECT_EQ(c.by_id["eos"][0].stop_matched, "");
 }
 
 TEST_F(OpenAIBackendTest, RetriesServerErrorsAndDroppedConnections) {

@@ -237,6 +237,11 @@ std::string RenderMarkdown(const Report& r) {
     }
   }
   for (const std::string& m : models) out += "model: " + MdEscape(m) + "\n";
+  for (const TaskReport& t : r.tasks) {
+    if (!t.settings.tools.empty())
+      out += "tools: " + MdEscape(t.settings.task) + " ran as tool loops (" +
+             MdEscape(t.settings.tools) + ")\n";
+  }
   const std::vector<PaperNumber> paper_models = PaperModels();
   bool any_gen = false, any_ppl = false;
   for (const TaskReport& t : r.tasks) (t.perplexity ? any_ppl : any_gen) = true;
@@ -311,6 +316,7 @@ std::string RenderJson(const Report& r) {
     j["max_tokens"] = t.settings.max_tokens;
     j["seed"] = t.settings.seed;
     j["prompt_sha256"] = t.settings.prompt_sha256;
+    j["tools"] = t.settings.tools;
     j["checker"] = t.checker;
     j["created"] = t.settings.created;
     j["wall_seconds"] = t.settings.wall_seconds;

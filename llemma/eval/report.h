@@ -75,7 +75,7 @@ StatusOr<Report> BuildReport(Store& store, const ReportOptions& options = {});
 
 std::string RenderMarkdown(const Report& r);
 // {"db", "tasks": [{"task", "model", "preset", "k", "temperature", "top_p",
-// "max_tokens", "seed", "checker", "n_problems", "n_complete", "n_samples",
+// "max_tokens", "seed", "tools", "checker", "n_problems", "n_complete", "n_samples",
 // "accuracy", "maj1", "majk", "pass_rate", "invalid_rate", "tokens_per_second",
 // "wall_seconds", "paper": {"llemma_7b": {"maj1", "majk"}, ...}, "subjects": [...]}]}
 // (accuracies in percent; perplexity tasks carry "perplexity",

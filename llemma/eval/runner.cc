@@ -9,6 +9,11 @@
 #include <map>
 #include <set>
 
+#ifdef LLEMMA_HAVE_AGENT
+#include "llemma/eval/tasks/tool_use.h"
+#include "llemma/eval/tool_backend.h"
+#endif
+
 namespace llemma::eval {
 
 namespace {
@@ -77,6 +82,20 @@ StatusOr<RunSettings> ResolveSettings(const Task& task, const std::vector<Proble
   s.seed = o.seed;
   s.fields = spec.name.find('@') != std::string::npos ? o.fields : "";
   s.checker = ModeName(o.mode);
+  if (!o.tools.empty()) {
+    if (o.tools != "python")
+      return InvalidArgumentError("--tools must be python, got \"" + o.tools + "\"");
+    if (o.tool_rounds < 1) return InvalidArgumentError("--tool-rounds must be at least 1");
+    if (spec.perplexity)
+      return InvalidArgumentError("task " + spec.name +
+                                  " is scored by log-likelihood, not generated: --tools python "
+                                  "applies to generative tasks only");
+    if (spec.tool_use)
+      return InvalidArgumentError("task " + spec.name +
+                                  " already runs the program each sample writes: --tools python "
+                                  "applies to the other generative tasks only");
+    s.tools = fmt::format("python rounds={}", o.tool_rounds);
+  }
   if (spec.perplexity) {
     // Scored, not generated: decoding settings do not apply.
     s.preset = "score";
@@ -204,6 +223,26 @@ Status RunTask(Backend& backend, Store& store, const Task& task, const EvalOptio
   LLEMMA_ASSIGN_OR_RETURN(RunSettings settings, ResolveSettings(task, all, o, backend.Describe()));
   // Before anything is generated: a task that cannot score (no sandbox) stops here.
   LLEMMA_RETURN_IF_ERROR(task.Prepare().WithContext("task " + spec.name));
+  // --tools: the samples come from tool loops around the backend, whose
+  // programs run in the shared sandbox (which must start before anything is generated).
+  Backend* gen = &backend;
+#ifdef LLEMMA_HAVE_AGENT
+  std::unique_ptr<ToolLoopBackend> tool_backend;
+  if (!settings.tools.empty()) {
+    StatusOr<sandbox::Sandbox*> sb = ToolSandbox();
+    if (!sb.ok())
+      return sb.status().WithContext("--tools python (task " + spec.name +
+                                     "): the programs cannot run");
+    ToolLoopBackendOptions to;
+    to.max_rounds = o.tool_rounds;
+    to.parallel = std::max(1, o.tool_parallel);
+    tool_backend = std::make_unique<ToolLoopBackend>(backend, *sb, to);
+    gen = tool_backend.get();
+  }
+#else
+  if (!settings.tools.empty())
+    return UnimplementedError("--tools python: this build has no sandbox (llemma/agent)");
+#endif
   LLEMMA_RETURN_IF_ERROR(store.BeginTask(settings));
   const std::vector<Problem> problems = SelectProblems(all, o.limit, o.shard_index, o.shard_count);
   {
@@ -318,7 +357,7 @@ Status RunTask(Backend& backend, Store& store, const Task& task, const EvalOptio
   Status run = Status::Ok();
   for (size_t begin = 0; begin < requests.size() && run.ok(); begin += wave) {
     const size_t n = std::min(wave, requests.size() - begin);
-    run = backend.Run(std::span<const GenRequest>(requests).subspan(begin, n), on_done);
+    run = gen->Run(std::span<const GenRequest>(requests).subspan(begin, n), on_done);
   }
   ps.seconds = Since(start);
   if (progress) progress->Finish(ps);

@@ -54,6 +54,12 @@ struct EvalOptions {
   math::Mode mode = math::Mode::kDefault;  // checker mode the run scores with
   math::CheckOptions check;
   std::string fields;  // --fields of TASK@FILE tasks (stored with the run)
+  // --tools python: every sample of a generative task is a tool loop
+  // (ToolLoopBackend around the backend; programs run in ToolSandbox()).
+  // Stored with the run as "python rounds=N". "" = plain generation.
+  std::string tools;
+  int tool_rounds = 4;    // programs run per sample at most
+  int tool_parallel = 8;  // sample loops in flight
 };
 
 // "3/8" → index 2 of 8 (1-based on the command line). Errors name --shard.
@@ -61,6 +67,8 @@ Status ParseShard(std::string_view text, int* index, int* count);
 
 // The settings a task runs with under `o` (model = backend description;
 // prompt_sha256 over all the task's problems, before --limit and --shard).
+// --tools is refused for perplexity tasks and for the tool-use tasks (which
+// run their own programs).
 StatusOr<RunSettings> ResolveSettings(const Task& task, const std::vector<Problem>& all,
                                       const EvalOptions& o, const std::string& model);
 

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS runs (
   task TEXT PRIMARY KEY, model TEXT NOT NULL, preset TEXT NOT NULL, k INTEGER NOT NULL,
   temperature REAL NOT NULL, top_p REAL NOT NULL, max_tokens INTEGER NOT NULL, seed TEXT NOT NULL,
   prompt_sha256 TEXT NOT NULL, fields TEXT NOT NULL, checker TEXT NOT NULL, created TEXT NOT NULL,
-  wall_seconds REAL NOT NULL DEFAULT 0);
+  wall_seconds REAL NOT NULL DEFAULT 0, tools TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS sessions (
   id INTEGER PRIMARY KEY, started TEXT NOT NULL, command TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
@@ -127,6 +127,12 @@ std::string DescribeSettingsMismatch(const std::string& db, const RunSettings& a
   } else if (a.fields != b.fields) {
     field = "--fields '" + a.fields + "'";
     want = "--fields '" + b.fields + "'";
+  } else if (a.tools != b.tools) {
+    const auto tools = [](const std::string& t) {
+      return t.empty() ? std::string("no --tools") : "--tools " + t;
+    };
+    field = tools(a.tools);
+    want = tools(b.tools);
   } else {
     return "";
   }
@@ -175,6 +181,10 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, bool creat
   if (Status st = s->Exec(kSchema); !st.ok()) {
     return InvalidArgumentError(path + ": not a results file (" + std::string(st.message()) + ")");
   }
+  // Files written before --tools existed: their runs had none.
+  if (!Stmt(s->db_, "SELECT tools FROM runs LIMIT 0").ok()) {
+    LLEMMA_RETURN_IF_ERROR(s->Exec("ALTER TABLE runs ADD COLUMN tools TEXT NOT NULL DEFAULT ''"));
+  }
   return s;
 }
 
@@ -194,8 +204,8 @@ Status Store::BeginTask(const RunSettings& want) {
   }
   Stmt q(db_,
          "INSERT INTO runs (task, model, preset, k, temperature, top_p, max_tokens, seed, "
-         "prompt_sha256, fields, checker, created, wall_seconds) "
-         "VALUES (?,?,?,?,?,?,?,?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now'),?)");
+         "prompt_sha256, fields, checker, created, wall_seconds, tools) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now'),?,?)");
   if (!q.ok()) return Error("prepare");
   q.Bind(1, want.task);
   q.Bind(2, want.model);
@@ -209,6 +219,7 @@ Status Store::BeginTask(const RunSettings& want) {
   q.Bind(10, want.fields);
   q.Bind(11, want.checker.empty() ? std::string("default") : want.checker);
   q.Bind(12, want.wall_seconds);
+  q.Bind(13, want.tools);
   if (q.Step() != SQLITE_DONE) return Error("storing run settings");
   return Status::Ok();
 }
@@ -216,7 +227,7 @@ Status Store::BeginTask(const RunSettings& want) {
 StatusOr<std::vector<RunSettings>> Store::Tasks() {
   Stmt q(db_,
          "SELECT task, model, preset, k, temperature, top_p, max_tokens, seed, prompt_sha256, "
-         "created, wall_seconds, fields, checker "
+         "created, wall_seconds, fields, checker, tools "
          "FROM runs ORDER BY rowid");
   if (!q.ok()) return Error("prepare");
   std::vector<RunSettings> out;
@@ -236,6 +247,7 @@ StatusOr<std::vector<RunSettings>> Store::Tasks() {
     s.wall_seconds = q.Real(10);
     s.fields = q.Text(11);
     s.checker = q.Text(12);
+    s.tools = q.Text(13);
     out.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) return Error("reading runs");

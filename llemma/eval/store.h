@@ -51,6 +51,7 @@ struct RunSettings {
   uint64_t seed = 0;          // checked
   std::string prompt_sha256;  // checked: of all the task's assembled prompts, in order
   std::string fields;         // checked: --fields of a TASK@FILE task ("" otherwise)
+  std::string tools;          // checked: "python rounds=N" for --tools python ("" = none)
   std::string checker;        // "default" or "llemma": the mode the run scored with (not checked)
   std::string created;        // UTC, set by the store on first use
   double wall_seconds = 0;    // generation wall time summed over all sessions

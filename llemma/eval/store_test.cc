@@ -1,6 +1,7 @@
 #include "llemma/eval/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -170,6 +171,63 @@ TEST(StoreTest, FieldsAreSettingsButTheCheckerIsNot) {
   const Status bad = (*st)->BeginTask(s);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find("--fields 'question=q'"), std::string::npos) << bad.message();
+}
+
+TEST(StoreTest, TheToolSettingIsCheckedStoredAndMerged) {
+  const std::string a = TempDb("tools_a"), b = TempDb("tools_b"), out = TempDb("tools_out");
+  RunSettings s = Gsm8k(1);
+  s.tools = "python rounds=4";
+  {
+    auto st = Store::Open(a);
+    ASSERT_TRUE(st.ok());
+    ASSERT_TRUE((*st)->BeginTask(s).ok());
+    auto t = (*st)->Task("gsm8k");
+    ASSERT_TRUE(t.ok() && t->has_value());
+    EXPECT_EQ((*t)->tools, "python rounds=4");
+    RunSettings plain = Gsm8k(1);
+    const Status bad = (*st)->BeginTask(plain);
+    EXPECT_EQ(bad.code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(bad.message().find("--tools python rounds=4 (this run has no --tools)"),
+              std::string::npos)
+        << bad.message();
+  }
+  {
+    auto st = Store::Open(b);
+    ASSERT_TRUE(st.ok());
+    ASSERT_TRUE((*st)->BeginTask(Gsm8k(1)).ok());
+  }
+  const Status m = Store::Merge(out, {a, b});
+  EXPECT_FALSE(m.ok());
+  EXPECT_NE(m.message().find("--tools"), std::string::npos) << m.message();
+}
+
+TEST(StoreTest, AFileFromBeforeToolsOpensWithNoToolSetting) {
+  const std::string db = TempDb("old_schema");
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    const char* old =
+        "CREATE TABLE runs (task TEXT PRIMARY KEY, model TEXT NOT NULL, preset TEXT NOT NULL, "
+        "k INTEGER NOT NULL, temperature REAL NOT NULL, top_p REAL NOT NULL, max_tokens INTEGER "
+        "NOT NULL, seed TEXT NOT NULL, prompt_sha256 TEXT NOT NULL, fields TEXT NOT NULL, checker "
+        "TEXT NOT NULL, created TEXT NOT NULL, wall_seconds REAL NOT NULL DEFAULT 0);"
+        "INSERT INTO runs VALUES ('gsm8k', 'test model', 'custom', 1, 0, 1, 1024, '1234', 'x', "
+        "'', 'default', '2026-01-01T00:00:00Z', 2.5);";
+    ASSERT_EQ(sqlite3_exec(h, old, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+    sqlite3_close(h);
+  }
+  auto st = Store::Open(db);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  auto t = (*st)->Task("gsm8k");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_TRUE(t->has_value());
+  EXPECT_EQ((*t)->tools, "");
+  EXPECT_DOUBLE_EQ((*t)->wall_seconds, 2.5);
+  RunSettings s = Gsm8k(1);
+  s.prompt_sha256 = "x";
+  EXPECT_TRUE((*st)->BeginTask(s).ok());
+  s.tools = "python rounds=4";
+  EXPECT_FALSE((*st)->BeginTask(s).ok());
 }
 
 TEST(StoreTest, ANonDatabaseFileIsAClearError) {
