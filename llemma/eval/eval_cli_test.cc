@@ -511,6 +511,37 @@ TEST(EvalCli, ToolsPythonRunsTheModelsProgramsInTheLoopThroughAServer) {
   EXPECT_NE(help.out.find("--tool-rounds"), std::string::npos);
 }
 
+TEST(EvalCli, ToolsPythonWithoutBubblewrapStopsUnlessUnsafe) {
+  const std::string problem =
+      "How many vertical asymptotes does the graph of $y=\\frac{2}{x^2+x-6}$";
+  const json replies = json::array(
+      {{{"match", problem},
+        {"replies", {"Count them:\n```python", "\nprint(7 * 6)\n```", "So $\\boxed{2}$."}}}});
+  START_SERVER(server, {"--model", "tiny", "--replies", WriteReplies(replies)}, kScriptedServer);
+  // No bwrap on PATH (python3 is run by its full path).
+  const char* old_path = std::getenv("PATH");
+  const std::string saved = old_path ? old_path : "";
+  ::setenv("PATH", "/nonexistent-llemma-test-dir", 1);
+  const std::vector<std::string> args = {"eval",         "--model", server->url(), "--tasks",
+                                         "math:algebra", "--limit", "1",           "--tools",
+                                         "python",       "-q",      "-o",          "json"};
+  const std::string db = TempPath("unsafe.db");
+  const CliResult refused = RunLlemma(Join(args, {"--db", TempPath("nobwrap.db")}));
+  const CliResult unsafe = RunLlemma(Join(args, {"--db", db, "--unsafe-no-sandbox"}));
+  ::setenv("PATH", saved.c_str(), 1);
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.err.find("--tools python"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--unsafe-no-sandbox"), std::string::npos) << refused.err;
+  ASSERT_EQ(unsafe.code, 0) << unsafe.err;
+  EXPECT_DOUBLE_EQ(json::parse(unsafe.out)["tasks"][0]["accuracy"].get<double>(), 100.0);
+  auto store = Store::Open(db, false);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto samples = (*store)->Samples("math:algebra");
+  ASSERT_TRUE(samples.ok() && samples->size() == 1u);
+  EXPECT_NE((*samples)[0].sample.text.find("```output\n42\n```"), std::string::npos)
+      << (*samples)[0].sample.text;
+}
+
 TEST(EvalCli, ToolsPythonOnTheBuiltInEngineKeepsSamplesThatWriteNoProgram) {
   using agent::SharedTestSandbox;
   NEED_SANDBOX();
