@@ -17,7 +17,7 @@ inline void CpuRelax() {
 #endif
 }
 constexpr int kSpinIterations = 20000;
-constexpr size_t kChunksPerThread = 4;
+constexpr size_t kChunksPerThread = 16;
 }  // namespace
 
 int ThreadPool::HardwareThreads() {
