@@ -10,6 +10,7 @@
 #include <set>
 
 #ifdef LLEMMA_HAVE_AGENT
+#include "llemma/core/mix.h"
 #include "llemma/eval/tasks/tool_use.h"
 #include "llemma/eval/tool_backend.h"
 #endif
@@ -22,13 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
 }
 
 uint64_t Fnv1a(uint64_t h, std::string_view s) {
@@ -70,7 +64,7 @@ uint64_t ProblemSeed(uint64_t run_seed, std::string_view task, std::string_view 
   uint64_t h = Fnv1a(0xcbf29ce484222325ull, task);
   h = Fnv1a(h ^ 0xff, problem_id);
   // Leave room for + j (up to 2^32 samples) below 2^63, where servers take seeds.
-  return SplitMix64(SplitMix64(run_seed) ^ h) >> 2;
+  return Mix64(Mix64(run_seed) ^ h) >> 2;
 }
 
 StatusOr<RunSettings> ResolveSettings(const Task& task, const std::vector<Problem>& all,

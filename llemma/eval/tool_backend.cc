@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "llemma/agent/tool_loop.h"
+#include "llemma/core/mix.h"
 
 namespace llemma::eval {
 
@@ -29,13 +30,6 @@ Status Stopped() { return UnavailableError("the evaluation stopped"); }
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
 }
 
 // One generation step waiting for the inner backend.
@@ -60,7 +54,7 @@ struct RequestState {
 }  // namespace
 
 uint64_t ToolStepSeed(uint64_t seed, int step) {
-  return SplitMix64(seed ^ SplitMix64(0x746f6f6c00000000ull + static_cast<uint64_t>(step))) >> 2;
+  return Mix64(seed ^ Mix64(0x746f6f6c00000000ull + static_cast<uint64_t>(step))) >> 2;
 }
 
 ToolLoopBackend::ToolLoopBackend(Backend& inner, sandbox::Sandbox* sb,

@@ -44,15 +44,8 @@ class MathPythonTask : public JsonlTask {
 
  protected:
   StatusOr<bool> MakeProblem(const Record& r, std::string_view prompt, Problem* p) const override {
-    LLEMMA_ASSIGN_OR_RETURN(std::optional<std::string> type, r.GetOptional("type"));
-    p->subject = type ? SubjectKey(*type) : "";
-    if (!subject_.empty()) {
-      if (!type)
-        return InvalidArgumentError(r.Where() + "no field \"type\" to select the subject by");
-      if (p->subject != subject_) return false;
-    }
-    LLEMMA_ASSIGN_OR_RETURN(std::optional<std::string> idx, r.GetOptional("idx"));
-    if (idx && args().file.empty()) p->id = *idx;
+    LLEMMA_ASSIGN_OR_RETURN(const bool selected, ReadMathSubjectAndId(r, subject_, args().file.empty(), p));
+    if (!selected) return false;
     LLEMMA_ASSIGN_OR_RETURN(std::string problem, r.Get("problem"));
     LLEMMA_ASSIGN_OR_RETURN(p->reference, r.Get("solution"));
     p->prompt = agent::MathPythonPrompt(prompt, problem);

@@ -28,4 +28,16 @@ std::string MinervaMathPrompt(std::string_view prompt, std::string_view problem)
   return std::string(prompt) + "\n\n" + "Problem:\n" + std::string(problem) + "\n\nSolution:";
 }
 
+StatusOr<bool> ReadMathSubjectAndId(const Record& r, std::string_view subject, bool use_idx, Problem* p) {
+  LLEMMA_ASSIGN_OR_RETURN(std::optional<std::string> type, r.GetOptional("type"));
+  p->subject = type ? SubjectKey(*type) : "";
+  if (!subject.empty()) {
+    if (!type) return InvalidArgumentError(r.Where() + "no field \"type\" to select the subject by");
+    if (p->subject != subject) return false;
+  }
+  LLEMMA_ASSIGN_OR_RETURN(std::optional<std::string> idx, r.GetOptional("idx"));
+  if (idx && use_idx) p->id = *idx;
+  return true;
+}
+
 }  // namespace llemma::eval
