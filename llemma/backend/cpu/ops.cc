@@ -301,20 +301,42 @@ void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a) {
   // a bucket: its keys and values are streamed from memory once per step for
   // all of the bucket's queries instead of once per token. Tokens without a
   // prefix are buckets of one.
+  // A sequence that others forked from reads the shared keys as the start of
+  // its own segment: it joins their bucket with its segment split at the
+  // prefix length (same keys in the same order, so the same result).
+  std::vector<KvSegment> prefix(a.prefix, a.prefix + a.n_tokens), own(a.own, a.own + a.n_tokens);
   std::vector<std::vector<int64_t>> buckets;
-  for (int64_t t = 0; t < a.n_tokens; ++t) {
-    const KvSegment& p = a.prefix[t];
-    LLEMMA_CHECK_LE(p.n + a.own[t].n, a.max_keys);
+  auto find_bucket = [&](const KvSegment& p) {
     size_t b = 0;
-    if (p.n > 0) {
-      for (; b < buckets.size(); ++b) {
-        const KvSegment& q = a.prefix[buckets[b][0]];
-        if (q.n == p.n && q.k == p.k && q.v == p.v) break;
-      }
+    for (; b < buckets.size(); ++b) {
+      const KvSegment& q = prefix[buckets[b][0]];
+      if (q.n == p.n && q.k == p.k && q.v == p.v) break;
+    }
+    return b;
+  };
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    LLEMMA_CHECK_LE(prefix[t].n + own[t].n, a.max_keys);
+    if (prefix[t].n == 0) continue;
+    const size_t b = find_bucket(prefix[t]);
+    if (b == buckets.size()) buckets.emplace_back();
+    buckets[b].push_back(t);
+  }
+  const size_t n_shared = buckets.size();
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    if (prefix[t].n > 0) continue;
+    size_t b = 0;
+    for (; b < n_shared; ++b) {
+      const KvSegment& q = prefix[buckets[b][0]];
+      if (q.k == own[t].k && q.v == own[t].v && q.n <= own[t].n) break;
+    }
+    if (b < n_shared) {
+      const int64_t n = prefix[buckets[b][0]].n;
+      prefix[t] = {own[t].k, own[t].v, n};
+      own[t] = {own[t].k + n * hd, own[t].v + n * hd, own[t].n - n};
     } else {
       b = buckets.size();
+      buckets.emplace_back();
     }
-    if (b == buckets.size()) buckets.emplace_back();
     buckets[b].push_back(t);
   }
   // Work items: (bucket, kv head, slice of the bucket's tokens). Big buckets
@@ -337,13 +359,13 @@ void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a) {
     for (size_t it = begin; it < end; ++it) {
       const Item& w = items[it];
       const std::vector<int64_t>& toks = buckets[w.bucket];
-      const KvSegment& pre = a.prefix[toks[w.t_begin]];
+      const KvSegment& pre = prefix[toks[w.t_begin]];
       const int64_t off = w.kvh * a.stride * hd;
       // Queries of this item, gathered into rows: every head of kv head
       // w.kvh, for each token of the slice.
       const int n_q = static_cast<int>((w.t_end - w.t_begin) * group);
       int64_t max_own = 0;
-      for (int64_t i = w.t_begin; i < w.t_end; ++i) max_own = std::max(max_own, a.own[toks[i]].n);
+      for (int64_t i = w.t_begin; i < w.t_end; ++i) max_own = std::max(max_own, own[toks[i]].n);
       const int64_t row = pre.n + max_own;
       scores.resize(static_cast<size_t>(n_q * row));
       qbuf.resize(static_cast<size_t>(n_q * hd));
@@ -357,17 +379,17 @@ void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a) {
       // each token's own keys.
       if (pre.n > 0) kern.attn_qk(pre.k + off, pre.n, qbuf.data(), n_q, hd, scale, scores.data(), row);
       for (int qi = 0; qi < n_q; ++qi) {
-        const KvSegment& own = a.own[token_of(qi)];
+        const KvSegment& mine = own[token_of(qi)];
         float* s = scores.data() + qi * row;
-        kern.attn_qk(own.k + off, own.n, qbuf.data() + qi * hd, 1, hd, scale, s + pre.n, 0);
-        Softmax(s, pre.n + own.n);
+        kern.attn_qk(mine.k + off, mine.n, qbuf.data() + qi * hd, 1, hd, scale, s + pre.n, 0);
+        Softmax(s, pre.n + mine.n);
       }
       // Values in the same key order (prefix, then own): each query's sum is
       // what attending to its keys in one pass gives.
       if (pre.n > 0) kern.attn_pv(pre.v + off, pre.n, scores.data(), n_q, row, hd, obuf.data());
       for (int qi = 0; qi < n_q; ++qi) {
-        const KvSegment& own = a.own[token_of(qi)];
-        kern.attn_pv(own.v + off, own.n, scores.data() + qi * row + pre.n, 1, 0, hd, obuf.data() + qi * hd);
+        const KvSegment& mine = own[token_of(qi)];
+        kern.attn_pv(mine.v + off, mine.n, scores.data() + qi * row + pre.n, 1, 0, hd, obuf.data() + qi * hd);
         std::memcpy(a.out + (token_of(qi) * a.n_head + head_of(qi)) * hd, obuf.data() + qi * hd, hd * sizeof(float));
       }
     }

@@ -192,12 +192,14 @@ std::vector<double> NaiveAttend(const float* q, const std::vector<const float*>&
 
 // Tokens of a batch share prefixes in groups (3 tokens on prefix A, 2 on
 // prefix B, one token with none, one on a shorter view of A), each with its
-// own tail; every output must equal attending to that token's keys alone.
+// own tail, and one token is the sequence A belongs to (its own segment
+// starts with A's keys); every output must equal attending to that token's
+// keys alone.
 TEST(BatchAttention, SharedPrefixesMatchPerTokenAttentionForMhaAndGqa) {
   for (int64_t n_head_kv : {4, 2, 1}) {
     for (int threads : {1, 3}) {
       const int64_t n_head = 4, hd = 64, stride = 40;
-      const int64_t n_tokens = 7;
+      const int64_t n_tokens = 8;
       auto cache = [&](uint32_t seed) { return RandomVector(n_head_kv * stride * hd, seed); };
       std::vector<std::vector<float>> ks, vs;
       for (uint32_t i = 0; i < 2 + n_tokens; ++i) {
@@ -205,14 +207,15 @@ TEST(BatchAttention, SharedPrefixesMatchPerTokenAttentionForMhaAndGqa) {
         vs.push_back(cache(200 + i));
       }
       // Caches 0 and 1 are prefixes A and B; cache 2 + t is token t's own.
-      const int64_t prefix_of[n_tokens] = {0, 0, 1, -1, 0, 1, 0};
-      const int64_t prefix_len[n_tokens] = {23, 23, 9, 0, 23, 9, 11};
-      const int64_t own_len[n_tokens] = {3, 1, 5, 7, 2, 1, 4};
+      const int64_t prefix_of[n_tokens] = {0, 0, 1, -1, 0, 1, 0, -1};
+      const int64_t prefix_len[n_tokens] = {23, 23, 9, 0, 23, 9, 11, 0};
+      const int64_t own_len[n_tokens] = {3, 1, 5, 7, 2, 1, 4, 30};
       std::vector<KvSegment> prefix(n_tokens), own(n_tokens);
       for (int64_t t = 0; t < n_tokens; ++t) {
         if (prefix_of[t] >= 0) prefix[t] = {ks[prefix_of[t]].data(), vs[prefix_of[t]].data(), prefix_len[t]};
         own[t] = {ks[2 + t].data(), vs[2 + t].data(), own_len[t]};
       }
+      own[7] = {ks[0].data(), vs[0].data(), own_len[7]};  // the sequence holding prefix A
       const std::vector<float> q = RandomVector(n_tokens * n_head * hd, 7);
       std::vector<float> out(n_tokens * n_head * hd, -1.0f);
       BatchAttentionArgs a;
