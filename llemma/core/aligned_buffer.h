@@ -22,7 +22,7 @@ namespace llemma {
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
-  explicit AlignedBuffer(size_t bytes) { Resize(bytes); }
+  explicit AlignedBuffer(size_t bytes, bool huge_pages = true) { Resize(bytes, huge_pages); }
   AlignedBuffer(AlignedBuffer&& o) noexcept : data_(o.data_), size_(o.size_), mapped_(o.mapped_) {
     o.data_ = nullptr;
     o.size_ = 0;
@@ -45,8 +45,12 @@ class AlignedBuffer {
   ~AlignedBuffer() { Release(); }
 
   // Discards the contents. Throws std::bad_alloc on failure (callers at
-  // boundaries catch it and report ResourceExhausted).
-  void Resize(size_t bytes) {
+  // boundaries catch it and report ResourceExhausted). Large buffers are
+  // mapped and, with `huge_pages`, backed by transparent huge pages; without
+  // it by 4 KiB pages, so only the pages really written are ever allocated
+  // and zeroed (KV caches of forked sequences, which never write most of
+  // their region).
+  void Resize(size_t bytes, bool huge_pages = true) {
     Release();
     if (bytes == 0) return;
 #if defined(__linux__)
@@ -58,7 +62,8 @@ class AlignedBuffer {
       const uintptr_t aligned = (start + kHuge - 1) / kHuge * kHuge;
       if (aligned > start) munmap(p, aligned - start);
       if (start + kHuge > aligned) munmap(reinterpret_cast<void*>(aligned + len), start + kHuge - aligned);
-      madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);  // advice only; failure is harmless
+      // Advice only; failure is harmless.
+      madvise(reinterpret_cast<void*>(aligned), len, huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
       data_ = reinterpret_cast<uint8_t*>(aligned);
       size_ = bytes;
       mapped_ = len;

@@ -38,8 +38,8 @@ StatusOr<std::unique_ptr<Context>> Context::Create(const Model& model, const Con
   const int64_t B = ctx->n_batch_;
   const size_t cache_floats = static_cast<size_t>(c.n_layer * ctx->n_seq_ * ctx->n_ctx_ * kv_dim);
   try {
-    ctx->k_cache_.Resize(cache_floats * sizeof(float));
-    ctx->v_cache_.Resize(cache_floats * sizeof(float));
+    ctx->k_cache_.Resize(cache_floats * sizeof(float), /*huge_pages=*/false);
+    ctx->v_cache_.Resize(cache_floats * sizeof(float), /*huge_pages=*/false);
     ctx->x_.Resize(B * c.n_embd * sizeof(float));
     ctx->xb_.Resize(B * std::max(c.n_embd, q_dim) * sizeof(float));
     ctx->xb2_.Resize(B * c.n_embd * sizeof(float));

@@ -412,14 +412,56 @@ inline void QKRow(const float* kr, const float* q, int64_t hd, float scale, floa
   for (int i = 0; i < kQ; ++i) s[i * s_stride] = _mm512_reduce_add_ps(acc[i]) * scale;
 }
 
+// kK keys × kQ queries (kK·kQ = 16) at once: 16 accumulator chains, then a
+// transposing reduction tree that pairs lanes exactly as
+// _mm512_reduce_add_ps does (i with i+8, then i+4, i+2, i+1), so every
+// score has the same bits as QKRow's, and one vector holds all 16 scores.
+template <int kK, int kQ>
+inline void QKTree(const float* k, const float* q, int64_t hd, float scale, float* s, int64_t s_stride) {
+  static_assert(kK * kQ == 16);
+  __m512 v[16];
+  for (int m = 0; m < 16; ++m) v[m] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < hd; c += 16) {
+    __m512 qv[kQ];
+    for (int i = 0; i < kQ; ++i) qv[i] = _mm512_loadu_ps(q + i * hd + c);
+    for (int j = 0; j < kK; ++j) {
+      const __m512 kv = _mm512_loadu_ps(k + j * hd + c);
+      for (int i = 0; i < kQ; ++i) v[i * kK + j] = _mm512_fmadd_ps(kv, qv[i], v[i * kK + j]);
+    }
+  }
+  __m512 r[8], t[4], u[2];
+  for (int p = 0; p < 8; ++p)
+    r[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0x44),
+                         _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0xEE));
+  for (int p = 0; p < 4; ++p)
+    t[p] = _mm512_add_ps(_mm512_shuffle_f32x4(r[2 * p], r[2 * p + 1], 0x88),
+                         _mm512_shuffle_f32x4(r[2 * p], r[2 * p + 1], 0xDD));
+  for (int p = 0; p < 2; ++p)
+    u[p] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * p], t[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(t[2 * p], t[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 w = _mm512_add_ps(_mm512_shuffle_ps(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm512_shuffle_ps(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  // Lane m of `ordered` is the score of accumulator m (query m / kK, key m % kK).
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512 ordered = _mm512_mul_ps(_mm512_permutexvar_ps(order, w), _mm512_set1_ps(scale));
+  alignas(64) float out[16];
+  _mm512_store_ps(out, ordered);
+  for (int i = 0; i < kQ; ++i) std::memcpy(s + i * s_stride, out + i * kK, kK * sizeof(float));
+}
+
 void AttnQKFast(const float* k, int64_t n_keys, const float* q, int n_q, int64_t hd, float scale, float* s,
                 int64_t s_stride) {
   if (hd % 16 != 0) return AttnQK(k, n_keys, q, n_q, hd, scale, s, s_stride);
-  for (int64_t j = 0; j < n_keys; ++j) {
-    const float* kr = k + j * hd;
-    int i = 0;
-    for (; i + 4 <= n_q; i += 4) QKRow<4>(kr, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
-    for (; i < n_q; ++i) QKRow<1>(kr, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
+  int i = 0;
+  for (; i + 2 <= n_q; i += 2) {
+    int64_t j = 0;
+    for (; j + 8 <= n_keys; j += 8) QKTree<8, 2>(k + j * hd, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
+    for (; j < n_keys; ++j) QKRow<2>(k + j * hd, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
+  }
+  for (; i < n_q; ++i) {
+    int64_t j = 0;
+    for (; j + 16 <= n_keys; j += 16) QKTree<16, 1>(k + j * hd, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
+    for (; j < n_keys; ++j) QKRow<1>(k + j * hd, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
   }
 }
 
