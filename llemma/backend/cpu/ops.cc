@@ -18,6 +18,13 @@ using internal::ActiveKernels;
 constexpr int64_t kRowTile = 16;    // weight rows converted to f32 at once (prefill)
 constexpr int64_t kTokenTile = 64;  // tokens per pass over a converted tile
 
+// Matrix-vector work (decode) streams weights from memory: a few long runs
+// per thread read faster than many short ones, so it is split into about 4
+// chunks per thread (at least `min` items each).
+size_t DecodeGrain(const ThreadPool& pool, size_t n, size_t min) {
+  return std::max(min, (n + 4 * pool.size() - 1) / (4 * pool.size()));
+}
+
 }  // namespace
 
 float DotRow(DType dtype, const void* row, const float* x, int64_t n) {
@@ -84,7 +91,7 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
           }
         }
       },
-      /*grain=*/n_tokens == 1 ? 2 : 1);
+      /*grain=*/n_tokens == 1 ? DecodeGrain(pool, static_cast<size_t>(n_units), 2) : 1);
 }
 
 // Plain Q8_0 / Q4_0 rows (matrices whose row count is not a multiple of 16):
@@ -117,7 +124,7 @@ void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
         [&](size_t begin, size_t end, int) {
           for (size_t n = begin; n < end; ++n) y[n] = dot(base + n * row_bytes, xqp, K);
         },
-        /*grain=*/64);
+        /*grain=*/DecodeGrain(pool, static_cast<size_t>(N), 64));
     return;
   }
   // Prefill: each weight row is unpacked once per group of 4 tokens.
@@ -155,7 +162,7 @@ void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens,
         [&](size_t begin, size_t end, int) {
           for (size_t n = begin; n < end; ++n) y[n] = DotRow(w.dtype, base + n * row_bytes, x, K);
         },
-        /*grain=*/64);
+        /*grain=*/DecodeGrain(pool, static_cast<size_t>(N), 64));
     return;
   }
   // Matrix-matrix: threads own tiles of 32 weight rows; each tile is
