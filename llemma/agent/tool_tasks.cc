@@ -15,12 +15,6 @@ bool IsPySpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-std::string_view Strip(std::string_view s) {
-  while (!s.empty() && IsPySpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsPySpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 constexpr std::string_view kAnswerMarker = "__LLEMMA_ANSWER__ ";
 
 // numpy.isclose(a, b) with its defaults (rtol 1e-5, atol 1e-8; not symmetric).
@@ -30,6 +24,12 @@ bool NpIsClose(double a, double b) {
 }
 
 }  // namespace
+
+std::string_view PyStrip(std::string_view s) {
+  while (!s.empty() && IsPySpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsPySpace(s.back())) s.remove_suffix(1);
+  return s;
+}
 
 std::string Gsm8kPythonPrompt(std::string_view pal_template, std::string_view question) {
   std::string out;
@@ -49,11 +49,11 @@ std::string Gsm8kPythonPrompt(std::string_view pal_template, std::string_view qu
 }
 
 std::string Gsm8kPythonProgram(std::string_view completion) {
-  return std::string(Strip(completion)) + "\nprint(solution())";
+  return std::string(PyStrip(completion)) + "\nprint(solution())";
 }
 
 std::optional<double> PythonFloat(std::string_view s) {
-  std::string t(Strip(s));
+  std::string t(PyStrip(s));
   if (t.empty()) return std::nullopt;
   // Python allows single underscores between digits; strtod would take hex.
   std::string clean;
@@ -75,20 +75,30 @@ std::optional<double> PythonFloat(std::string_view s) {
   return v;
 }
 
-bool ScoreGsm8kPython(math::Mode mode, std::string_view reference, const sandbox::RunResult& run) {
-  if (run.outcome != sandbox::Outcome::kExited || run.exit_code != 0) return false;
+std::optional<std::string_view> PalPrintedAnswer(math::Mode mode, const sandbox::RunResult& run) {
+  if (!run.ok()) return std::nullopt;
+  std::string_view out = PyStrip(run.stdout_text);
   if (mode == math::Mode::kCompatLlemma) {
-    const std::optional<double> ref = PythonFloat(reference), cand = PythonFloat(run.stdout_text);
-    return ref && cand && *ref == *cand;
+    if (!PythonFloat(out)) return std::nullopt;
+    return out;
   }
-  std::string_view out = Strip(run.stdout_text);
   const size_t nl = out.rfind('\n');
-  if (nl != std::string_view::npos) out = Strip(out.substr(nl + 1));
-  if (out.empty() || out == "None") return false;
+  if (nl != std::string_view::npos) out = PyStrip(out.substr(nl + 1));
+  if (out.empty() || out == "None") return std::nullopt;
+  return out;
+}
+
+bool ScoreGsm8kPython(math::Mode mode, std::string_view reference, const sandbox::RunResult& run) {
+  const std::optional<std::string_view> out = PalPrintedAnswer(mode, run);
+  if (!out) return false;
+  if (mode == math::Mode::kCompatLlemma) {
+    const std::optional<double> ref = PythonFloat(reference);
+    return ref && *ref == *PythonFloat(*out);
+  }
   const std::string ref =
       math::ReferenceAnswer(math::Task::kGsm8k, math::Mode::kDefault, reference);
   math::CheckOptions o;
-  return math::Judge(math::Task::kGsm8k, math::Mode::kDefault, ref, out, o).equivalent;
+  return math::Judge(math::Task::kGsm8k, math::Mode::kDefault, ref, *out, o).equivalent;
 }
 
 std::string MathPythonPrompt(std::string_view prompt, std::string_view problem) {
@@ -103,7 +113,7 @@ MathProgram ExtractMathProgram(std::string_view text) {
   std::string body = "failed to get program", header = "failed to get header";
   const size_t fence = text.find("```");
   if (fence != std::string_view::npos) {
-    body = std::string(Strip(text.substr(0, fence)));
+    body = std::string(PyStrip(text.substr(0, fence)));
     p.has_body = true;
   }
   // re.search(r"The imports required for this program are\s```(.*?)```", DOTALL)
@@ -113,7 +123,7 @@ MathProgram ExtractMathProgram(std::string_view text) {
     if (ws >= text.size() || !IsPySpace(text[ws]) || text.substr(ws + 1, 3) != "```") continue;
     const size_t start = ws + 4, close = text.find("```", start);
     if (close == std::string_view::npos) continue;
-    header = std::string(Strip(text.substr(start, close - start)));
+    header = std::string(PyStrip(text.substr(start, close - start)));
     p.has_header = true;
     break;
   }

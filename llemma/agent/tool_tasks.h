@@ -31,6 +31,9 @@
 
 namespace llemma::agent {
 
+// Python's str.strip(): s without leading and trailing ASCII whitespace.
+std::string_view PyStrip(std::string_view s);
+
 // --- GSM8k + Python (PAL) ---------------------------------------------------
 
 // template.format(question=question): "{question}" replaced, "{{"/"}}" → "{"/"}".
@@ -40,6 +43,11 @@ inline constexpr const char* kGsm8kPythonStop = "Q:";
 std::string Gsm8kPythonProgram(std::string_view completion);
 // Python's float() of stdout.strip(); nullopt when it is not a number.
 std::optional<double> PythonFloat(std::string_view s);
+// What a PAL program's run states as its answer: compat: all of stdout
+// (stripped) when Python's float() reads it; default: the last line of
+// stdout. nullopt for a run that did not exit normally, and (default) for an
+// empty answer or "None". The view points into run.stdout_text.
+std::optional<std::string_view> PalPrintedAnswer(math::Mode mode, const sandbox::RunResult& run);
 // Whether the program's run answers `reference` (the lila output_answer):
 // compat: float(reference) == float(stdout.strip()), exactly; default: the
 // GSM8k checker of llemma/math on the last line of stdout. A run that did not

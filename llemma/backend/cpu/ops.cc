@@ -58,18 +58,17 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
     gemm = q4 ? kern.gemm_q4_0p_16 : kern.gemm_q8_0p_16;
     tile_n = internal::kWideActTile;
   }
-  const int64_t kTile = tile_n;
-  const size_t full_tile_bytes = internal::ActTileBytes(K, static_cast<int>(kTile));
-  const int64_t n_tiles = (n_tokens + kTile - 1) / kTile;
-  auto tile_size = [&](int64_t i) { return static_cast<int>(std::min<int64_t>(kTile, n_tokens - i * kTile)); };
+  const size_t full_tile_bytes = internal::ActTileBytes(K, static_cast<int>(tile_n));
+  const int64_t n_tiles = (n_tokens + tile_n - 1) / tile_n;
+  auto tile_size = [&](int64_t i) { return static_cast<int>(std::min<int64_t>(tile_n, n_tokens - i * tile_n)); };
   thread_local std::vector<uint8_t> acts;
   acts.resize(full_tile_bytes * static_cast<size_t>(n_tiles));
   uint8_t* ap = acts.data();
   const int32_t offset = q4 ? 8 : 128;
   pool.ParallelFor(static_cast<size_t>(n_tokens), [&](size_t b, size_t e, int) {
     for (size_t t = b; t < e; ++t) {
-      const int64_t tile = static_cast<int64_t>(t) / kTile;
-      kern.quantize_acts(x + t * K, K, offset, ap + tile * full_tile_bytes, tile_size(tile), static_cast<int>(t % kTile));
+      const int64_t tile = static_cast<int64_t>(t) / tile_n;
+      kern.quantize_acts(x + t * K, K, offset, ap + tile * full_tile_bytes, tile_size(tile), static_cast<int>(t % tile_n));
     }
   });
   const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
@@ -87,7 +86,7 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
           const bool next_exists = p + 2 * np <= n_panels;
           for (int64_t i = 0; i < n_tiles; ++i) {
             gemm(base + p * panel_bytes, ap + i * full_tile_bytes, K, tile_size(i), np,
-                 y + i * kTile * N + p * kPanelRows, N, next_exists && i == 0);
+                 y + i * tile_n * N + p * kPanelRows, N, next_exists && i == 0);
           }
         }
       },

@@ -13,12 +13,10 @@
 namespace llemma::eval {
 
 namespace {
-class Gsm8kPythonTask : public JsonlTask {
+class Gsm8kPythonTask : public ProgramTask {
  public:
   Gsm8kPythonTask(const TaskArgs& args, TaskSpec spec)
-      : JsonlTask(args, std::move(spec), "benchmarks/gsm8k/test.jsonl") {}
-
-  Status Prepare() const override { return ToolSandbox().status(); }
+      : ProgramTask(args, std::move(spec), "benchmarks/gsm8k/test.jsonl") {}
 
   math::ItemScore Score(const Problem& p, math::Mode mode,
                         const std::vector<std::string>& completions,
@@ -26,16 +24,6 @@ class Gsm8kPythonTask : public JsonlTask {
     StatusOr<sandbox::Sandbox*> sb = ToolSandbox();
     if (!sb.ok()) return SandboxFailedScore(p.reference, completions.size(), sb.status());
     return ScorePalPrograms(**sb, Gsm8kPythonLimits(), mode, p.reference, completions);
-  }
-
-  // Score() ran every program once and kept each one's verdict.
-  std::vector<bool> SampleCorrect(const Problem& p, math::Mode mode,
-                                  const std::vector<std::string>& completions,
-                                  const math::ItemScore& all,
-                                  const math::CheckOptions& options) const override {
-    std::vector<bool> out = all.correct;
-    out.resize(completions.size(), false);
-    return out;
   }
 
  protected:

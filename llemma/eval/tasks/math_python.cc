@@ -13,13 +13,11 @@
 namespace llemma::eval {
 
 namespace {
-class MathPythonTask : public JsonlTask {
+class MathPythonTask : public ProgramTask {
  public:
   MathPythonTask(const TaskArgs& args, TaskSpec spec, std::string subject)
-      : JsonlTask(args, std::move(spec), "benchmarks/math/test.jsonl"),
+      : ProgramTask(args, std::move(spec), "benchmarks/math/test.jsonl"),
         subject_(std::move(subject)) {}
-
-  Status Prepare() const override { return ToolSandbox().status(); }
 
   math::ItemScore Score(const Problem& p, math::Mode mode,
                         const std::vector<std::string>& completions,
@@ -30,16 +28,6 @@ class MathPythonTask : public JsonlTask {
                                 completions.size(), sb.status());
     }
     return ScoreSympyPrograms(**sb, mode, p.reference, completions);
-  }
-
-  // Score() ran every program once and kept each one's verdict.
-  std::vector<bool> SampleCorrect(const Problem& p, math::Mode mode,
-                                  const std::vector<std::string>& completions,
-                                  const math::ItemScore& all,
-                                  const math::CheckOptions& options) const override {
-    std::vector<bool> out = all.correct;
-    out.resize(completions.size(), false);
-    return out;
   }
 
  protected:

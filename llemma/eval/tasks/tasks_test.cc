@@ -8,6 +8,7 @@
 #include <string>
 
 #include "llemma/eval/task.h"
+#include "llemma/eval/tasks/tasks_test_util.h"
 #include "llemma/eval/tasks/common.h"
 
 namespace llemma::eval {
@@ -15,28 +16,9 @@ namespace {
 
 using json = nlohmann::json;
 
-const std::string kData = LLEMMA_SOURCE_DIR "/data";
-
-// The prompt file, read here with iostreams (not the task code).
-std::string PromptFile(const std::string& name) {
-  std::ifstream in(kData + "/prompts/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
-
-// Line `n` (0-based, non-empty lines) of a benchmark file, parsed here.
-json Line(const std::string& file, int n) {
-  std::ifstream in(kData + "/benchmarks/" + file);
-  std::string line;
-  for (int i = 0; std::getline(in, line);) {
-    if (line.empty()) continue;
-    if (i++ == n) return json::parse(line);
-  }
-  ADD_FAILURE() << file << " has no line " << n;
-  return json();
-}
+using task_testing::kData;
+using task_testing::Line;
+using task_testing::PromptFile;
 
 std::vector<Problem> LoadTask(const std::string& name, const std::string& fields = "") {
   auto t = MakeTask(name, kData, fields);

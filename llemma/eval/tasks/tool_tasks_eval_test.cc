@@ -14,6 +14,7 @@
 #include "llemma/agent/sandbox_test_util.h"
 #include "llemma/eval/runner.h"
 #include "llemma/eval/task.h"
+#include "llemma/eval/tasks/tasks_test_util.h"
 #include "llemma/eval/tasks/tool_use.h"
 
 namespace llemma::eval {
@@ -23,26 +24,9 @@ using agent::SharedTestSandbox;
 using json = nlohmann::json;
 using math::Mode;
 
-const std::string kData = LLEMMA_SOURCE_DIR "/data";
-
-std::string PromptFile(const std::string& name) {
-  std::ifstream in(kData + "/prompts/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
-
-json Line(const std::string& file, int n) {
-  std::ifstream in(kData + "/benchmarks/" + file);
-  std::string line;
-  for (int i = 0; std::getline(in, line);) {
-    if (line.empty()) continue;
-    if (i++ == n) return json::parse(line);
-  }
-  ADD_FAILURE() << file << " has no line " << n;
-  return json();
-}
+using task_testing::kData;
+using task_testing::Line;
+using task_testing::PromptFile;
 
 std::unique_ptr<Task> Make(const std::string& name) {
   auto t = MakeTask(name, kData);

@@ -24,16 +24,6 @@ std::atomic<bool> g_allow_unsafe{false};
 // print up to the sandbox's output cap).
 constexpr size_t kMaxAnswerChars = 1000;
 
-bool IsPySpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-std::string_view Strip(std::string_view s) {
-  while (!s.empty() && IsPySpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsPySpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // fn(0..n-1), on up to `threads` threads (the sandbox runs one program per
 // worker at a time, so more threads would only queue).
 void ForEachIndex(size_t n, int threads, const std::function<void(size_t)>& fn) {
@@ -53,18 +43,11 @@ void ForEachIndex(size_t n, int threads, const std::function<void(size_t)>& fn) 
   for (std::thread& th : pool) th.join();
 }
 
-// What a PAL program's run answers, as ScoreGsm8kPython reads it.
+// What a PAL program's run answers, as ScoreGsm8kPython reads it (capped).
 std::optional<std::string> PalAnswer(math::Mode mode, const sandbox::RunResult& run) {
-  if (!run.ok()) return std::nullopt;
-  std::string_view out = Strip(run.stdout_text);
-  if (mode == math::Mode::kCompatLlemma) {
-    if (!agent::PythonFloat(out)) return std::nullopt;
-  } else {
-    const size_t nl = out.rfind('\n');
-    if (nl != std::string_view::npos) out = Strip(out.substr(nl + 1));
-    if (out.empty() || out == "None") return std::nullopt;
-  }
-  return std::string(out.substr(0, kMaxAnswerChars));
+  const std::optional<std::string_view> out = agent::PalPrintedAnswer(mode, run);
+  if (!out) return std::nullopt;
+  return std::string(out->substr(0, kMaxAnswerChars));
 }
 
 }  // namespace
@@ -106,7 +89,7 @@ std::string Gsm8kReferenceNumber(std::string_view field) {
     }
     if (digits > 0) return number;
   }
-  return std::string(Strip(field));
+  return std::string(agent::PyStrip(field));
 }
 
 math::ItemScore ScorePalPrograms(sandbox::Sandbox& sb, const sandbox::Limits& limits,
@@ -128,7 +111,7 @@ math::ItemScore ScorePalPrograms(sandbox::Sandbox& sb, const sandbox::Limits& li
   math::VoteRules rules;
   rules.pass_rate_over_all_samples = false;  // as the GSM8k task: invalid samples are dropped
   if (mode == math::Mode::kCompatLlemma) {
-    s.reference = std::string(Strip(reference));
+    s.reference = std::string(agent::PyStrip(reference));
     rules.key = [](const std::string& a) {
       const std::optional<double> v = agent::PythonFloat(a);
       return v ? fmt::format("{}", *v) : a;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "llemma/core/status.h"
+#include "llemma/eval/tasks/common.h"
 #include "llemma/math/check.h"
 #include "llemma/sandbox/sandbox.h"
 
@@ -55,6 +56,21 @@ math::ItemScore ScorePalPrograms(sandbox::Sandbox& sb, const sandbox::Limits& li
 // program set none.
 math::ItemScore ScoreSympyPrograms(sandbox::Sandbox& sb, math::Mode mode, std::string_view solution,
                                    const std::vector<std::string>& completions);
+
+// Base of the tasks whose completions are programs: they need the sandbox
+// before generating, and Score() (which runs every program once) keeps each
+// sample's verdict in ItemScore::correct, which SampleCorrect returns.
+class ProgramTask : public JsonlTask {
+ public:
+  using JsonlTask::JsonlTask;
+  Status Prepare() const override { return ToolSandbox().status(); }
+  std::vector<bool> SampleCorrect(const Problem& p, math::Mode mode, const std::vector<std::string>& completions,
+                                  const math::ItemScore& all, const math::CheckOptions& options) const override {
+    std::vector<bool> out = all.correct;
+    out.resize(completions.size(), false);
+    return out;
+  }
+};
 
 // Every sample failed, because the sandbox could not start (`why`, printed
 // once per process on stderr).
