@@ -273,6 +273,16 @@ StatusOr<int64_t> Store::BeginSession(const std::string& command) {
   return session_;
 }
 
+StatusOr<std::vector<StoredSession>> Store::Sessions() {
+  Stmt q(db_, "SELECT id, started, command FROM sessions ORDER BY id");
+  if (!q.ok()) return Error("prepare");
+  std::vector<StoredSession> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back({q.Int(0), q.Text(1), q.Text(2)});
+  if (rc != SQLITE_DONE) return Error("reading sessions");
+  return out;
+}
+
 Status Store::AddWall(const std::string& task, double seconds) {
   if (seconds == 0) return Status::Ok();
   Stmt u(db_, "UPDATE runs SET wall_seconds = wall_seconds + ? WHERE task = ?");
@@ -435,8 +445,8 @@ Status Store::AddScore(const std::string& task, const StoredScore& s, double wal
 
 StatusOr<std::vector<StoredScore>> Store::Scores(const std::string& task) {
   Stmt q(db_,
-         "SELECT problem_id, logprob, n_tokens, seconds, n_bytes FROM scores WHERE task = ? "
-         "ORDER BY rowid");
+         "SELECT problem_id, logprob, n_tokens, seconds, n_bytes, session FROM scores "
+         "WHERE task = ? ORDER BY rowid");
   if (!q.ok()) return Error("prepare");
   q.Bind(1, task);
   std::vector<StoredScore> out;
@@ -448,6 +458,7 @@ StatusOr<std::vector<StoredScore>> Store::Scores(const std::string& task) {
     s.ll.n_tokens = q.Int(2);
     s.seconds = q.Real(3);
     s.n_bytes = q.Int(4);
+    s.session = q.Int(5);
     out.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) return Error("reading scores");
@@ -555,6 +566,22 @@ Status Store::Merge(const std::string& out, const std::vector<std::string>& inpu
   LLEMMA_ASSIGN_OR_RETURN(std::unique_ptr<Store> dst, Open(out));
   for (const std::string& in : inputs) {
     LLEMMA_ASSIGN_OR_RETURN(std::unique_ptr<Store> src, Open(in, /*create=*/false));
+    // The input's sessions come along, renumbered, so every merged sample
+    // still names the invocation (command line, start time) that made it.
+    LLEMMA_ASSIGN_OR_RETURN(std::vector<StoredSession> sessions, src->Sessions());
+    std::map<int64_t, int64_t> session_of;
+    for (const StoredSession& ss : sessions) {
+      Stmt q(dst->db_, "INSERT INTO sessions (started, command) VALUES (?, ?)");
+      if (!q.ok()) return dst->Error("prepare");
+      q.Bind(1, ss.started);
+      q.Bind(2, ss.command);
+      if (q.Step() != SQLITE_DONE) return dst->Error("copying a session");
+      session_of[ss.id] = sqlite3_last_insert_rowid(dst->db_);
+    }
+    const auto use_session = [&](int64_t src_session) {
+      const auto it = session_of.find(src_session);
+      dst->session_ = it == session_of.end() ? 0 : it->second;
+    };
     LLEMMA_ASSIGN_OR_RETURN(std::vector<RunSettings> tasks, src->Tasks());
     for (RunSettings s : tasks) {
       // Wall time adds up over the inputs (shards ran side by side or one after another).
@@ -572,8 +599,10 @@ Status Store::Merge(const std::string& out, const std::vector<std::string>& inpu
       while (i < samples.size()) {
         size_t j = i;
         std::vector<GenSample> group;
-        while (j < samples.size() && samples[j].problem_id == samples[i].problem_id)
+        while (j < samples.size() && samples[j].problem_id == samples[i].problem_id &&
+               samples[j].session == samples[i].session)
           group.push_back(samples[j++].sample);
+        use_session(samples[i].session);
         LLEMMA_RETURN_IF_ERROR(
             dst->AddSamples(s.task, samples[i].problem_id, group, first ? wall : 0));
         first = false;
@@ -581,11 +610,13 @@ Status Store::Merge(const std::string& out, const std::vector<std::string>& inpu
       }
       LLEMMA_ASSIGN_OR_RETURN(std::vector<StoredScore> scores, src->Scores(s.task));
       for (const StoredScore& sc : scores) {
+        use_session(sc.session);
         LLEMMA_RETURN_IF_ERROR(dst->AddScore(s.task, sc, first ? wall : 0));
         first = false;
       }
     }
   }
+  dst->session_ = 0;
   return Status::Ok();
 }
 

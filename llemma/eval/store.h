@@ -76,6 +76,14 @@ struct StoredScore {
   LogLikelihood ll;
   int64_t n_bytes = 0;  // UTF-8 bytes of the continuation
   double seconds = 0;
+  int64_t session = 0;  // the session that scored it
+};
+
+// One invocation that wrote to the file.
+struct StoredSession {
+  int64_t id = 0;
+  std::string started;  // UTC
+  std::string command;
 };
 
 // The checker's verdict on one sample and on the vote over a problem's samples.
@@ -112,6 +120,7 @@ class Store {
   // carry its id. Returns the id (1, 2, ...).
   StatusOr<int64_t> BeginSession(const std::string& command);
   int64_t session() const { return session_; }
+  StatusOr<std::vector<StoredSession>> Sessions();
 
   // Records the task's settings, or checks them against those already stored
   // ("run.db holds gsm8k with k=1; use the same settings or a new --db").

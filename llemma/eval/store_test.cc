@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string>
 
 namespace llemma::eval {
@@ -75,6 +77,12 @@ TEST(StoreTest, MergeUnitesShards) {
     auto st = Store::Open(path);
     ASSERT_TRUE(st.ok());
     ASSERT_TRUE((*st)->BeginTask(Gsm8k(1)).ok());
+    if (id == "2") {  // shard b was resumed: its samples come from two sessions
+      ASSERT_TRUE((*st)->BeginSession("run b").ok());
+      GenSample g{0, "text 3", "stop", 1, 1, 0.1};
+      ASSERT_TRUE((*st)->AddSamples("gsm8k", "3", {&g, 1}).ok());
+    }
+    ASSERT_TRUE((*st)->BeginSession("run " + id).ok());
     GenSample g{0, "text " + id, "stop", 1, 1, 0.1};
     ASSERT_TRUE((*st)->AddSamples("gsm8k", id, {&g, 1}).ok());
   }
@@ -83,7 +91,21 @@ TEST(StoreTest, MergeUnitesShards) {
   ASSERT_TRUE(st.ok());
   auto samples = (*st)->Samples("gsm8k");
   ASSERT_TRUE(samples.ok());
-  EXPECT_EQ(samples->size(), 2u);
+  ASSERT_EQ(samples->size(), 3u);
+  // The inputs' sessions are kept (renumbered), and each sample still names
+  // the session, hence the command line, that generated it.
+  auto sessions = (*st)->Sessions();
+  ASSERT_TRUE(sessions.ok());
+  ASSERT_EQ(sessions->size(), 3u);
+  std::map<int64_t, std::string> command;
+  for (const StoredSession& ss : *sessions) command[ss.id] = ss.command;
+  std::set<int64_t> ids;
+  for (const StoredSample& s : *samples) {
+    ids.insert(s.session);
+    const std::string want = s.problem_id == "3" ? "run b" : "run " + s.problem_id;
+    EXPECT_EQ(command[s.session], want) << s.problem_id;
+  }
+  EXPECT_EQ(ids.size(), 3u);
   // Different settings cannot be merged.
   const std::string c = TempDb("merge_c");
   {
