@@ -49,7 +49,6 @@ StatusOr<std::unique_ptr<Context>> Context::Create(const Model& model, const Con
     ctx->att_.Resize(B * q_dim * sizeof(float));
     ctx->hb_.Resize(B * c.n_ff * sizeof(float));
     ctx->hb2_.Resize(B * c.n_ff * sizeof(float));
-    ctx->att_scratch_.Resize(ctx->pool_.size() * ctx->n_ctx_ * sizeof(float));
     // RoPE tables in double precision: angle = (pos / scale) · θ^(-2i/d).
     const int64_t half = c.head_dim / 2;
     ctx->rope_cos_.resize(ctx->n_ctx_ * half);
@@ -200,13 +199,13 @@ void Context::OutputAndFeedForward(const LayerWeights& w, int64_t m) {
   float* hb = hb_.as<float>();    // (m, n_ff)
   float* hb2 = hb2_.as<float>();  // (m, n_ff)
   cpu::MatMul(pool_, w.wo, att_.as<float>(), m, xb2);
-  for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
-  cpu::RmsNorm(x, w.ffn_norm, m, D, c.rms_norm_eps, xb);
+  cpu::AddTo(pool_, x, xb2, m * D);
+  cpu::RmsNorm(pool_, x, w.ffn_norm, m, D, c.rms_norm_eps, xb);
   cpu::MatMul(pool_, w.w_gate, xb, m, hb);
   cpu::MatMul(pool_, w.w_up, xb, m, hb2);
-  cpu::SiluMul(hb, hb2, m * c.n_ff);
+  cpu::SiluMul(pool_, hb, hb2, m * c.n_ff);
   cpu::MatMul(pool_, w.w_down, hb, m, xb2);
-  for (int64_t i = 0; i < m * D; ++i) x[i] += xb2[i];
+  cpu::AddTo(pool_, x, xb2, m * D);
 }
 
 // The LLaMA forward pass for one chunk of m tokens of sequence `seq` at
@@ -237,7 +236,7 @@ void Context::ForwardChunk(int seq, const int32_t* tokens, int64_t m, bool all_l
     float* vc = VCache(l, seq);
 
     // Attention block.
-    cpu::RmsNorm(x, w.attn_norm, m, D, c.rms_norm_eps, xb);
+    cpu::RmsNorm(pool_, x, w.attn_norm, m, D, c.rms_norm_eps, xb);
     cpu::MatMul(pool_, w.wq, xb, m, q);
     cpu::MatMul(pool_, w.wk, xb, m, k);
     cpu::MatMul(pool_, w.wv, xb, m, v);
@@ -255,7 +254,6 @@ void Context::ForwardChunk(int seq, const int32_t* tokens, int64_t m, bool all_l
     a.k = kc;
     a.v = vc;
     a.out = att;
-    a.scratch = att_scratch_.as<float>();
     a.n_tokens = m;
     a.n_past = n_past;
     a.n_ctx = n_ctx_;
@@ -353,7 +351,7 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
   std::vector<cpu::KvSegment> prefix(m), own(m);
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& w = model_.layer(l);
-    cpu::RmsNorm(x, w.attn_norm, m, D, c.rms_norm_eps, xb);
+    cpu::RmsNorm(pool_, x, w.attn_norm, m, D, c.rms_norm_eps, xb);
     cpu::MatMul(pool_, w.wq, xb, m, q);
     cpu::MatMul(pool_, w.wk, xb, m, k);
     cpu::MatMul(pool_, w.wv, xb, m, v);

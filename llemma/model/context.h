@@ -120,7 +120,7 @@ class Context {
   // RoPE tables: (n_ctx, head_dim/2).
   std::vector<float> rope_cos_, rope_sin_;
   // Scratch for one chunk of up to n_batch tokens.
-  AlignedBuffer x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, att_scratch_;
+  AlignedBuffer x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_;
   std::vector<float> logits_;
 };
 

@@ -71,6 +71,8 @@ struct Kernels {
   // keys over several calls gives the same result as one call, whatever n_q.
   void (*attn_pv)(const float* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd,
                   float* out);
+  // gate[i] = gate[i] / (1 + e^−gate[i]) · up[i]
+  void (*silu_mul)(float* gate, const float* up, int64_t n);
   // Panel GEMM for activation tiles of up to kWideActTile tokens (AMX), with
   // gemm_q8_0p's contract and the same results; nullptr where the CPU has no
   // such unit (MatMul then uses gemm_q8_0p / gemm_q4_0p on tiles of kActTile).
@@ -78,6 +80,22 @@ struct Kernels {
                         int64_t y_stride, bool prefetch_next) = nullptr;
   void (*gemm_q4_0p_16)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                         int64_t y_stride, bool prefetch_next) = nullptr;
+  // Prefill on AMX-BF16 tiles; nullptr where the CPU has none.
+  // panels_to_bf16 expands n_panels consecutive Q8_0P / Q4_0P panels (k
+  // columns) to bf16 in the tile unit's order: per panel, per 32-column
+  // block, 16 rows of 16 pairs, row i holding for weight row n the values of
+  // columns 2i and 2i + 1 (512 bf16 per block), each the dequantized
+  // element rounded to nearest even.
+  void (*panels_to_bf16)(DType dtype, const void* panels, int64_t k, int n_panels, uint16_t* dst) = nullptr;
+  // y[t*y_stride + 16p + n] = Σ_c x(t, c) · w(p, n, c), summed in float,
+  // for t < n_tok and p < n_panels; w as panels_to_bf16 writes it, x in
+  // tiles of 16 tokens as acts_to_bf16 writes them, readable (zero rows
+  // after n_tok) up to n_tok rounded up to 32 tokens.
+  void (*gemm_bf16)(const uint16_t* w, int n_panels, const uint16_t* x, int64_t n_tok, int64_t k, float* y,
+                    int64_t y_stride) = nullptr;
+  // Row `row` (< 16) of a bf16 activation tile from the k floats of x, each
+  // rounded to nearest even: tile[b*512 + row*32 + j] = bf16(x[32b + j]).
+  void (*acts_to_bf16)(const float* x, int64_t k, uint16_t* tile, int row) = nullptr;
 };
 constexpr int kWideActTile = 16;
 

@@ -12,6 +12,12 @@
 // with the row and token scales, exactly as the AVX-512 kernel folds them, so
 // both give the same bits. Two sets of tiles alternate so that the next
 // block's tile multiply runs while this block folds.
+//
+// Long prompts take a second route where the CPU also has AMX-BF16: each
+// group of weight panels is expanded once to bf16 (the row scale folded in)
+// and every token tile of the prompt meets it there, so the tile unit
+// accumulates whole rows in float without a per-block fold; activations are
+// rounded to bf16, which keeps more of their precision than 8-bit blocks.
 #include "llemma/backend/cpu/kernels.h"
 
 #include <cpuid.h>
@@ -19,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace llemma::cpu::internal {
@@ -156,6 +163,143 @@ void GemmQ4_0PAmx(const void* panel, const uint8_t* acts, int64_t k, int n, int 
   Gemm<true>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
+// ---------------------------------------------------------------------------
+// bf16 route.
+
+// Tiles 0..3 float results (token tile i, panel j at 2i + j), 4 and 5 token
+// tiles of activations, 6 and 7 weight panels; all 16 rows × 64 bytes.
+void ConfigureBf16() {
+  TileConfig c;
+  for (int t = 0; t < 8; ++t) c.rows[t] = 16, c.colsb[t] = 64;
+  __asm__ volatile("" : : "r"(&c) : "memory");
+  _tile_loadconfig(&c);
+}
+
+// 32 bf16 from the 16 floats of lo (even positions) and hi (odd positions):
+// element 2i = bf16(lo[i]), 2i + 1 = bf16(hi[i]), rounded to nearest even.
+inline __m512i PackPairs(__m512 lo, __m512 hi) {
+  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
+                                       22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutexvar_epi16(idx, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+}
+
+// One block (16 rows × 32 columns): u holds 8 vectors of 16 dwords, vector s
+// giving row n's columns 4s..4s+3 as unsigned bytes; element = u·a[n] − b[n].
+// dst: 16 rows of 64 bytes, row i = for each n, columns 2i and 2i+1.
+inline void ExpandBlock(const __m512i* u, __m512 a, __m512 b, uint16_t* dst) {
+  const __m512i byte = _mm512_set1_epi32(0xFF);
+  for (int s = 0; s < 8; ++s) {
+    __m512 f[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m512i q = _mm512_and_si512(_mm512_srli_epi32(u[s], 8 * j), byte);
+      f[j] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), a, b);
+    }
+    _mm512_storeu_si512(dst + 64 * s, PackPairs(f[0], f[1]));
+    _mm512_storeu_si512(dst + 64 * s + 32, PackPairs(f[2], f[3]));
+  }
+}
+
+void PanelsToBf16(DType dtype, const void* panels, int64_t k, int n_panels, uint16_t* dst) {
+  const bool q4 = dtype == DType::kQ4_0P;
+  const size_t block_bytes = q4 ? 288 : 544;
+  const float offset = q4 ? 8.0f : 128.0f;
+  const int64_t nb = k / 32;
+  const uint8_t* src = static_cast<const uint8_t*>(panels);
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
+  __m512i u[8];
+  for (int64_t i = 0; i < nb * n_panels; ++i) {
+    const uint8_t* blk = src + i * block_bytes;
+    const __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+    const __m512 b = _mm512_mul_ps(a, _mm512_set1_ps(offset));
+    for (int p = 0; p < (q4 ? 4 : 8); ++p) {
+      const __m512i v = _mm512_loadu_si512(blk + 32 + 64 * p);
+      if (q4) {
+        u[2 * p] = _mm512_and_si512(v, nibble);
+        u[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+      } else {
+        u[p] = v;
+      }
+    }
+    ExpandBlock(u, a, b, dst + i * 512);
+  }
+}
+
+// Row `row` of a 16-token tile: block b's 32 values at b·512 + row·32.
+void ActsToBf16(const float* x, int64_t k, uint16_t* tile, int row) {
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 32 * b + 16), _mm512_loadu_ps(x + 32 * b));
+    _mm512_storeu_si512(tile + b * 512 + row * 32, reinterpret_cast<__m512i>(v));
+  }
+}
+
+// Results of tile C (16 × 16 floats) into y, only the first `rows` rows
+// (a macro: tile numbers are immediates).
+#define LLEMMA_AMX_STORE(C, y, y_stride, rows)                                 \
+  do {                                                                          \
+    if ((rows) == 16) {                                                         \
+      _tile_stored(C, (y), (y_stride) * 4);                                     \
+    } else {                                                                    \
+      alignas(64) float buf[256];                                               \
+      _tile_stored(C, buf, 64);                                                 \
+      for (int r = 0; r < (rows); ++r) std::memcpy((y) + r * (y_stride), buf + 16 * r, 64); \
+    }                                                                           \
+  } while (0)
+
+// NT token tiles (x, tile_stride elements apart) × NP panels (w,
+// panel_stride elements apart) over nb blocks of 32 columns; both operands
+// are 1 KiB per block, so every tile load reads 16 consecutive lines.
+template <int NT, int NP>
+void TileBlock(const uint16_t* x, int64_t tile_stride, const uint16_t* w, int64_t panel_stride, int64_t nb,
+               float* y, int64_t y_stride, int rows0, int rows1) {
+  _tile_zero(0);
+  if constexpr (NP == 2) _tile_zero(1);
+  if constexpr (NT == 2) _tile_zero(2);
+  if constexpr (NT == 2 && NP == 2) _tile_zero(3);
+  for (int64_t b = 0; b < nb; ++b) {
+    _tile_loadd(6, w + b * 512, 64);
+    _tile_loadd(4, x + b * 512, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (NP == 2) {
+      _tile_loadd(7, w + panel_stride + b * 512, 64);
+      _tile_dpbf16ps(1, 4, 7);
+    }
+    if constexpr (NT == 2) {
+      _tile_loadd(5, x + tile_stride + b * 512, 64);
+      _tile_dpbf16ps(2, 5, 6);
+      if constexpr (NP == 2) _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  LLEMMA_AMX_STORE(0, y, y_stride, rows0);
+  if constexpr (NP == 2) LLEMMA_AMX_STORE(1, y + 16, y_stride, rows0);
+  if constexpr (NT == 2) LLEMMA_AMX_STORE(2, y + 16 * y_stride, y_stride, rows1);
+  if constexpr (NT == 2 && NP == 2) LLEMMA_AMX_STORE(3, y + 16 * y_stride + 16, y_stride, rows1);
+}
+
+#undef LLEMMA_AMX_STORE
+
+void GemmBf16(const uint16_t* w, int n_panels, const uint16_t* x, int64_t n_tok, int64_t k, float* y,
+              int64_t y_stride) {
+  ConfigureBf16();
+  const int64_t nb = k / 32, panel_stride = nb * 512;
+  for (int64_t t = 0; t < n_tok; t += 32) {
+    const int rows0 = static_cast<int>(std::min<int64_t>(16, n_tok - t));
+    const int rows1 = static_cast<int>(std::clamp<int64_t>(n_tok - t - 16, 0, 16));
+    const uint16_t* xt = x + t * k;  // tile t/16
+    float* yt = y + t * y_stride;
+    int p = 0;
+    for (; p + 2 <= n_panels; p += 2) {
+      const uint16_t* wp = w + p * panel_stride;
+      if (rows1 > 0) TileBlock<2, 2>(xt, 16 * k, wp, panel_stride, nb, yt + 16 * p, y_stride, rows0, rows1);
+      else TileBlock<1, 2>(xt, 16 * k, wp, panel_stride, nb, yt + 16 * p, y_stride, rows0, 0);
+    }
+    if (p < n_panels) {
+      const uint16_t* wp = w + p * panel_stride;
+      if (rows1 > 0) TileBlock<2, 1>(xt, 16 * k, wp, panel_stride, nb, yt + 16 * p, y_stride, rows0, rows1);
+      else TileBlock<1, 1>(xt, 16 * k, wp, panel_stride, nb, yt + 16 * p, y_stride, rows0, 0);
+    }
+  }
+}
+
 // CPUID says AMX-TILE and AMX-INT8, the OS saves the tile state (XCR0 bits
 // 17 and 18), and Linux lets this process use it.
 bool AmxUsable() {
@@ -170,6 +314,13 @@ bool AmxUsable() {
   return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }
 
+// AMX-BF16 and AVX512-BF16 (for the conversions) on top of AmxUsable().
+bool AmxBf16Usable() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 22))) return false;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+}
+
 }  // namespace
 }  // namespace amx
 
@@ -181,6 +332,11 @@ const Kernels* AmxKernels() {
     t.name = "amx";
     t.gemm_q8_0p_16 = amx::GemmQ8_0PAmx;
     t.gemm_q4_0p_16 = amx::GemmQ4_0PAmx;
+    if (amx::AmxBf16Usable()) {
+      t.panels_to_bf16 = amx::PanelsToBf16;
+      t.gemm_bf16 = amx::GemmBf16;
+      t.acts_to_bf16 = amx::ActsToBf16;
+    }
     return &t;
   }();
   return table;

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "llemma/core/half.h"
@@ -511,13 +512,45 @@ void AttnPVFast(const float* v, int64_t n_keys, const float* p, int n_q, int64_t
   for (; i < n_q; ++i) PVColumns<1>(v, n_keys, p + i * p_stride, p_stride, hd, out + i * hd);
 }
 
+// e^x for 16 floats: x = n·ln2 + r with |r| ≤ ln2/2, e^r from its Taylor
+// series to r^7 (truncation below 1e-8 relative), times 2^n. Arguments are
+// clamped to ±88 (e^88 is near FLT_MAX), so large negative x gives tiny
+// values rather than 0.
+inline __m512 Exp(__m512 x) {
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723212e-6f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+void SiluMulFast(float* gate, const float* up, int64_t n) {
+  int64_t i = 0;
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 g = _mm512_loadu_ps(gate + i);
+    const __m512 e = Exp(_mm512_sub_ps(_mm512_setzero_ps(), g));
+    _mm512_storeu_ps(gate + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_loadu_ps(up + i)));
+  }
+  SiluMul(gate + i, up + i, n - i);
+}
+
 }  // namespace
 
 constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   DotF16Fast,
                             ToF32,            Gemm4x4,          GemmPacked32x6Fast, Axpy,
                             VecDotQ8_0Fast,   VecDotQ4_0Fast,   VecDotQ8_0x4Fast,   VecDotQ4_0x4Fast,
                             GemmQ8_0PFast,    GemmQ4_0PFast,    GemmQ4_KPFast,      QuantizeActsFast,
-                            QuantizeQ8_0,     AttnQKFast,       AttnPVFast};
+                            QuantizeQ8_0,     AttnQKFast,       AttnPVFast,         SiluMulFast};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

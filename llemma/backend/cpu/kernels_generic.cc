@@ -1,6 +1,7 @@
 #include "llemma/backend/cpu/kernels.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "llemma/core/half.h"

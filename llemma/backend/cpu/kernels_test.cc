@@ -128,6 +128,24 @@ TEST(Kernels, PackedOuterProductGemmMatchesReferenceForEveryIsa) {
 // misaligned rows; and the guarantees batched attention relies on: a score
 // does not depend on how many queries share the call, and values split over
 // two calls equal one call, bit for bit.
+// SwiGLU's activation against a double-precision formula, over lengths
+// around the vector width and gates from −100 to 100 (where e^−g overflows
+// or vanishes).
+TEST(Kernels, SiluMulMatchesTheFormulaForEveryIsa) {
+  for (const Kernels* k : SupportedTables()) {
+    for (int64_t n : {1, 15, 16, 17, 100, 1000}) {
+      auto g = Random(n, n + 1), u = Random(n, n + 2);
+      for (int64_t i = 0; i < n; ++i) g[i] *= (i % 7 == 0) ? 100.0f : 12.0f;
+      auto got = g;
+      k->silu_mul(got.data(), u.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const double want = g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * u[i];
+        ASSERT_NEAR(got[i], want, 1e-6 * std::fabs(want) + 1e-30) << k->name << " g=" << g[i];
+      }
+    }
+  }
+}
+
 TEST(Kernels, AttentionKernelsMatchReferenceAndAreIndependentOfBlocking) {
   for (const Kernels* k : SupportedTables()) {
     for (int64_t hd : {16, 64, 80, 128, 160, 256, 24}) {

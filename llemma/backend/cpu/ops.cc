@@ -17,6 +17,11 @@ using internal::ActiveKernels;
 
 constexpr int64_t kRowTile = 16;    // weight rows converted to f32 at once (prefill)
 constexpr int64_t kTokenTile = 64;  // tokens per pass over a converted tile
+constexpr size_t kPanelGroupBytes = size_t{1} << 20;  // weights kept in L2 across activation tiles
+// From this many tokens on (a prompt, not a decoding batch), panel weights
+// go through the bf16 tile route where the CPU has one.
+constexpr int64_t kBf16MinTokens = 64;
+constexpr int64_t kAttnQueries = 8;  // prompt queries per attention work item
 
 // Matrix-vector work (decode) streams weights from memory: a few long runs
 // per thread read faster than many short ones, so it is split into about 4
@@ -42,6 +47,38 @@ const char* KernelIsaName() { return ActiveKernels().name; }
 
 namespace {
 
+// Long prompts on AMX-BF16 (Q8_0P / Q4_0P): the activations are rounded to
+// bf16 once; threads take groups of panels that fill about half of a core's
+// L2 cache, expand each group to bf16 once, and run every token through it.
+void MatMulPanelsBf16(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
+  const internal::Kernels& kern = ActiveKernels();
+  const int64_t K = w.cols, N = w.rows;
+  const int64_t padded = (n_tokens + 31) / 32 * 32;
+  thread_local std::vector<uint16_t> xb;
+  xb.resize(static_cast<size_t>(padded * K));
+  uint16_t* xp = xb.data();
+  std::fill(xp + n_tokens / 16 * 16 * K, xp + padded * K, uint16_t{0});
+  pool.ParallelFor(static_cast<size_t>(n_tokens), [&](size_t b, size_t e, int) {
+    for (size_t t = b; t < e; ++t) kern.acts_to_bf16(x + t * K, K, xp + t / 16 * 16 * K, static_cast<int>(t % 16));
+  });
+  const int64_t n_panels = N / kPanelRows;
+  const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
+  const int64_t group = std::clamp<int64_t>(static_cast<int64_t>(kPanelGroupBytes / (K * kPanelRows * 2)), 1, n_panels);
+  const int64_t n_groups = (n_panels + group - 1) / group;
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  std::vector<std::vector<uint16_t>> wbuf(static_cast<size_t>(pool.size()));
+  pool.ParallelFor(static_cast<size_t>(n_groups), [&](size_t gb, size_t ge, int tid) {
+    std::vector<uint16_t>& buf = wbuf[static_cast<size_t>(tid)];
+    buf.resize(static_cast<size_t>(group * K * kPanelRows));
+    for (size_t g = gb; g < ge; ++g) {
+      const int64_t p0 = static_cast<int64_t>(g) * group;
+      const int np = static_cast<int>(std::min(group, n_panels - p0));
+      kern.panels_to_bf16(w.dtype, base + p0 * panel_bytes, K, np, buf.data());
+      kern.gemm_bf16(buf.data(), np, xp, n_tokens, K, y + p0 * kPanelRows, N);
+    }
+  });
+}
+
 // Panel weights (Q4_0P / Q8_0P): activations are quantized once per call
 // into tiles of up to 6 tokens (16 where the CPU has AMX tiles and there are
 // more than 6 tokens), then threads take pairs of panels (32 rows) and run
@@ -51,6 +88,8 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
   LLEMMA_CHECK(K % kQK == 0 && N % kPanelRows == 0) << w.rows << "x" << w.cols;
   const internal::Kernels& kern = ActiveKernels();
   const bool q4 = w.dtype == DType::kQ4_0P;
+  if (n_tokens >= kBf16MinTokens && w.dtype != DType::kQ4_KP && kern.gemm_bf16 != nullptr)
+    return MatMulPanelsBf16(pool, w, x, n_tokens, y);
   LLEMMA_CHECK(w.dtype != DType::kQ4_KP || K % kQK_K == 0) << w.cols;
   auto gemm = w.dtype == DType::kQ4_KP ? kern.gemm_q4_kp : q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
   int64_t tile_n = internal::kActTile;
@@ -74,19 +113,27 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
   const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   // Work units of two panels: the kernel feeds each activation broadcast to both.
+  // A thread's run of units is taken in groups whose weights fill about half
+  // of a core's L2 cache; each group meets every activation tile before the
+  // next group starts, so weights come from memory once and the activations
+  // (megabytes for a long prompt) once per group rather than once per unit.
   const int64_t n_panels = N / kPanelRows, n_units = (n_panels + 1) / 2;
+  const int64_t group = std::max<int64_t>(1, static_cast<int64_t>(kPanelGroupBytes / (2 * panel_bytes)));
   pool.ParallelFor(
       static_cast<size_t>(n_units),
       [&](size_t ub, size_t ue, int) {
-        for (size_t u = ub; u < ue; ++u) {
-          const int64_t p = 2 * static_cast<int64_t>(u);
-          const int np = static_cast<int>(std::min<int64_t>(2, n_panels - p));
-          // The first tile also prefetches the next unit, so its weights
-          // stream in while this one computes.
-          const bool next_exists = p + 2 * np <= n_panels;
+        for (int64_t g0 = static_cast<int64_t>(ub); g0 < static_cast<int64_t>(ue); g0 += group) {
+          const int64_t g1 = std::min(static_cast<int64_t>(ue), g0 + group);
           for (int64_t i = 0; i < n_tiles; ++i) {
-            gemm(base + p * panel_bytes, ap + i * full_tile_bytes, K, tile_size(i), np,
-                 y + i * tile_n * N + p * kPanelRows, N, next_exists && i == 0);
+            for (int64_t u = g0; u < g1; ++u) {
+              const int64_t p = 2 * u;
+              const int np = static_cast<int>(std::min<int64_t>(2, n_panels - p));
+              // The first tile also prefetches the next unit, so its weights
+              // stream in while this one computes.
+              const bool next_exists = p + 2 * np <= n_panels;
+              gemm(base + p * panel_bytes, ap + i * full_tile_bytes, K, tile_size(i), np,
+                   y + i * tile_n * N + p * kPanelRows, N, next_exists && i == 0);
+            }
           }
         }
       },
@@ -227,6 +274,7 @@ void RmsNorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim,
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* xt = x + t * dim;
     double ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xt[i]) * xt[i];
     const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(dim) + eps));
     float* ot = out + t * dim;
@@ -251,11 +299,36 @@ void RopeRotateHalf(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_di
   }
 }
 
-void SiluMul(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+void SiluMul(float* gate, const float* up, int64_t n) { ActiveKernels().silu_mul(gate, up, n); }
+
+namespace {
+// Element-wise work on prefill-sized arrays, in chunks of at least 4096
+// elements (whole rows where `row` > 1).
+template <typename F>
+void Elementwise(ThreadPool& pool, int64_t n, int64_t row, F&& f) {
+  const int64_t rows = n / row, grain = std::max<int64_t>(1, 4096 / row);
+  if (rows <= grain) return f(0, n);
+  pool.ParallelFor(static_cast<size_t>(rows), [&](size_t b, size_t e, int) {
+    f(static_cast<int64_t>(b) * row, static_cast<int64_t>(e) * row);
+  }, static_cast<size_t>(grain));
+}
+}  // namespace
+
+void RmsNorm(ThreadPool& pool, const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps,
+             float* out) {
+  Elementwise(pool, n_tokens * dim, dim, [&](int64_t b, int64_t e) {
+    RmsNorm(x + b, weight, (e - b) / dim, dim, eps, out + b);
+  });
+}
+
+void SiluMul(ThreadPool& pool, float* gate, const float* up, int64_t n) {
+  Elementwise(pool, n, 1, [&](int64_t b, int64_t e) { SiluMul(gate + b, up + b, e - b); });
+}
+
+void AddTo(ThreadPool& pool, float* x, const float* y, int64_t n) {
+  Elementwise(pool, n, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) x[i] += y[i];
+  });
 }
 
 void Softmax(float* x, int64_t n) {
@@ -273,27 +346,42 @@ void Softmax(float* x, int64_t n) {
 void Attention(ThreadPool& pool, const AttentionArgs& a) {
   LLEMMA_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
   LLEMMA_CHECK_LE(a.n_past + a.n_tokens, a.n_ctx);
-  const int64_t group = a.n_head / a.n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
-  const size_t n_items = static_cast<size_t>(a.n_tokens * a.n_head);
+  const int64_t group = a.n_head / a.n_head_kv, hd = a.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  // Work items: one head and a block of up to kAttnQueries consecutive
+  // queries, whose scores against each key row are computed together. A
+  // query's scores past its own position are set to 0 after its softmax, so
+  // the value sums see exactly its own terms (adding 0·v changes nothing).
+  const int64_t n_blocks = (a.n_tokens + kAttnQueries - 1) / kAttnQueries;
+  const size_t n_items = static_cast<size_t>(n_blocks * a.n_head);
   const internal::Kernels& kern = ActiveKernels();
-  pool.ParallelFor(n_items, [&](size_t begin, size_t end, int tid) {
-    float* scores = a.scratch + static_cast<size_t>(tid) * a.n_ctx;
+  pool.ParallelFor(n_items, [&](size_t begin, size_t end, int) {
+    thread_local std::vector<float> scores, qbuf, obuf;
     // Items run head-major so that every thread's share of the causal
-    // triangle is the same size.
+    // triangle is about the same size.
     for (size_t item = begin; item < end; ++item) {
-      const int64_t h = static_cast<int64_t>(item) / a.n_tokens;
-      const int64_t t = static_cast<int64_t>(item) % a.n_tokens;
+      const int64_t h = static_cast<int64_t>(item) / n_blocks;
+      const int64_t t0 = static_cast<int64_t>(item) % n_blocks * kAttnQueries;
+      const int n_q = static_cast<int>(std::min(kAttnQueries, a.n_tokens - t0));
       const int64_t kvh = h / group;
-      const int64_t n_keys = a.n_past + t + 1;
-      const float* q = a.q + (t * a.n_head + h) * a.head_dim;
-      const float* kbase = a.k + kvh * a.n_ctx * a.head_dim;
-      const float* vbase = a.v + kvh * a.n_ctx * a.head_dim;
-      kern.attn_qk(kbase, n_keys, q, 1, a.head_dim, scale, scores, 0);
-      Softmax(scores, n_keys);
-      float* out = a.out + (t * a.n_head + h) * a.head_dim;
-      std::fill(out, out + a.head_dim, 0.0f);
-      kern.attn_pv(vbase, n_keys, scores, 1, 0, a.head_dim, out);
+      const int64_t row = a.n_past + t0 + n_q;  // keys seen by the block's last query
+      scores.resize(static_cast<size_t>(n_q * row));
+      qbuf.resize(static_cast<size_t>(n_q * hd));
+      obuf.assign(static_cast<size_t>(n_q * hd), 0.0f);
+      for (int i = 0; i < n_q; ++i)
+        std::memcpy(qbuf.data() + i * hd, a.q + ((t0 + i) * a.n_head + h) * hd, hd * sizeof(float));
+      const float* kbase = a.k + kvh * a.n_ctx * hd;
+      const float* vbase = a.v + kvh * a.n_ctx * hd;
+      kern.attn_qk(kbase, row, qbuf.data(), n_q, hd, scale, scores.data(), row);
+      for (int i = 0; i < n_q; ++i) {
+        float* s = scores.data() + i * row;
+        const int64_t n_keys = a.n_past + t0 + i + 1;
+        Softmax(s, n_keys);
+        std::fill(s + n_keys, s + row, 0.0f);
+      }
+      kern.attn_pv(vbase, row, scores.data(), n_q, row, hd, obuf.data());
+      for (int i = 0; i < n_q; ++i)
+        std::memcpy(a.out + ((t0 + i) * a.n_head + h) * hd, obuf.data() + i * hd, hd * sizeof(float));
     }
   });
 }

@@ -46,6 +46,13 @@ void RopeRotateHalf(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_di
 // gate[i] = silu(gate[i]) · up[i], silu(v) = v / (1 + e^-v)
 void SiluMul(float* gate, const float* up, int64_t n);
 
+// The same three on the pool's threads, for prefill-sized inputs (the same
+// results); AddTo is x[i] += y[i].
+void RmsNorm(ThreadPool& pool, const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps,
+             float* out);
+void SiluMul(ThreadPool& pool, float* gate, const float* up, int64_t n);
+void AddTo(ThreadPool& pool, float* x, const float* y, int64_t n);
+
 // In-place numerically stable softmax over n values.
 void Softmax(float* x, int64_t n);
 
@@ -55,7 +62,6 @@ struct AttentionArgs {
   const float* k = nullptr;   // cache of this layer: (n_head_kv, n_ctx, head_dim)
   const float* v = nullptr;   // (n_head_kv, n_ctx, head_dim)
   float* out = nullptr;       // (n_tokens, n_head, head_dim)
-  float* scratch = nullptr;   // (pool.size(), n_ctx) floats
   int64_t n_tokens = 0;
   int64_t n_past = 0;         // query t sits at position n_past + t and sees 0..n_past+t
   int64_t n_ctx = 0;

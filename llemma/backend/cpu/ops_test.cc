@@ -89,12 +89,13 @@ TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
           RepackPanels(plain, rows_plain.data(), wq.data(), rows, cols);
         }
         const Matrix w{dtype, wq.data(), rows, cols};
-        for (int64_t tokens : {1, 3, 17}) {
+        // 70 tokens: a prompt, which takes the bf16 tile route where the CPU has one.
+        for (int64_t tokens : {1, 3, 17, 70}) {
           const auto x = RandomVector(tokens * cols, tokens);
           std::vector<float> got(tokens * rows), want(tokens * rows);
           MatMul(pool, w, x.data(), tokens, got.data());
           ref::MatMul(w, x.data(), tokens, want.data());
-          // The fast path also quantizes the activations to 8 bits.
+          // The fast paths also round the activations (to 8 bits or bf16).
           EXPECT_LT(MaxRelError(got, want), 4e-2) << DTypeName(dtype) << " " << rows << "x" << cols;
         }
       }
@@ -155,19 +156,39 @@ TEST(Attention, MatchesReferenceForMhaGqaAndMqaWithPastTokens) {
   struct Case {
     int64_t n_head, n_head_kv, head_dim, n_past, n_tokens;
   };
-  for (Case c : {Case{4, 4, 8, 0, 5}, Case{6, 2, 16, 3, 4}, Case{3, 1, 6, 9, 1}, Case{8, 4, 4, 0, 1}}) {
+  for (Case c : {Case{4, 4, 8, 0, 5}, Case{6, 2, 16, 3, 4}, Case{3, 1, 6, 9, 1}, Case{8, 4, 4, 0, 1},
+                 Case{4, 2, 32, 5, 19}, Case{2, 2, 128, 0, 17}}) {
     const int64_t n_ctx = c.n_past + c.n_tokens + 2;
     ThreadPool pool(2);
     auto q = RandomVector(c.n_tokens * c.n_head * c.head_dim, 11);
     auto k = RandomVector(c.n_head_kv * n_ctx * c.head_dim, 12);
     auto v = RandomVector(c.n_head_kv * n_ctx * c.head_dim, 13);
-    std::vector<float> got(q.size()), want(q.size()), scratch(pool.size() * n_ctx);
-    AttentionArgs a{q.data(), k.data(), v.data(), got.data(), scratch.data(), c.n_tokens, c.n_past,
+    std::vector<float> got(q.size()), want(q.size());
+    AttentionArgs a{q.data(), k.data(), v.data(), got.data(), c.n_tokens, c.n_past,
                     n_ctx, c.n_head, c.n_head_kv, c.head_dim};
     Attention(pool, a);
     a.out = want.data();
     ref::Attention(a);
     EXPECT_LT(MaxRelError(got, want), 1e-5) << c.n_head << "/" << c.n_head_kv;
+  }
+}
+
+// Prompt queries are computed in blocks; each must still equal, bit for bit,
+// the same query attended alone (as in decoding, one token at a time).
+TEST(Attention, EachPromptQueryEqualsTheSameQueryAlone) {
+  const int64_t n_head = 4, n_head_kv = 2, hd = 64, n_past = 3, n_tokens = 21, n_ctx = 30;
+  ThreadPool pool(2);
+  auto q = RandomVector(n_tokens * n_head * hd, 21);
+  auto k = RandomVector(n_head_kv * n_ctx * hd, 22);
+  auto v = RandomVector(n_head_kv * n_ctx * hd, 23);
+  std::vector<float> all(q.size());
+  Attention(pool, AttentionArgs{q.data(), k.data(), v.data(), all.data(), n_tokens, n_past, n_ctx, n_head,
+                                n_head_kv, hd});
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    std::vector<float> one(n_head * hd);
+    Attention(pool, AttentionArgs{q.data() + t * n_head * hd, k.data(), v.data(), one.data(), 1, n_past + t,
+                                  n_ctx, n_head, n_head_kv, hd});
+    for (int64_t i = 0; i < n_head * hd; ++i) ASSERT_EQ(one[i], all[t * n_head * hd + i]) << t << " " << i;
   }
 }
 

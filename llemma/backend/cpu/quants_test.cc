@@ -374,6 +374,85 @@ TEST(Quants, WidePanelGemmMatchesRowDotsAndTheNarrowKernel) {
   if (!ran) GTEST_SKIP() << "no kernel table with a wide-tile panel GEMM on this CPU";
 }
 
+uint16_t Bf16Round(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  return static_cast<uint16_t>((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+}
+
+float Bf16Value(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// The bf16 tile route of long prompts: expanded panels hold every
+// dequantized weight rounded to bf16, activation tiles every value rounded,
+// and the GEMM is their float-accumulated product (against a double sum),
+// writing nothing outside its rows and tokens.
+TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
+  bool ran = false;
+  for (const internal::Kernels* k : Tables()) {
+    if (k->gemm_bf16 == nullptr) continue;
+    ran = true;
+    for (DType plain : {DType::kQ4_0, DType::kQ8_0}) {
+      const DType panel_type = plain == DType::kQ4_0 ? DType::kQ4_0P : DType::kQ8_0P;
+      for (int64_t cols : {32, 96, 4096}) {
+        const int64_t rows = 48, n_panels = rows / 16;
+        const size_t row_bytes = RowBytes(plain, cols);
+        const auto w = Random(rows * cols, 7 * cols);
+        std::vector<uint8_t> q(rows * row_bytes), panel(rows * row_bytes + 3);
+        for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
+        uint8_t* pp = panel.data() + 3;  // misaligned
+        RepackPanels(plain, q.data(), pp, rows, cols);
+        std::vector<uint16_t> wbuf(rows * cols + 1);
+        uint16_t* wb = wbuf.data() + 1;  // misaligned
+        k->panels_to_bf16(panel_type, pp, cols, static_cast<int>(n_panels), wb);
+        std::vector<std::vector<float>> deq(rows, std::vector<float>(cols));
+        for (int64_t r = 0; r < rows; ++r) {
+          DequantizeMatrixRow(panel_type, pp, r, cols, deq[r].data());
+          for (int64_t c = 0; c < cols; ++c) {
+            const size_t at = (r / 16) * cols * 16 + (c / 32) * 512 + (c % 32) / 2 * 32 + (r % 16) * 2 + c % 2;
+            // Compared as values: a zero weight may come out as −0 or +0.
+            ASSERT_EQ(Bf16Value(wb[at]), Bf16Value(Bf16Round(deq[r][c]))) << k->name << " " << DTypeName(plain) << " r=" << r << " c=" << c;
+          }
+        }
+        for (int64_t tokens : {1, 16, 17, 33, 70}) {
+          const int64_t padded = (tokens + 31) / 32 * 32;
+          std::vector<uint16_t> acts(padded * cols, 0);
+          const auto x = Random(tokens * cols, 11 * tokens + cols);
+          for (int64_t t = 0; t < tokens; ++t)
+            k->acts_to_bf16(x.data() + t * cols, cols, acts.data() + t / 16 * 16 * cols, static_cast<int>(t % 16));
+          for (int64_t t = 0; t < tokens; ++t)
+            for (int64_t c = 0; c < cols; ++c)
+              ASSERT_EQ(acts[t / 16 * 16 * cols + c / 32 * 512 + t % 16 * 32 + c % 32], Bf16Round(x[t * cols + c]));
+          const int64_t y_stride = rows + 5;
+          std::vector<float> y((tokens + 1) * y_stride, -1.0f);
+          k->gemm_bf16(wb, static_cast<int>(n_panels), acts.data(), tokens, cols, y.data(), y_stride);
+          for (int64_t t = 0; t < tokens; ++t) {
+            for (int64_t r = 0; r < rows; ++r) {
+              double want = 0, mag = 0;
+              for (int64_t c = 0; c < cols; ++c) {
+                const double term = static_cast<double>(Bf16Value(Bf16Round(deq[r][c]))) *
+                                    Bf16Value(Bf16Round(x[t * cols + c]));
+                want += term;
+                mag += std::fabs(term);
+              }
+              ASSERT_NEAR(y[t * y_stride + r], want, 1e-6 * mag + 1e-30)
+                  << k->name << " " << DTypeName(plain) << " cols=" << cols << " tokens=" << tokens << " t=" << t;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f) << "wrote past the panels";
+          }
+          for (int64_t i = tokens * y_stride; i < (tokens + 1) * y_stride; ++i)
+            ASSERT_EQ(y[i], -1.0f) << "wrote past the tokens";
+        }
+      }
+    }
+  }
+  if (!ran) GTEST_SKIP() << "no kernel table with the bf16 tile route on this CPU";
+}
+
 double RelRmsError(DType type, const std::vector<float>& x) {
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<uint8_t> q(RowBytes(type, n));
