@@ -245,6 +245,8 @@ void ActsToBf16(const float* x, int64_t k, uint16_t* tile, int row) {
     }                                                                           \
   } while (0)
 
+inline void Prefetch(const uint16_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+
 // NT token tiles (x, tile_stride elements apart) × NP panels (w,
 // panel_stride elements apart) over nb blocks of 32 columns; both operands
 // are 1 KiB per block, so every tile load reads 16 consecutive lines.
@@ -256,6 +258,14 @@ void TileBlock(const uint16_t* x, int64_t tile_stride, const uint16_t* w, int64_
   if constexpr (NT == 2) _tile_zero(2);
   if constexpr (NT == 2 && NP == 2) _tile_zero(3);
   for (int64_t b = 0; b < nb; ++b) {
+    // The next block's lines, into L1 while this block multiplies (the
+    // tile loads otherwise wait on L2). One block past the end is harmless.
+    for (int i = 0; i < 16; ++i) {
+      Prefetch(w + (b + 1) * 512 + 32 * i);
+      Prefetch(x + (b + 1) * 512 + 32 * i);
+      if constexpr (NP == 2) Prefetch(w + panel_stride + (b + 1) * 512 + 32 * i);
+      if constexpr (NT == 2) Prefetch(x + tile_stride + (b + 1) * 512 + 32 * i);
+    }
     _tile_loadd(6, w + b * 512, 64);
     _tile_loadd(4, x + b * 512, 64);
     _tile_dpbf16ps(0, 4, 6);

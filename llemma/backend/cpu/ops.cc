@@ -63,7 +63,9 @@ void MatMulPanelsBf16(ThreadPool& pool, const Matrix& w, const float* x, int64_t
   });
   const int64_t n_panels = N / kPanelRows;
   const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
-  const int64_t group = std::clamp<int64_t>(static_cast<int64_t>(kPanelGroupBytes / (K * kPanelRows * 2)), 1, n_panels);
+  // An even number of panels: the tile kernel takes them in pairs.
+  const int64_t fit = static_cast<int64_t>(kPanelGroupBytes / (K * kPanelRows * 2)) / 2 * 2;
+  const int64_t group = std::clamp<int64_t>(fit, std::min<int64_t>(2, n_panels), n_panels);
   const int64_t n_groups = (n_panels + group - 1) / group;
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   std::vector<std::vector<uint16_t>> wbuf(static_cast<size_t>(pool.size()));
