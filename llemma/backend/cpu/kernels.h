@@ -87,12 +87,19 @@ struct Kernels {
   // columns 2i and 2i + 1 (512 bf16 per block), each the dequantized
   // element rounded to nearest even.
   void (*panels_to_bf16)(DType dtype, const void* panels, int64_t k, int n_panels, uint16_t* dst) = nullptr;
-  // y[t*y_stride + 16p + n] = Σ_c x(t, c) · w(p, n, c), summed in float,
-  // for t < n_tok and p < n_panels; w as panels_to_bf16 writes it, x in
-  // tiles of 16 tokens as acts_to_bf16 writes them, readable (zero rows
-  // after n_tok) up to n_tok rounded up to 32 tokens.
-  void (*gemm_bf16)(const uint16_t* w, int n_panels, const uint16_t* x, int64_t n_tok, int64_t k, float* y,
-                    int64_t y_stride) = nullptr;
+  // The same order for n_bands bands of 16 rows of an F16 or BF16 matrix
+  // (rows row_bytes apart, k columns) into hi; an F16 element e is split as
+  // hi + lo with hi = bf16(e) and lo = bf16(e − hi), lo going to `lo` in the
+  // same order (BF16 leaves lo alone). Returns whether any lo is nonzero.
+  bool (*rows_to_bf16)(DType dtype, const void* rows, size_t row_bytes, int64_t k, int n_bands, uint16_t* hi,
+                       uint16_t* lo) = nullptr;
+  // y[t*y_stride + 16p + n] = Σ_c x(t, c) · (w + w_lo)(p, n, c), summed in
+  // float, for t < n_tok and p < n_panels; w (and w_lo unless nullptr) as
+  // panels_to_bf16 writes them, x in tiles of 16 tokens as acts_to_bf16
+  // writes them, readable (zero rows after n_tok) up to n_tok rounded up to
+  // 32 tokens.
+  void (*gemm_bf16)(const uint16_t* w, const uint16_t* w_lo, int n_panels, const uint16_t* x, int64_t n_tok,
+                    int64_t k, float* y, int64_t y_stride) = nullptr;
   // Row `row` (< 16) of a bf16 activation tile from the k floats of x, each
   // rounded to nearest even: tile[b*512 + row*32 + j] = bf16(x[32b + j]).
   void (*acts_to_bf16)(const float* x, int64_t k, uint16_t* tile, int row) = nullptr;

@@ -245,14 +245,82 @@ void ActsToBf16(const float* x, int64_t k, uint16_t* tile, int row) {
     }                                                                           \
   } while (0)
 
+// In-register transpose of 16 × 16 dwords: out[i] lane n = r[n] lane i.
+inline void Transpose16(const __m512i* r, __m512i* out) {
+  __m512i t[16], u[16];
+  for (int k = 0; k < 8; ++k) {
+    t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+  }
+  // u[4c + m]: 128-bit lane L holds column 4L + c of rows 4m..4m+3.
+  for (int m = 0; m < 4; ++m) {
+    u[m] = _mm512_unpacklo_epi64(t[4 * m], t[4 * m + 2]);
+    u[4 + m] = _mm512_unpackhi_epi64(t[4 * m], t[4 * m + 2]);
+    u[8 + m] = _mm512_unpacklo_epi64(t[4 * m + 1], t[4 * m + 3]);
+    u[12 + m] = _mm512_unpackhi_epi64(t[4 * m + 1], t[4 * m + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512i* v = u + 4 * c;
+    const __m512i p0 = _mm512_shuffle_i32x4(v[0], v[1], 0x44), p1 = _mm512_shuffle_i32x4(v[0], v[1], 0xEE);
+    const __m512i p2 = _mm512_shuffle_i32x4(v[2], v[3], 0x44), p3 = _mm512_shuffle_i32x4(v[2], v[3], 0xEE);
+    out[c] = _mm512_shuffle_i32x4(p0, p2, 0x88);
+    out[4 + c] = _mm512_shuffle_i32x4(p0, p2, 0xDD);
+    out[8 + c] = _mm512_shuffle_i32x4(p1, p3, 0x88);
+    out[12 + c] = _mm512_shuffle_i32x4(p1, p3, 0xDD);
+  }
+}
+
+// 16-row bands of an F16 / BF16 matrix in tile order (as panels_to_bf16
+// writes). A row's 32 bf16 of a block are 16 column pairs, so the tile
+// block is their transpose. F16 values are split as hi + lo, both bf16
+// (exact for every f16 but subnormals below bf16's reach).
+bool RowsToBf16(DType dtype, const void* rows, size_t row_bytes, int64_t k, int n_bands, uint16_t* hi,
+                uint16_t* lo) {
+  const uint8_t* src = static_cast<const uint8_t*>(rows);
+  const int64_t nb = k / 32;
+  __m512i any_lo = _mm512_setzero_si512();
+  __m512i rh[16], rl[16], out[16];
+  for (int p = 0; p < n_bands; ++p) {
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int n = 0; n < 16; ++n) {
+        const uint8_t* row = src + (16 * p + n) * row_bytes + b * 64;
+        if (dtype == DType::kBF16) {
+          rh[n] = _mm512_loadu_si512(row);
+          continue;
+        }
+        const __m512 f0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)));
+        const __m512 f1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 32)));
+        const __m256i h0 = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(f0));
+        const __m256i h1 = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(f1));
+        rh[n] = _mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1);
+        const __m512 back0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h0), 16));
+        const __m512 back1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h1), 16));
+        const __m256i l0 = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(f0, back0)));
+        const __m256i l1 = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(f1, back1)));
+        rl[n] = _mm512_inserti64x4(_mm512_castsi256_si512(l0), l1, 1);
+        // ±0 both count as zero.
+        any_lo = _mm512_or_si512(any_lo, _mm512_and_si512(rl[n], _mm512_set1_epi16(0x7FFF)));
+      }
+      const size_t at = (static_cast<size_t>(p) * nb + b) * 512;
+      Transpose16(rh, out);
+      for (int i = 0; i < 16; ++i) _mm512_storeu_si512(hi + at + 32 * i, out[i]);
+      if (dtype == DType::kF16) {
+        Transpose16(rl, out);
+        for (int i = 0; i < 16; ++i) _mm512_storeu_si512(lo + at + 32 * i, out[i]);
+      }
+    }
+  }
+  return _mm512_test_epi64_mask(any_lo, any_lo) != 0;
+}
+
 inline void Prefetch(const uint16_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
 // NT token tiles (x, tile_stride elements apart) × NP panels (w,
 // panel_stride elements apart) over nb blocks of 32 columns; both operands
 // are 1 KiB per block, so every tile load reads 16 consecutive lines.
-template <int NT, int NP>
-void TileBlock(const uint16_t* x, int64_t tile_stride, const uint16_t* w, int64_t panel_stride, int64_t nb,
-               float* y, int64_t y_stride, int rows0, int rows1) {
+template <int NT, int NP, bool kLo>
+void TileBlock(const uint16_t* x, int64_t tile_stride, const uint16_t* w, const uint16_t* w_lo,
+               int64_t panel_stride, int64_t nb, float* y, int64_t y_stride, int rows0, int rows1) {
   _tile_zero(0);
   if constexpr (NP == 2) _tile_zero(1);
   if constexpr (NT == 2) _tile_zero(2);
@@ -265,6 +333,10 @@ void TileBlock(const uint16_t* x, int64_t tile_stride, const uint16_t* w, int64_
       Prefetch(x + (b + 1) * 512 + 32 * i);
       if constexpr (NP == 2) Prefetch(w + panel_stride + (b + 1) * 512 + 32 * i);
       if constexpr (NT == 2) Prefetch(x + tile_stride + (b + 1) * 512 + 32 * i);
+      if constexpr (kLo) {
+        Prefetch(w_lo + (b + 1) * 512 + 32 * i);
+        if constexpr (NP == 2) Prefetch(w_lo + panel_stride + (b + 1) * 512 + 32 * i);
+      }
     }
     _tile_loadd(6, w + b * 512, 64);
     _tile_loadd(4, x + b * 512, 64);
@@ -278,6 +350,18 @@ void TileBlock(const uint16_t* x, int64_t tile_stride, const uint16_t* w, int64_
       _tile_dpbf16ps(2, 5, 6);
       if constexpr (NP == 2) _tile_dpbf16ps(3, 5, 7);
     }
+    if constexpr (kLo) {
+      _tile_loadd(6, w_lo + b * 512, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      if constexpr (NP == 2) {
+        _tile_loadd(7, w_lo + panel_stride + b * 512, 64);
+        _tile_dpbf16ps(1, 4, 7);
+      }
+      if constexpr (NT == 2) {
+        _tile_dpbf16ps(2, 5, 6);
+        if constexpr (NP == 2) _tile_dpbf16ps(3, 5, 7);
+      }
+    }
   }
   LLEMMA_AMX_STORE(0, y, y_stride, rows0);
   if constexpr (NP == 2) LLEMMA_AMX_STORE(1, y + 16, y_stride, rows0);
@@ -287,8 +371,9 @@ void TileBlock(const uint16_t* x, int64_t tile_stride, const uint16_t* w, int64_
 
 #undef LLEMMA_AMX_STORE
 
-void GemmBf16(const uint16_t* w, int n_panels, const uint16_t* x, int64_t n_tok, int64_t k, float* y,
-              int64_t y_stride) {
+template <bool kLo>
+void GemmBf16Impl(const uint16_t* w, const uint16_t* w_lo, int n_panels, const uint16_t* x, int64_t n_tok,
+                  int64_t k, float* y, int64_t y_stride) {
   ConfigureBf16();
   const int64_t nb = k / 32, panel_stride = nb * 512;
   for (int64_t t = 0; t < n_tok; t += 32) {
@@ -296,18 +381,25 @@ void GemmBf16(const uint16_t* w, int n_panels, const uint16_t* x, int64_t n_tok,
     const int rows1 = static_cast<int>(std::clamp<int64_t>(n_tok - t - 16, 0, 16));
     const uint16_t* xt = x + t * k;  // tile t/16
     float* yt = y + t * y_stride;
-    int p = 0;
-    for (; p + 2 <= n_panels; p += 2) {
-      const uint16_t* wp = w + p * panel_stride;
-      if (rows1 > 0) TileBlock<2, 2>(xt, 16 * k, wp, panel_stride, nb, yt + 16 * p, y_stride, rows0, rows1);
-      else TileBlock<1, 2>(xt, 16 * k, wp, panel_stride, nb, yt + 16 * p, y_stride, rows0, 0);
-    }
-    if (p < n_panels) {
-      const uint16_t* wp = w + p * panel_stride;
-      if (rows1 > 0) TileBlock<2, 1>(xt, 16 * k, wp, panel_stride, nb, yt + 16 * p, y_stride, rows0, rows1);
-      else TileBlock<1, 1>(xt, 16 * k, wp, panel_stride, nb, yt + 16 * p, y_stride, rows0, 0);
+    for (int p = 0; p < n_panels; p += 2) {
+      const int64_t o = p * panel_stride;
+      const uint16_t* wl = kLo ? w_lo + o : nullptr;
+      float* yp = yt + 16 * p;
+      if (p + 2 <= n_panels) {
+        if (rows1 > 0) TileBlock<2, 2, kLo>(xt, 16 * k, w + o, wl, panel_stride, nb, yp, y_stride, rows0, rows1);
+        else TileBlock<1, 2, kLo>(xt, 16 * k, w + o, wl, panel_stride, nb, yp, y_stride, rows0, 0);
+      } else {
+        if (rows1 > 0) TileBlock<2, 1, kLo>(xt, 16 * k, w + o, wl, panel_stride, nb, yp, y_stride, rows0, rows1);
+        else TileBlock<1, 1, kLo>(xt, 16 * k, w + o, wl, panel_stride, nb, yp, y_stride, rows0, 0);
+      }
     }
   }
+}
+
+void GemmBf16(const uint16_t* w, const uint16_t* w_lo, int n_panels, const uint16_t* x, int64_t n_tok, int64_t k,
+              float* y, int64_t y_stride) {
+  if (w_lo != nullptr) return GemmBf16Impl<true>(w, w_lo, n_panels, x, n_tok, k, y, y_stride);
+  GemmBf16Impl<false>(w, nullptr, n_panels, x, n_tok, k, y, y_stride);
 }
 
 // CPUID says AMX-TILE and AMX-INT8, the OS saves the tile state (XCR0 bits
@@ -346,6 +438,7 @@ const Kernels* AmxKernels() {
       t.panels_to_bf16 = amx::PanelsToBf16;
       t.gemm_bf16 = amx::GemmBf16;
       t.acts_to_bf16 = amx::ActsToBf16;
+      t.rows_to_bf16 = amx::RowsToBf16;
     }
     return &t;
   }();

@@ -47,10 +47,19 @@ const char* KernelIsaName() { return ActiveKernels().name; }
 
 namespace {
 
-// Long prompts on AMX-BF16 (Q8_0P / Q4_0P): the activations are rounded to
-// bf16 once; threads take groups of panels that fill about half of a core's
-// L2 cache, expand each group to bf16 once, and run every token through it.
-void MatMulPanelsBf16(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
+// Long prompts on AMX-BF16 (Q8_0P / Q4_0P panels, F16 / BF16 rows): the
+// activations are rounded to bf16 once; threads take groups of 16-row
+// panels that fill about half of a core's L2 cache, expand each group to
+// bf16 once (F16 as two bf16 terms, the second skipped where it is zero),
+// and run every token through it.
+bool UsesBf16Tiles(const Matrix& w, int64_t n_tokens) {
+  const internal::Kernels& kern = ActiveKernels();
+  if (n_tokens < kBf16MinTokens || kern.gemm_bf16 == nullptr || w.rows % kPanelRows != 0 || w.cols % 32 != 0)
+    return false;
+  return w.dtype == DType::kQ8_0P || w.dtype == DType::kQ4_0P || w.dtype == DType::kF16 || w.dtype == DType::kBF16;
+}
+
+void MatMulBf16Tiles(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
   const internal::Kernels& kern = ActiveKernels();
   const int64_t K = w.cols, N = w.rows;
   const int64_t padded = (n_tokens + 31) / 32 * 32;
@@ -61,22 +70,28 @@ void MatMulPanelsBf16(ThreadPool& pool, const Matrix& w, const float* x, int64_t
   pool.ParallelFor(static_cast<size_t>(n_tokens), [&](size_t b, size_t e, int) {
     for (size_t t = b; t < e; ++t) kern.acts_to_bf16(x + t * K, K, xp + t / 16 * 16 * K, static_cast<int>(t % 16));
   });
+  const bool panels = IsPanel(w.dtype), split = w.dtype == DType::kF16;
   const int64_t n_panels = N / kPanelRows;
-  const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
+  const size_t band_bytes = RowBytes(w.dtype, K) * kPanelRows;
   // An even number of panels: the tile kernel takes them in pairs.
-  const int64_t fit = static_cast<int64_t>(kPanelGroupBytes / (K * kPanelRows * 2)) / 2 * 2;
+  const int64_t per_panel = K * kPanelRows * 2 * (split ? 2 : 1);
+  const int64_t fit = static_cast<int64_t>(kPanelGroupBytes / per_panel) / 2 * 2;
   const int64_t group = std::clamp<int64_t>(fit, std::min<int64_t>(2, n_panels), n_panels);
   const int64_t n_groups = (n_panels + group - 1) / group;
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   std::vector<std::vector<uint16_t>> wbuf(static_cast<size_t>(pool.size()));
   pool.ParallelFor(static_cast<size_t>(n_groups), [&](size_t gb, size_t ge, int tid) {
     std::vector<uint16_t>& buf = wbuf[static_cast<size_t>(tid)];
-    buf.resize(static_cast<size_t>(group * K * kPanelRows));
+    const size_t half = static_cast<size_t>(group * K * kPanelRows);
+    buf.resize(split ? 2 * half : half);
     for (size_t g = gb; g < ge; ++g) {
       const int64_t p0 = static_cast<int64_t>(g) * group;
       const int np = static_cast<int>(std::min(group, n_panels - p0));
-      kern.panels_to_bf16(w.dtype, base + p0 * panel_bytes, K, np, buf.data());
-      kern.gemm_bf16(buf.data(), np, xp, n_tokens, K, y + p0 * kPanelRows, N);
+      const uint8_t* src = base + p0 * band_bytes;
+      bool lo = false;
+      if (panels) kern.panels_to_bf16(w.dtype, src, K, np, buf.data());
+      else lo = kern.rows_to_bf16(w.dtype, src, RowBytes(w.dtype, K), K, np, buf.data(), buf.data() + half);
+      kern.gemm_bf16(buf.data(), lo ? buf.data() + half : nullptr, np, xp, n_tokens, K, y + p0 * kPanelRows, N);
     }
   });
 }
@@ -90,8 +105,7 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
   LLEMMA_CHECK(K % kQK == 0 && N % kPanelRows == 0) << w.rows << "x" << w.cols;
   const internal::Kernels& kern = ActiveKernels();
   const bool q4 = w.dtype == DType::kQ4_0P;
-  if (n_tokens >= kBf16MinTokens && w.dtype != DType::kQ4_KP && kern.gemm_bf16 != nullptr)
-    return MatMulPanelsBf16(pool, w, x, n_tokens, y);
+  if (UsesBf16Tiles(w, n_tokens)) return MatMulBf16Tiles(pool, w, x, n_tokens, y);
   LLEMMA_CHECK(w.dtype != DType::kQ4_KP || K % kQK_K == 0) << w.cols;
   auto gemm = w.dtype == DType::kQ4_KP ? kern.gemm_q4_kp : q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
   int64_t tile_n = internal::kActTile;
@@ -200,6 +214,7 @@ void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
 
 void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
   if (IsQuantized(w.dtype)) return MatMulQuantized(pool, w, x, n_tokens, y);
+  if (UsesBf16Tiles(w, n_tokens)) return MatMulBf16Tiles(pool, w, x, n_tokens, y);
   const int64_t K = w.cols, N = w.rows;
   const size_t row_bytes = RowBytes(w.dtype, K);
   const uint8_t* base = static_cast<const uint8_t*>(w.data);

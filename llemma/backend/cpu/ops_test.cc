@@ -70,6 +70,43 @@ TEST(MatMul, MatchesReferenceOverDtypesSizesTokensAndMisalignment) {
   }
 }
 
+// Prompts on 16-row-aligned F16 / BF16 matrices take the bf16 tile route
+// where the CPU has AMX-BF16: weights are exact there (F16 as two bf16
+// terms) and activations rounded to bf16, so against the reference given
+// the same rounded activations only the float summation order differs.
+// Also an F16 matrix whose values are all bf16 numbers (its second term is
+// zero and skipped).
+TEST(MatMul, FloatWeightPromptsMatchTheReferenceOnBf16RoundedActivations) {
+  ThreadPool pool(2);
+  for (DType dtype : {DType::kBF16, DType::kF16}) {
+    for (bool bf16_values : {false, true}) {
+      if (dtype == DType::kBF16 && bf16_values) continue;
+      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{48, 96}, {64, 4096}}) {
+        std::vector<float> f = RandomVector(rows * cols, rows + cols, 0.5f);
+        if (bf16_values) {
+          std::vector<uint16_t> b(f.size());
+          ConvertElements(DType::kF32, f.data(), DType::kBF16, b.data(), rows * cols);
+          ConvertElements(DType::kBF16, b.data(), DType::kF32, f.data(), rows * cols);
+        }
+        std::vector<uint16_t> stored(f.size());
+        ConvertElements(DType::kF32, f.data(), dtype, stored.data(), rows * cols);
+        const Matrix w{dtype, stored.data(), rows, cols};
+        for (int64_t tokens : {64, 70, 100}) {
+          std::vector<float> x = RandomVector(tokens * cols, tokens + 3);
+          std::vector<uint16_t> xb(x.size());
+          ConvertElements(DType::kF32, x.data(), DType::kBF16, xb.data(), tokens * cols);
+          ConvertElements(DType::kBF16, xb.data(), DType::kF32, x.data(), tokens * cols);
+          std::vector<float> got(tokens * rows), want(tokens * rows);
+          MatMul(pool, w, x.data(), tokens, got.data());
+          ref::MatMul(w, x.data(), tokens, want.data());
+          ASSERT_LT(MaxRelError(got, want), 2e-6) << DTypeName(dtype) << " " << rows << "x" << cols
+                                                  << " tokens=" << tokens << " bf16 values=" << bf16_values;
+        }
+      }
+    }
+  }
+}
+
 TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);

@@ -429,7 +429,7 @@ TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
               ASSERT_EQ(acts[t / 16 * 16 * cols + c / 32 * 512 + t % 16 * 32 + c % 32], Bf16Round(x[t * cols + c]));
           const int64_t y_stride = rows + 5;
           std::vector<float> y((tokens + 1) * y_stride, -1.0f);
-          k->gemm_bf16(wb, static_cast<int>(n_panels), acts.data(), tokens, cols, y.data(), y_stride);
+          k->gemm_bf16(wb, nullptr, static_cast<int>(n_panels), acts.data(), tokens, cols, y.data(), y_stride);
           for (int64_t t = 0; t < tokens; ++t) {
             for (int64_t r = 0; r < rows; ++r) {
               double want = 0, mag = 0;
