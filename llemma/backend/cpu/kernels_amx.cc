@@ -53,20 +53,15 @@ void Configure() {
   _tile_loadconfig(&c);
 }
 
-template <bool kQ4>
-inline const uint8_t* Weights(const uint8_t* blk, uint8_t* buf) {
-  if constexpr (!kQ4) {
-    return blk + 32;
-  } else {
-    // Byte vector p of a Q4_0P block: low nibbles are column group 2p, high
-    // nibbles group 2p+1 (4 columns × 16 rows each).
-    const __m512i mask = _mm512_set1_epi8(0x0F);
-    for (int p = 0; p < 4; ++p) {
-      const __m512i v = _mm512_loadu_si512(blk + 32 + 64 * p);
-      _mm512_store_si512(buf + 128 * p, _mm512_and_si512(v, mask));
-      _mm512_store_si512(buf + 128 * p + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask));
-    }
-    return buf;
+// Byte vector p of a Q4_0P block: low nibbles are column group 2p, high
+// nibbles group 2p+1 (4 columns × 16 rows each); unpacked into the Q8_0P
+// order the tile multiply reads.
+inline void UnpackQ4(const uint8_t* blk, uint8_t* buf) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  for (int p = 0; p < 4; ++p) {
+    const __m512i v = _mm512_loadu_si512(blk + 32 + 64 * p);
+    _mm512_store_si512(buf + 128 * p, _mm512_and_si512(v, mask));
+    _mm512_store_si512(buf + 128 * p + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask));
   }
 }
 
@@ -92,30 +87,41 @@ void Panel(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int6
   constexpr size_t kBlockBytes = kQ4 ? 288 : 544;
   constexpr size_t kActBytes = kActBlockBytes * N;
   alignas(64) int32_t c[2][16 * N];
-  alignas(64) uint8_t wbuf[2][512];
+  // Q4_0P blocks are unpacked kAhead blocks before their tile load: a tile
+  // load of bytes just written by vector stores waits for them to reach the
+  // cache, which stalls the tile unit when done right before.
+  constexpr int64_t kAhead = 4, kRing = 8;
+  alignas(64) uint8_t wbuf[kQ4 ? kRing : 1][512];
   __m512 f[N];
   for (int t = 0; t < N; ++t) f[t] = _mm512_setzero_ps();
   auto blk = [&](int64_t b) { return panel + b * kBlockBytes; };
   auto act = [&](int64_t b) { return acts + b * kActBytes; };
+  auto weights = [&](int64_t b) -> const uint8_t* { return kQ4 ? wbuf[b % kRing] : blk(b) + 32; };
+  auto unpack = [&](int64_t b) {
+    if constexpr (kQ4)
+      if (b < nb) UnpackQ4(blk(b), wbuf[b % kRing]);
+  };
   auto fetch = [&](int64_t b) {
     if (prefetch != nullptr)
       for (size_t o = 0; o < kBlockBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(prefetch + b * kBlockBytes + o), _MM_HINT_T0);
   };
+  for (int64_t b = 0; b < kAhead; ++b) unpack(b);
   // Tile numbers are immediates, hence the two spelled-out sets.
-#define LLEMMA_AMX_ISSUE(C, A, B, b, slot)                   \
-  do {                                                       \
-    _tile_zero(C);                                           \
-    _tile_loadd(A, act(b), 32);                              \
-    _tile_loadd(B, Weights<kQ4>(blk(b), wbuf[slot]), 64);    \
-    _tile_dpbsud(C, A, B);                                   \
+#define LLEMMA_AMX_ISSUE(C, A, B, b)          \
+  do {                                        \
+    _tile_zero(C);                            \
+    _tile_loadd(A, act(b), 32);               \
+    _tile_loadd(B, weights(b), 64);           \
+    _tile_dpbsud(C, A, B);                    \
+    unpack((b) + kAhead);                     \
   } while (0)
-  LLEMMA_AMX_ISSUE(0, 2, 4, 0, 0);
+  LLEMMA_AMX_ISSUE(0, 2, 4, 0);
   for (int64_t b = 0; b < nb; b += 2) {
     fetch(b);
-    if (b + 1 < nb) LLEMMA_AMX_ISSUE(1, 3, 5, b + 1, 1);
+    if (b + 1 < nb) LLEMMA_AMX_ISSUE(1, 3, 5, b + 1);
     _tile_stored(0, c[0], 64);
     Fold<N>(c[0], act(b), blk(b), f);
-    if (b + 2 < nb) LLEMMA_AMX_ISSUE(0, 2, 4, b + 2, 0);
+    if (b + 2 < nb) LLEMMA_AMX_ISSUE(0, 2, 4, b + 2);
     if (b + 1 < nb) {
       fetch(b + 1);
       _tile_stored(1, c[1], 64);
