@@ -5,7 +5,8 @@
 //
 // For each kernel set the CPU supports (generic, avx2, avx512) and each panel
 // type (Q8_0, Q4_0, Q4_K): a prefill-shaped run (6-token tiles, weights in
-// cache) and a decode-shaped run (1 token, weights streamed from memory).
+// cache) and a decode-shaped run (1 token, weights streamed from memory); with
+// AMX, the tile unit's 16-token GEMM with weights in cache and in memory.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -98,6 +99,7 @@ void Run(const internal::Kernels& k, const Case& c, int64_t K, int64_t N, int to
   std::vector<uint8_t> tile(internal::ActTileBytes(K, tokens));
   for (int t = 0; t < tokens; ++t) k.quantize_acts(x.data() + t * K, K, c.plain == DType::kQ8_0 ? 128 : 8, tile.data(), tokens, t);
   auto gemm = c.panel == DType::kQ4_KP ? k.gemm_q4_kp : c.panel == DType::kQ4_0P ? k.gemm_q4_0p : k.gemm_q8_0p;
+  if (tokens > internal::kActTile) gemm = c.panel == DType::kQ4_0P ? k.gemm_q4_0p_16 : k.gemm_q8_0p_16;
   std::vector<float> y(static_cast<size_t>(tokens * N));
   const size_t pair = 2 * panel_row * 16;
   double best = 1e30;
@@ -146,6 +148,7 @@ int main(int argc, char** argv) {
     tables.push_back(internal::Avx512Kernels());
     peak_vnni = PeakVnni();
   }
+  if (internal::AmxKernels() != nullptr) tables.push_back(internal::AmxKernels());
 #endif
   std::printf("int8 probe, 1 thread: vpdpbusd %.1f G MAC/s, vpmaddubsw+vpmaddwd %.1f G MAC/s\n", peak_vnni / 1e9,
               peak_avx2 / 1e9);
@@ -164,6 +167,15 @@ int main(int argc, char** argv) {
   for (const internal::Kernels* k : tables) {
     const double peak = std::string(k->name) == "avx512" ? peak_vnni : std::string(k->name) == "avx2" ? peak_avx2 : 0;
     for (const Case& c : cases) {
+      if (std::string(k->name) == "amx") {
+        // the tile unit: 16-token tiles as prefill and batched decoding run
+        // them (its other entries are the avx512 ones), weights in cache and
+        // streamed from memory
+        if (c.panel == DType::kQ4_KP) continue;
+        Run(*k, c, K, N_cache, internal::kWideActTile, peak_override);
+        Run(*k, c, K, N_mem, internal::kWideActTile, peak_override);
+        continue;
+      }
       Run(*k, c, K, N_cache, internal::kActTile, peak);
       Run(*k, c, K, std::string(k->name) == "generic" ? N_cache : N_mem, 1, peak);
     }

@@ -81,8 +81,8 @@ struct Kernels {
   void (*gemm_q4_0p_16)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                         int64_t y_stride, bool prefetch_next) = nullptr;
   // Prefill on AMX-BF16 tiles; nullptr where the CPU has none.
-  // panels_to_bf16 expands n_panels consecutive Q8_0P / Q4_0P panels (k
-  // columns) to bf16 in the tile unit's order: per panel, per 32-column
+  // panels_to_bf16 expands n_panels consecutive Q8_0P / Q4_0P / Q4_KP panels
+  // (k columns, a multiple of 256 for Q4_KP) to bf16 in the tile unit's order: per panel, per 32-column
   // block, 16 rows of 16 pairs, row i holding for weight row n the values of
   // columns 2i and 2i + 1 (512 bf16 per block), each the dequantized
   // element rounded to nearest even.

@@ -19,6 +19,7 @@
 // accumulates whole rows in float without a per-block fold; activations are
 // rounded to bf16, which keeps more of their precision than 8-bit blocks.
 #include "llemma/backend/cpu/kernels.h"
+#include "llemma/backend/cpu/quants.h"
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -56,26 +57,31 @@ void Configure() {
 // Byte vector p of a Q4_0P block: low nibbles are column group 2p, high
 // nibbles group 2p+1 (4 columns × 16 rows each); unpacked into the Q8_0P
 // order the tile multiply reads.
+// The values are stored signed (nibble − 8), so the tile multiply needs no
+// offset correction afterwards.
 inline void UnpackQ4(const uint8_t* blk, uint8_t* buf) {
-  const __m512i mask = _mm512_set1_epi8(0x0F);
+  const __m512i mask = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
   for (int p = 0; p < 4; ++p) {
     const __m512i v = _mm512_loadu_si512(blk + 32 + 64 * p);
-    _mm512_store_si512(buf + 128 * p, _mm512_and_si512(v, mask));
-    _mm512_store_si512(buf + 128 * p + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask));
+    _mm512_store_si512(buf + 128 * p, _mm512_sub_epi8(_mm512_and_si512(v, mask), eight));
+    _mm512_store_si512(buf + 128 * p + 64, _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), mask), eight));
   }
 }
 
-template <int N>
+// kOffset: add the activation block's offset term (Q8_0P's +128 weights).
+template <int N, bool kOffset>
 inline void Fold(const int32_t* c, const uint8_t* act_blk, const uint8_t* w_blk, __m512* f) {
   const float* dx = reinterpret_cast<const float*>(act_blk + 32 * N);
   const int32_t* off = reinterpret_cast<const int32_t*>(act_blk + 36 * N);
   const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_blk)));
+#pragma GCC unroll 16
   for (int t = 0; t < N; ++t) {
     int32_t o;
     float d;
     std::memcpy(&o, off + t, 4);
     std::memcpy(&d, dx + t, 4);
-    const __m512i acc = _mm512_add_epi32(_mm512_load_si512(c + 16 * t), _mm512_set1_epi32(o));
+    __m512i acc = _mm512_load_si512(c + 16 * t);
+    if constexpr (kOffset) acc = _mm512_add_epi32(acc, _mm512_set1_epi32(o));
     f[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(d)), dw, f[t]);
   }
 }
@@ -93,6 +99,7 @@ void Panel(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int6
   constexpr int64_t kAhead = 4, kRing = 8;
   alignas(64) uint8_t wbuf[kQ4 ? kRing : 1][512];
   __m512 f[N];
+#pragma GCC unroll 16
   for (int t = 0; t < N; ++t) f[t] = _mm512_setzero_ps();
   auto blk = [&](int64_t b) { return panel + b * kBlockBytes; };
   auto act = [&](int64_t b) { return acts + b * kActBytes; };
@@ -112,23 +119,29 @@ void Panel(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int6
     _tile_zero(C);                            \
     _tile_loadd(A, act(b), 32);               \
     _tile_loadd(B, weights(b), 64);           \
-    _tile_dpbsud(C, A, B);                    \
+    if constexpr (kQ4) _tile_dpbssd(C, A, B); \
+    else _tile_dpbsud(C, A, B);               \
     unpack((b) + kAhead);                     \
   } while (0)
+  // A block's sums are folded one block after their tile store: vector loads
+  // of bytes a tile store has just written wait for it to complete.
+#define LLEMMA_AMX_STEP(C, A, B, b)                              \
+  do {                                                           \
+    _tile_stored(C, c[(b) & 1], 64);                             \
+    if ((b) + 2 < nb) LLEMMA_AMX_ISSUE(C, A, B, (b) + 2);        \
+    if ((b) > 0) Fold<N, !kQ4>(c[((b) - 1) & 1], act((b) - 1), blk((b) - 1), f); \
+    fetch(b);                                                    \
+  } while (0)
   LLEMMA_AMX_ISSUE(0, 2, 4, 0);
+  if (nb > 1) LLEMMA_AMX_ISSUE(1, 3, 5, 1);
   for (int64_t b = 0; b < nb; b += 2) {
-    fetch(b);
-    if (b + 1 < nb) LLEMMA_AMX_ISSUE(1, 3, 5, b + 1);
-    _tile_stored(0, c[0], 64);
-    Fold<N>(c[0], act(b), blk(b), f);
-    if (b + 2 < nb) LLEMMA_AMX_ISSUE(0, 2, 4, b + 2);
-    if (b + 1 < nb) {
-      fetch(b + 1);
-      _tile_stored(1, c[1], 64);
-      Fold<N>(c[1], act(b + 1), blk(b + 1), f);
-    }
+    LLEMMA_AMX_STEP(0, 2, 4, b);
+    if (b + 1 < nb) LLEMMA_AMX_STEP(1, 3, 5, b + 1);
   }
+  Fold<N, !kQ4>(c[(nb - 1) & 1], act(nb - 1), blk(nb - 1), f);
+#undef LLEMMA_AMX_STEP
 #undef LLEMMA_AMX_ISSUE
+#pragma GCC unroll 16
   for (int t = 0; t < N; ++t) _mm512_storeu_ps(y + t * y_stride, f[t]);
 }
 
@@ -190,43 +203,75 @@ inline __m512i PackPairs(__m512 lo, __m512 hi) {
 }
 
 // One block (16 rows × 32 columns): u holds 8 vectors of 16 dwords, vector s
-// giving row n's columns 4s..4s+3 as unsigned bytes; element = u·a[n] − b[n].
+// giving row n's columns 4s..4s+3 as unsigned bytes; element = u·a[n] − b[n]
+// (kFused: rounded once, as Q4_0/Q8_0's exact (q − offset)·d; otherwise the
+// product rounded before the subtraction, as Q4_K's reference computes it).
 // dst: 16 rows of 64 bytes, row i = for each n, columns 2i and 2i+1.
+template <bool kFused>
 inline void ExpandBlock(const __m512i* u, __m512 a, __m512 b, uint16_t* dst) {
   const __m512i byte = _mm512_set1_epi32(0xFF);
   for (int s = 0; s < 8; ++s) {
     __m512 f[4];
     for (int j = 0; j < 4; ++j) {
       const __m512i q = _mm512_and_si512(_mm512_srli_epi32(u[s], 8 * j), byte);
-      f[j] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), a, b);
+      f[j] = kFused ? _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), a, b)
+                    : _mm512_sub_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(q), a), b);
     }
     _mm512_storeu_si512(dst + 64 * s, PackPairs(f[0], f[1]));
     _mm512_storeu_si512(dst + 64 * s + 32, PackPairs(f[2], f[3]));
   }
 }
 
+// The 4 × 64 bytes of Q4_0P-ordered nibbles at q as ExpandBlock's 8 vectors.
+inline void Nibbles(const uint8_t* q, __m512i* u) {
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
+  for (int p = 0; p < 4; ++p) {
+    const __m512i v = _mm512_loadu_si512(q + 64 * p);
+    u[2 * p] = _mm512_and_si512(v, nibble);
+    u[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+  }
+}
+
+inline __m512 HalfVector(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+inline __m512 ByteVector(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
 void PanelsToBf16(DType dtype, const void* panels, int64_t k, int n_panels, uint16_t* dst) {
+  const uint8_t* src = static_cast<const uint8_t*>(panels);
+  __m512i u[8];
+  if (dtype == DType::kQ4_KP) {
+    // Per super-block: d and dmin of the 16 rows, then 8 sub-blocks of 16
+    // scales, 16 mins and Q4_0P-ordered nibbles; element = (d·scale)·q − dmin·min.
+    for (int64_t i = 0; i < k / 256 * n_panels; ++i) {
+      const uint8_t* sb = src + i * kQ4KPanelSuperBytes;
+      const __m512 d = HalfVector(sb), dmin = HalfVector(sb + 32);
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* sub = sb + 64 + 288 * j;
+        Nibbles(sub + 32, u);
+        ExpandBlock<false>(u, _mm512_mul_ps(d, ByteVector(sub)), _mm512_mul_ps(dmin, ByteVector(sub + 16)),
+                           dst + (i * 8 + j) * 512);
+      }
+    }
+    return;
+  }
   const bool q4 = dtype == DType::kQ4_0P;
   const size_t block_bytes = q4 ? 288 : 544;
   const float offset = q4 ? 8.0f : 128.0f;
   const int64_t nb = k / 32;
-  const uint8_t* src = static_cast<const uint8_t*>(panels);
-  const __m512i nibble = _mm512_set1_epi8(0x0F);
-  __m512i u[8];
   for (int64_t i = 0; i < nb * n_panels; ++i) {
     const uint8_t* blk = src + i * block_bytes;
-    const __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+    const __m512 a = HalfVector(blk);
     const __m512 b = _mm512_mul_ps(a, _mm512_set1_ps(offset));
-    for (int p = 0; p < (q4 ? 4 : 8); ++p) {
-      const __m512i v = _mm512_loadu_si512(blk + 32 + 64 * p);
-      if (q4) {
-        u[2 * p] = _mm512_and_si512(v, nibble);
-        u[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
-      } else {
-        u[p] = v;
-      }
+    if (q4) {
+      Nibbles(blk + 32, u);
+    } else {
+      for (int p = 0; p < 8; ++p) u[p] = _mm512_loadu_si512(blk + 32 + 64 * p);
     }
-    ExpandBlock(u, a, b, dst + i * 512);
+    ExpandBlock<true>(u, a, b, dst + i * 512);
   }
 }
 

@@ -56,6 +56,7 @@ bool UsesBf16Tiles(const Matrix& w, int64_t n_tokens) {
   const internal::Kernels& kern = ActiveKernels();
   if (n_tokens < kBf16MinTokens || kern.gemm_bf16 == nullptr || w.rows % kPanelRows != 0 || w.cols % 32 != 0)
     return false;
+  if (w.dtype == DType::kQ4_KP) return w.cols % kQK_K == 0;
   return w.dtype == DType::kQ8_0P || w.dtype == DType::kQ4_0P || w.dtype == DType::kF16 || w.dtype == DType::kBF16;
 }
 

@@ -110,21 +110,23 @@ TEST(MatMul, FloatWeightPromptsMatchTheReferenceOnBf16RoundedActivations) {
 TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);
-    for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_0P, DType::kQ8_0P}) {
+    for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_0P, DType::kQ8_0P, DType::kQ4_KP}) {
       const bool panel = IsPanel(dtype);
-      const DType plain = dtype == DType::kQ4_0P ? DType::kQ4_0 : dtype == DType::kQ8_0P ? DType::kQ8_0 : dtype;
+      const DType plain = dtype == DType::kQ4_0P   ? DType::kQ4_0
+                          : dtype == DType::kQ8_0P ? DType::kQ8_0
+                          : dtype == DType::kQ4_KP ? DType::kQ4_K
+                                                   : dtype;
       const std::vector<std::pair<int64_t, int64_t>> shapes =
           panel ? std::vector<std::pair<int64_t, int64_t>>{{16, 32}, {48, 128}, {128, 256}}
                 : std::vector<std::pair<int64_t, int64_t>>{{1, 128}, {37, 128}, {100, 256}};
-      for (auto [rows, cols] : shapes) {
+      for (auto [rows, k] : shapes) {
+        const int64_t cols = plain == DType::kQ4_K ? k * 2 + 256 - (k * 2) % 256 : k;  // whole super-blocks
         const auto wf = RandomVector(rows * cols, rows + cols, 0.5f);
-        std::vector<uint8_t> wq(RowBytes(dtype, cols) * rows);
+        std::vector<uint8_t> rows_plain(RowBytes(plain, cols) * rows), wq(RowBytes(dtype, cols) * rows);
         for (int64_t r = 0; r < rows; ++r)
-          QuantizeRow(plain, wf.data() + r * cols, wq.data() + r * RowBytes(dtype, cols), cols);
-        if (panel) {
-          const std::vector<uint8_t> rows_plain = wq;
-          RepackPanels(plain, rows_plain.data(), wq.data(), rows, cols);
-        }
+          QuantizeRow(plain, wf.data() + r * cols, rows_plain.data() + r * RowBytes(plain, cols), cols);
+        if (panel) RepackPanels(plain, rows_plain.data(), wq.data(), rows, cols);
+        else wq = rows_plain;
         const Matrix w{dtype, wq.data(), rows, cols};
         // 70 tokens: a prompt, which takes the bf16 tile route where the CPU has one.
         for (int64_t tokens : {1, 3, 17, 70}) {
@@ -133,7 +135,7 @@ TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
           MatMul(pool, w, x.data(), tokens, got.data());
           ref::MatMul(w, x.data(), tokens, want.data());
           // The fast paths also round the activations (to 8 bits or bf16).
-          EXPECT_LT(MaxRelError(got, want), 4e-2) << DTypeName(dtype) << " " << rows << "x" << cols;
+          EXPECT_LT(MaxRelError(got, want), 4e-2) << DTypeName(dtype) << " " << rows << "x" << cols << " tokens=" << tokens;
         }
       }
     }

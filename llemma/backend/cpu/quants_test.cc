@@ -396,13 +396,14 @@ TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
   for (const internal::Kernels* k : Tables()) {
     if (k->gemm_bf16 == nullptr) continue;
     ran = true;
-    for (DType plain : {DType::kQ4_0, DType::kQ8_0}) {
-      const DType panel_type = plain == DType::kQ4_0 ? DType::kQ4_0P : DType::kQ8_0P;
-      for (int64_t cols : {32, 96, 4096}) {
+    for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K}) {
+      const DType panel_type = plain == DType::kQ4_0 ? DType::kQ4_0P : plain == DType::kQ8_0 ? DType::kQ8_0P : DType::kQ4_KP;
+      for (int64_t cols : {32, 96, 256, 4096}) {
+        if (plain == DType::kQ4_K && cols % 256 != 0) continue;
         const int64_t rows = 48, n_panels = rows / 16;
         const size_t row_bytes = RowBytes(plain, cols);
         const auto w = Random(rows * cols, 7 * cols);
-        std::vector<uint8_t> q(rows * row_bytes), panel(rows * row_bytes + 3);
+        std::vector<uint8_t> q(rows * row_bytes), panel(rows * RowBytes(panel_type, cols) + 3);
         for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
         uint8_t* pp = panel.data() + 3;  // misaligned
         RepackPanels(plain, q.data(), pp, rows, cols);
