@@ -41,9 +41,18 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
+// The configuration this thread's tile unit holds (LDTILECFG costs about as
+// much as a few blocks of work, and the kernels are called per panel pair):
+// 1..16 the int8 layout for that many tokens, kBf16Config the bf16 one. The
+// kernel keeps tile state across context switches.
+constexpr int kBf16Config = 100;
+thread_local int tls_config = 0;
+
 // Tiles: 0, 1 int32 results; 2, 3 activations; 4, 5 weights.
 template <int N>
 void Configure() {
+  if (tls_config == N) return;
+  tls_config = N;
   TileConfig c;
   for (int t : {0, 1}) c.rows[t] = N, c.colsb[t] = 64;
   for (int t : {2, 3}) c.rows[t] = N, c.colsb[t] = 32;
@@ -110,7 +119,7 @@ void Panel(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int6
   };
   auto fetch = [&](int64_t b) {
     if (prefetch != nullptr)
-      for (size_t o = 0; o < kBlockBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(prefetch + b * kBlockBytes + o), _MM_HINT_T0);
+      for (size_t o = 0; o < kBlockBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(prefetch + b * kBlockBytes + o), _MM_HINT_T1);
   };
   for (int64_t b = 0; b < kAhead; ++b) unpack(b);
   // Tile numbers are immediates, hence the two spelled-out sets.
@@ -188,6 +197,8 @@ void GemmQ4_0PAmx(const void* panel, const uint8_t* acts, int64_t k, int n, int 
 // Tiles 0..3 float results (token tile i, panel j at 2i + j), 4 and 5 token
 // tiles of activations, 6 and 7 weight panels; all 16 rows × 64 bytes.
 void ConfigureBf16() {
+  if (tls_config == kBf16Config) return;
+  tls_config = kBf16Config;
   TileConfig c;
   for (int t = 0; t < 8; ++t) c.rows[t] = 16, c.colsb[t] = 64;
   __asm__ volatile("" : : "r"(&c) : "memory");
