@@ -99,7 +99,9 @@ TEST(MatMul, FloatWeightPromptsMatchTheReferenceOnBf16RoundedActivations) {
           std::vector<float> got(tokens * rows), want(tokens * rows);
           MatMul(pool, w, x.data(), tokens, got.data());
           ref::MatMul(w, x.data(), tokens, want.data());
-          ASSERT_LT(MaxRelError(got, want), 2e-6) << DTypeName(dtype) << " " << rows << "x" << cols
+          // Float sums of 4096 terms in another order differ by a few 1e-6
+          // of the largest output; a weight rounded to bf16 would show ~1e-3.
+          ASSERT_LT(MaxRelError(got, want), 1e-5) << DTypeName(dtype) << " " << rows << "x" << cols
                                                   << " tokens=" << tokens << " bf16 values=" << bf16_values;
         }
       }
