@@ -201,8 +201,7 @@ void Context::OutputAndFeedForward(const LayerWeights& w, int64_t m) {
   cpu::MatMul(pool_, w.wo, att_.as<float>(), m, xb2);
   cpu::AddTo(pool_, x, xb2, m * D);
   cpu::RmsNorm(pool_, x, w.ffn_norm, m, D, c.rms_norm_eps, xb);
-  cpu::MatMul(pool_, w.w_gate, xb, m, hb);
-  cpu::MatMul(pool_, w.w_up, xb, m, hb2);
+  cpu::MatMulShared(pool_, {&w.w_gate, &w.w_up}, xb, m, {hb, hb2});
   cpu::SiluMul(pool_, hb, hb2, m * c.n_ff);
   cpu::MatMul(pool_, w.w_down, hb, m, xb2);
   cpu::AddTo(pool_, x, xb2, m * D);
@@ -237,9 +236,7 @@ void Context::ForwardChunk(int seq, const int32_t* tokens, int64_t m, bool all_l
 
     // Attention block.
     cpu::RmsNorm(pool_, x, w.attn_norm, m, D, c.rms_norm_eps, xb);
-    cpu::MatMul(pool_, w.wq, xb, m, q);
-    cpu::MatMul(pool_, w.wk, xb, m, k);
-    cpu::MatMul(pool_, w.wv, xb, m, v);
+    cpu::MatMulShared(pool_, {&w.wq, &w.wk, &w.wv}, xb, m, {q, k, v});
     cpu::RopeRotateHalf(q, m, c.n_head, hd, cos, sin);
     cpu::RopeRotateHalf(k, m, c.n_head_kv, hd, cos, sin);
     for (int64_t t = 0; t < m; ++t) {
@@ -352,9 +349,7 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& w = model_.layer(l);
     cpu::RmsNorm(pool_, x, w.attn_norm, m, D, c.rms_norm_eps, xb);
-    cpu::MatMul(pool_, w.wq, xb, m, q);
-    cpu::MatMul(pool_, w.wk, xb, m, k);
-    cpu::MatMul(pool_, w.wv, xb, m, v);
+    cpu::MatMulShared(pool_, {&w.wq, &w.wk, &w.wv}, xb, m, {q, k, v});
     for (int64_t t = 0; t < m; ++t) {
       const float* cs = rope_cos_.data() + pos[t] * half;
       const float* sn = rope_sin_.data() + pos[t] * half;

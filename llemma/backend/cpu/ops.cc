@@ -97,20 +97,25 @@ void MatMulBf16Tiles(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
   });
 }
 
-// Panel weights (Q4_0P / Q8_0P): activations are quantized once per call
-// into tiles of up to 6 tokens (16 where the CPU has AMX tiles and there are
-// more than 6 tokens), then threads take pairs of panels (32 rows) and run
-// every tile through them while they sit in cache.
-void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
-  const int64_t K = w.cols, N = w.rows;
-  LLEMMA_CHECK(K % kQK == 0 && N % kPanelRows == 0) << w.rows << "x" << w.cols;
+// Panel weights (Q4_0P / Q8_0P / Q4_KP) of n_w matrices with one type and
+// one input width: activations are quantized once per call into tiles of up
+// to 6 tokens (16 where the CPU has AMX tiles and there are more than 6
+// tokens), then threads take pairs of panels (32 rows) of any of the
+// matrices and run every tile through them while they sit in cache.
+void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, const float* x, int64_t n_tokens,
+                        float* const* ys) {
+  const Matrix& w0 = *ws[0];
+  const int64_t K = w0.cols;
+  for (int m = 0; m < n_w; ++m) {
+    LLEMMA_CHECK(ws[m]->dtype == w0.dtype && ws[m]->cols == K) << ws[m]->rows << "x" << ws[m]->cols;
+    LLEMMA_CHECK(K % kQK == 0 && ws[m]->rows % kPanelRows == 0) << ws[m]->rows << "x" << ws[m]->cols;
+  }
   const internal::Kernels& kern = ActiveKernels();
-  const bool q4 = w.dtype == DType::kQ4_0P;
-  if (UsesBf16Tiles(w, n_tokens)) return MatMulBf16Tiles(pool, w, x, n_tokens, y);
-  LLEMMA_CHECK(w.dtype != DType::kQ4_KP || K % kQK_K == 0) << w.cols;
-  auto gemm = w.dtype == DType::kQ4_KP ? kern.gemm_q4_kp : q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
+  const bool q4 = w0.dtype == DType::kQ4_0P;
+  LLEMMA_CHECK(w0.dtype != DType::kQ4_KP || K % kQK_K == 0) << w0.cols;
+  auto gemm = w0.dtype == DType::kQ4_KP ? kern.gemm_q4_kp : q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
   int64_t tile_n = internal::kActTile;
-  if (n_tokens > internal::kActTile && w.dtype != DType::kQ4_KP && kern.gemm_q8_0p_16 != nullptr) {
+  if (n_tokens > internal::kActTile && w0.dtype != DType::kQ4_KP && kern.gemm_q8_0p_16 != nullptr) {
     gemm = q4 ? kern.gemm_q4_0p_16 : kern.gemm_q8_0p_16;
     tile_n = internal::kWideActTile;
   }
@@ -127,34 +132,50 @@ void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_t
       kern.quantize_acts(x + t * K, K, offset, ap + tile * full_tile_bytes, tile_size(tile), static_cast<int>(t % tile_n));
     }
   });
-  const size_t panel_bytes = RowBytes(w.dtype, K) * kPanelRows;
-  const uint8_t* base = static_cast<const uint8_t*>(w.data);
-  // Work units of two panels: the kernel feeds each activation broadcast to both.
+  const size_t panel_bytes = RowBytes(w0.dtype, K) * kPanelRows;
+  // Work units of two panels: the kernel feeds each activation broadcast to
+  // both. Units are numbered across the matrices, one after another.
+  int64_t first_unit[4] = {}, n_units = 0;
+  LLEMMA_CHECK(n_w >= 1 && n_w <= 3) << n_w;
+  for (int m = 0; m < n_w; ++m) {
+    first_unit[m] = n_units;
+    n_units += (ws[m]->rows / kPanelRows + 1) / 2;
+  }
+  first_unit[n_w] = n_units;
+  auto run_unit = [&](int64_t u, int64_t tile) {
+    int m = 0;
+    while (u >= first_unit[m + 1]) ++m;
+    const Matrix& w = *ws[m];
+    const int64_t N = w.rows, n_panels = N / kPanelRows, p = 2 * (u - first_unit[m]);
+    const int np = static_cast<int>(std::min<int64_t>(2, n_panels - p));
+    // The first tile also prefetches the next unit of the same matrix, so
+    // its weights stream in while this one computes.
+    const bool next_exists = p + 2 * np <= n_panels;
+    gemm(static_cast<const uint8_t*>(w.data) + p * panel_bytes, ap + tile * full_tile_bytes, K, tile_size(tile), np,
+         ys[m] + tile * tile_n * N + p * kPanelRows, N, next_exists && tile == 0);
+  };
   // A thread's run of units is taken in groups whose weights fill about half
   // of a core's L2 cache; each group meets every activation tile before the
   // next group starts, so weights come from memory once and the activations
   // (megabytes for a long prompt) once per group rather than once per unit.
-  const int64_t n_panels = N / kPanelRows, n_units = (n_panels + 1) / 2;
   const int64_t group = std::max<int64_t>(1, static_cast<int64_t>(kPanelGroupBytes / (2 * panel_bytes)));
   pool.ParallelFor(
       static_cast<size_t>(n_units),
       [&](size_t ub, size_t ue, int) {
         for (int64_t g0 = static_cast<int64_t>(ub); g0 < static_cast<int64_t>(ue); g0 += group) {
           const int64_t g1 = std::min(static_cast<int64_t>(ue), g0 + group);
-          for (int64_t i = 0; i < n_tiles; ++i) {
-            for (int64_t u = g0; u < g1; ++u) {
-              const int64_t p = 2 * u;
-              const int np = static_cast<int>(std::min<int64_t>(2, n_panels - p));
-              // The first tile also prefetches the next unit, so its weights
-              // stream in while this one computes.
-              const bool next_exists = p + 2 * np <= n_panels;
-              gemm(base + p * panel_bytes, ap + i * full_tile_bytes, K, tile_size(i), np,
-                   y + i * tile_n * N + p * kPanelRows, N, next_exists && i == 0);
-            }
-          }
+          for (int64_t i = 0; i < n_tiles; ++i)
+            for (int64_t u = g0; u < g1; ++u) run_unit(u, i);
         }
       },
       /*grain=*/n_tokens == 1 ? DecodeGrain(pool, static_cast<size_t>(n_units), 2) : 1);
+}
+
+void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
+  if (UsesBf16Tiles(w, n_tokens)) return MatMulBf16Tiles(pool, w, x, n_tokens, y);
+  const Matrix* ws[1] = {&w};
+  float* ys[1] = {y};
+  MatMulPanelsShared(pool, ws, 1, x, n_tokens, ys);
 }
 
 // Plain Q8_0 / Q4_0 rows (matrices whose row count is not a multiple of 16):
@@ -212,6 +233,17 @@ void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
 }
 
 }  // namespace
+
+void MatMulShared(ThreadPool& pool, std::initializer_list<const Matrix*> ws, const float* x, int64_t n_tokens,
+                  std::initializer_list<float*> ys) {
+  LLEMMA_CHECK(ws.size() == ys.size() && ws.size() >= 1 && ws.size() <= 3) << ws.size() << " " << ys.size();
+  const Matrix& w0 = **ws.begin();
+  bool shared = IsPanel(w0.dtype) && !UsesBf16Tiles(w0, n_tokens);
+  for (const Matrix* w : ws) shared = shared && w->dtype == w0.dtype && w->cols == w0.cols && w->rows % kPanelRows == 0;
+  if (shared) return MatMulPanelsShared(pool, ws.begin(), static_cast<int>(ws.size()), x, n_tokens, ys.begin());
+  auto y = ys.begin();
+  for (const Matrix* w : ws) MatMul(pool, *w, x, n_tokens, *y++);
+}
 
 void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
   if (IsQuantized(w.dtype)) return MatMulQuantized(pool, w, x, n_tokens, y);

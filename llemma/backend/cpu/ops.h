@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "llemma/core/dtype.h"
 #include "llemma/core/thread_pool.h"
@@ -25,6 +26,13 @@ struct Matrix {
 // y[t, n] = Σ_k x[t, k] · w[n, k]          x: (n_tokens, w.cols) f32, y: (n_tokens, w.rows) f32
 // Hotspot: decode time is this op reading the weights once per token.
 void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y);
+
+// MatMul of up to 3 matrices on the same input, ys[i] = x · ws[i]ᵀ, with the
+// same results as separate calls. Panel matrices of one type and width (Q, K
+// and V; gate and up) share one quantization of x and one pass of the
+// threads over all their rows.
+void MatMulShared(ThreadPool& pool, std::initializer_list<const Matrix*> ws, const float* x, int64_t n_tokens,
+                  std::initializer_list<float*> ys);
 
 // Dot product of a weight row (in `dtype`) with an f32 vector.
 float DotRow(DType dtype, const void* row, const float* x, int64_t n);

@@ -144,6 +144,52 @@ TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
   }
 }
 
+// Q, K and V (or gate and up) in one call give the bits of three calls,
+// whether the matrices share a panel pass (same panel type and width) or
+// not (mixed types fall back to one call each).
+TEST(MatMul, SharedInputMatchesSeparateCallsBitForBit) {
+  auto panels = [](DType plain, int64_t rows, int64_t cols, uint32_t seed) {
+    const auto wf = RandomVector(rows * cols, seed, 0.5f);
+    const DType panel = plain == DType::kQ4_0 ? DType::kQ4_0P : plain == DType::kQ8_0 ? DType::kQ8_0P : DType::kQ4_KP;
+    std::vector<uint8_t> q(RowBytes(plain, cols) * rows), out(RowBytes(panel, cols) * rows);
+    for (int64_t r = 0; r < rows; ++r)
+      QuantizeRow(plain, wf.data() + r * cols, q.data() + r * RowBytes(plain, cols), cols);
+    RepackPanels(plain, q.data(), out.data(), rows, cols);
+    return std::make_pair(out, Matrix{panel, nullptr, rows, cols});
+  };
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K}) {
+      const int64_t cols = 512;
+      auto [bq, wq] = panels(plain, 64, cols, 1);
+      auto [bk, wk] = panels(plain, 32, cols, 2);
+      auto [bv, wv] = panels(plain, 48, cols, 3);
+      wq.data = bq.data(), wk.data = bk.data(), wv.data = bv.data();
+      StoredMatrix f16 = MakeMatrix(DType::kF16, 48, cols, 4, 0);
+      for (int64_t tokens : {1, 5, 16, 70}) {
+        const auto x = RandomVector(tokens * cols, 9 + tokens);
+        std::vector<float> q(tokens * 64), k(tokens * 32), v(tokens * 48), q2 = q, k2 = k, v2 = v;
+        MatMulShared(pool, {&wq, &wk, &wv}, x.data(), tokens, {q.data(), k.data(), v.data()});
+        MatMul(pool, wq, x.data(), tokens, q2.data());
+        MatMul(pool, wk, x.data(), tokens, k2.data());
+        MatMul(pool, wv, x.data(), tokens, v2.data());
+        EXPECT_EQ(q, q2) << DTypeName(plain) << " tokens=" << tokens;
+        EXPECT_EQ(k, k2) << DTypeName(plain) << " tokens=" << tokens;
+        EXPECT_EQ(v, v2) << DTypeName(plain) << " tokens=" << tokens;
+        // The shared product is the product: against the dequantized reference.
+        std::vector<float> want(tokens * 32);
+        ref::MatMul(wk, x.data(), tokens, want.data());
+        EXPECT_LT(MaxRelError(k, want), 4e-2) << DTypeName(plain) << " tokens=" << tokens;
+        std::vector<float> mixed(tokens * 48), mixed2(tokens * 48);
+        MatMulShared(pool, {&wq, &f16.m}, x.data(), tokens, {q.data(), mixed.data()});
+        MatMul(pool, f16.m, x.data(), tokens, mixed2.data());
+        EXPECT_EQ(q, q2) << DTypeName(plain) << " mixed, tokens=" << tokens;
+        EXPECT_EQ(mixed, mixed2) << DTypeName(plain) << " mixed, tokens=" << tokens;
+      }
+    }
+  }
+}
+
 TEST(RmsNorm, MatchesReference) {
   for (int64_t dim : {1, 5, 64, 100}) {
     auto x = RandomVector(3 * dim, dim);
