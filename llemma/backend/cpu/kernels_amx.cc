@@ -400,30 +400,24 @@ void TileBlock(const uint16_t* x, int64_t tile_stride, const uint16_t* w, const 
         if constexpr (NP == 2) Prefetch(w_lo + panel_stride + (b + 1) * 512 + 32 * i);
       }
     }
-    _tile_loadd(6, w + b * 512, 64);
-    _tile_loadd(4, x + b * 512, 64);
-    _tile_dpbf16ps(0, 4, 6);
-    if constexpr (NP == 2) {
-      _tile_loadd(7, w + panel_stride + b * 512, 64);
-      _tile_dpbf16ps(1, 4, 7);
-    }
-    if constexpr (NT == 2) {
-      _tile_loadd(5, x + tile_stride + b * 512, 64);
-      _tile_dpbf16ps(2, 5, 6);
-      if constexpr (NP == 2) _tile_dpbf16ps(3, 5, 7);
-    }
-    if constexpr (kLo) {
-      _tile_loadd(6, w_lo + b * 512, 64);
+    // One weight term (w, then w_lo where F16 needs it) against the token
+    // tiles, which the first term loads.
+    auto term = [&](const uint16_t* wt, bool first) {
+      _tile_loadd(6, wt + b * 512, 64);
+      if (first) _tile_loadd(4, x + b * 512, 64);
       _tile_dpbf16ps(0, 4, 6);
       if constexpr (NP == 2) {
-        _tile_loadd(7, w_lo + panel_stride + b * 512, 64);
+        _tile_loadd(7, wt + panel_stride + b * 512, 64);
         _tile_dpbf16ps(1, 4, 7);
       }
       if constexpr (NT == 2) {
+        if (first) _tile_loadd(5, x + tile_stride + b * 512, 64);
         _tile_dpbf16ps(2, 5, 6);
         if constexpr (NP == 2) _tile_dpbf16ps(3, 5, 7);
       }
-    }
+    };
+    term(w, true);
+    if constexpr (kLo) term(w_lo, false);
   }
   LLEMMA_AMX_STORE(0, y, y_stride, rows0);
   if constexpr (NP == 2) LLEMMA_AMX_STORE(1, y + 16, y_stride, rows0);
