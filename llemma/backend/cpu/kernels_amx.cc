@@ -402,7 +402,7 @@ void TileBlock(const uint16_t* x, int64_t tile_stride, const uint16_t* w, const 
     }
     // One weight term (w, then w_lo where F16 needs it) against the token
     // tiles, which the first term loads.
-    auto term = [&](const uint16_t* wt, bool first) {
+    auto term = [&](const uint16_t* wt, bool first) __attribute__((always_inline)) {
       _tile_loadd(6, wt + b * 512, 64);
       if (first) _tile_loadd(4, x + b * 512, 64);
       _tile_dpbf16ps(0, 4, 6);
