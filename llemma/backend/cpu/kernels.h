@@ -73,6 +73,10 @@ struct Kernels {
                   float* out);
   // gate[i] = gate[i] / (1 + e^−gate[i]) · up[i]
   void (*silu_mul)(float* gate, const float* up, int64_t n);
+  // Softmax's exponentials: x[i] = e^(x[i] − m) for i < n (m ≥ every x[i]),
+  // returning Σ x[i]; nullptr where the table has no vector version (Softmax
+  // then uses std::exp).
+  double (*exp_sum)(float* x, int64_t n, float m) = nullptr;
   // Panel GEMM for activation tiles of up to kWideActTile tokens (AMX), with
   // gemm_q8_0p's contract and the same results; nullptr where the CPU has no
   // such unit (MatMul then uses gemm_q8_0p / gemm_q4_0p on tiles of kActTile).

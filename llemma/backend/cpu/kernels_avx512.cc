@@ -544,13 +544,27 @@ void SiluMulFast(float* gate, const float* up, int64_t n) {
   SiluMul(gate + i, up + i, n - i);
 }
 
+// Tail lanes are masked: they neither load nor store nor add.
+double ExpSumFast(float* x, int64_t n, float m) {
+  const __m512 mv = _mm512_set1_ps(m);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 live = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512 e = Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, x + i), mv));
+    _mm512_mask_storeu_ps(x + i, live, e);
+    acc = _mm512_mask_add_ps(acc, live, acc, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
 }  // namespace
 
 constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   DotF16Fast,
                             ToF32,            Gemm4x4,          GemmPacked32x6Fast, Axpy,
                             VecDotQ8_0Fast,   VecDotQ4_0Fast,   VecDotQ8_0x4Fast,   VecDotQ4_0x4Fast,
                             GemmQ8_0PFast,    GemmQ4_0PFast,    GemmQ4_KPFast,      QuantizeActsFast,
-                            QuantizeQ8_0,     AttnQKFast,       AttnPVFast,         SiluMulFast};
+                            QuantizeQ8_0,     AttnQKFast,       AttnPVFast,         SiluMulFast,
+                            ExpSumFast};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

@@ -146,6 +146,35 @@ TEST(Kernels, SiluMulMatchesTheFormulaForEveryIsa) {
   }
 }
 
+// Softmax's exponentials against double precision, over lengths around the
+// vector width (masked tails must leave the bytes after x alone) and
+// differences from the maximum down to −100 (where e^x underflows).
+TEST(Kernels, ExpSumMatchesTheFormulaForEveryIsa) {
+  bool ran = false;
+  for (const Kernels* k : SupportedTables()) {
+    if (k->exp_sum == nullptr) continue;
+    ran = true;
+    for (int64_t n : {1, 15, 16, 17, 100, 1001}) {
+      auto x = Random(n + 2, n + 5);
+      for (int64_t i = 0; i < n; ++i) x[i + 1] *= (i % 5 == 0) ? 100.0f : 20.0f;
+      const float m = *std::max_element(x.begin() + 1, x.begin() + 1 + n);
+      auto got = x;
+      const double sum = k->exp_sum(got.data() + 1, n, m);
+      double want_sum = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        // The difference is taken in float, as Softmax always has.
+        const double want = std::exp(static_cast<double>(x[i + 1] - m));
+        want_sum += want;
+        ASSERT_NEAR(got[i + 1], want, 2e-7 * want + 1e-37) << k->name << " n=" << n << " x=" << x[i + 1] - m;
+      }
+      EXPECT_NEAR(sum, want_sum, 1e-6 * want_sum) << k->name << " n=" << n;
+      EXPECT_EQ(got[0], x[0]) << "wrote before x";
+      EXPECT_EQ(got[n + 1], x[n + 1]) << "wrote past x";
+    }
+  }
+  if (!ran) GTEST_SKIP() << "no kernel table with a vector exp_sum on this CPU";
+}
+
 TEST(Kernels, AttentionKernelsMatchReferenceAndAreIndependentOfBlocking) {
   for (const Kernels* k : SupportedTables()) {
     for (int64_t hd : {16, 64, 80, 128, 160, 256, 24}) {

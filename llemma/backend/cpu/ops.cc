@@ -385,9 +385,13 @@ void Softmax(float* x, int64_t n) {
   float m = x[0];
   for (int64_t i = 1; i < n; ++i) m = std::max(m, x[i]);
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - m);
-    sum += x[i];
+  if (const auto exp_sum = ActiveKernels().exp_sum) {
+    sum = exp_sum(x, n, m);
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = std::exp(x[i] - m);
+      sum += x[i];
+    }
   }
   const float inv = static_cast<float>(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
