@@ -454,6 +454,13 @@ void AttnQKFast(const float* k, int64_t n_keys, const float* q, int n_q, int64_t
                 int64_t s_stride) {
   if (hd % 16 != 0) return AttnQK(k, n_keys, q, n_q, hd, scale, s, s_stride);
   int i = 0;
+  // Four queries per key load where there are that many (batched samples),
+  // then pairs, then one.
+  for (; i + 4 <= n_q; i += 4) {
+    int64_t j = 0;
+    for (; j + 4 <= n_keys; j += 4) QKTree<4, 4>(k + j * hd, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
+    for (; j < n_keys; ++j) QKRow<4>(k + j * hd, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
+  }
   for (; i + 2 <= n_q; i += 2) {
     int64_t j = 0;
     for (; j + 8 <= n_keys; j += 8) QKTree<8, 2>(k + j * hd, q + i * hd, hd, scale, s + i * s_stride + j, s_stride);
