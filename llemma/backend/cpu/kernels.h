@@ -74,9 +74,8 @@ struct Kernels {
   // gate[i] = gate[i] / (1 + e^−gate[i]) · up[i]
   void (*silu_mul)(float* gate, const float* up, int64_t n);
   // Softmax's exponentials: x[i] = e^(x[i] − m) for i < n (m ≥ every x[i]),
-  // returning Σ x[i]; nullptr where the table has no vector version (Softmax
-  // then uses std::exp).
-  double (*exp_sum)(float* x, int64_t n, float m) = nullptr;
+  // returning Σ x[i].
+  double (*exp_sum)(float* x, int64_t n, float m);
   // Panel GEMM for activation tiles of up to kWideActTile tokens (AMX), with
   // gemm_q8_0p's contract and the same results; nullptr where the CPU has no
   // such unit (MatMul then uses gemm_q8_0p / gemm_q4_0p on tiles of kActTile).
@@ -86,8 +85,8 @@ struct Kernels {
                         int64_t y_stride, bool prefetch_next) = nullptr;
   // Prefill on AMX-BF16 tiles; nullptr where the CPU has none.
   // panels_to_bf16 expands n_panels consecutive Q8_0P / Q4_0P / Q4_KP panels
-  // (k columns, a multiple of 256 for Q4_KP) to bf16 in the tile unit's order: per panel, per 32-column
-  // block, 16 rows of 16 pairs, row i holding for weight row n the values of
+  // (k columns, a multiple of 256 for Q4_KP) to bf16 in the tile unit's
+  // order: per panel, per 32-column block, 16 rows of 16 pairs, row i holding for weight row n the values of
   // columns 2i and 2i + 1 (512 bf16 per block), each the dequantized
   // element rounded to nearest even.
   void (*panels_to_bf16)(DType dtype, const void* panels, int64_t k, int n_panels, uint16_t* dst) = nullptr;

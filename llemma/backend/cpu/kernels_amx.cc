@@ -63,18 +63,31 @@ void Configure() {
   _tile_loadconfig(&c);
 }
 
-// Byte vector p of a Q4_0P block: low nibbles are column group 2p, high
-// nibbles group 2p+1 (4 columns × 16 rows each); unpacked into the Q8_0P
-// order the tile multiply reads.
-// The values are stored signed (nibble − 8), so the tile multiply needs no
-// offset correction afterwards.
-inline void UnpackQ4(const uint8_t* blk, uint8_t* buf) {
-  const __m512i mask = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+// The 4 × 64 bytes of Q4_0P-ordered nibbles at q as 8 vectors: vector 2p
+// the low nibbles of byte vector p (column group 2p), 2p + 1 the high ones.
+inline void Nibbles(const uint8_t* q, __m512i* u) {
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
   for (int p = 0; p < 4; ++p) {
-    const __m512i v = _mm512_loadu_si512(blk + 32 + 64 * p);
-    _mm512_store_si512(buf + 128 * p, _mm512_sub_epi8(_mm512_and_si512(v, mask), eight));
-    _mm512_store_si512(buf + 128 * p + 64, _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), mask), eight));
+    const __m512i v = _mm512_loadu_si512(q + 64 * p);
+    u[2 * p] = _mm512_and_si512(v, nibble);
+    u[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
   }
+}
+
+inline __m512 HalfVector(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+inline __m512 ByteVector(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+// A Q4_0P block's weights in the Q8_0P order the tile multiply reads,
+// stored signed (nibble − 8) so the multiply needs no offset correction.
+inline void UnpackQ4(const uint8_t* blk, uint8_t* buf) {
+  __m512i u[8];
+  Nibbles(blk + 32, u);
+  for (int i = 0; i < 8; ++i) _mm512_store_si512(buf + 64 * i, _mm512_sub_epi8(u[i], _mm512_set1_epi8(8)));
 }
 
 // kOffset: add the activation block's offset term (Q8_0P's +128 weights).
@@ -82,15 +95,17 @@ template <int N, bool kOffset>
 inline void Fold(const int32_t* c, const uint8_t* act_blk, const uint8_t* w_blk, __m512* f) {
   const float* dx = reinterpret_cast<const float*>(act_blk + 32 * N);
   const int32_t* off = reinterpret_cast<const int32_t*>(act_blk + 36 * N);
-  const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_blk)));
+  const __m512 dw = HalfVector(w_blk);
 #pragma GCC unroll 16
   for (int t = 0; t < N; ++t) {
-    int32_t o;
     float d;
-    std::memcpy(&o, off + t, 4);
     std::memcpy(&d, dx + t, 4);
     __m512i acc = _mm512_load_si512(c + 16 * t);
-    if constexpr (kOffset) acc = _mm512_add_epi32(acc, _mm512_set1_epi32(o));
+    if constexpr (kOffset) {
+      int32_t o;
+      std::memcpy(&o, off + t, 4);
+      acc = _mm512_add_epi32(acc, _mm512_set1_epi32(o));
+    }
     f[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(d)), dw, f[t]);
   }
 }
@@ -231,24 +246,6 @@ inline void ExpandBlock(const __m512i* u, __m512 a, __m512 b, uint16_t* dst) {
     _mm512_storeu_si512(dst + 64 * s, PackPairs(f[0], f[1]));
     _mm512_storeu_si512(dst + 64 * s + 32, PackPairs(f[2], f[3]));
   }
-}
-
-// The 4 × 64 bytes of Q4_0P-ordered nibbles at q as ExpandBlock's 8 vectors.
-inline void Nibbles(const uint8_t* q, __m512i* u) {
-  const __m512i nibble = _mm512_set1_epi8(0x0F);
-  for (int p = 0; p < 4; ++p) {
-    const __m512i v = _mm512_loadu_si512(q + 64 * p);
-    u[2 * p] = _mm512_and_si512(v, nibble);
-    u[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
-  }
-}
-
-inline __m512 HalfVector(const uint8_t* p) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
-
-inline __m512 ByteVector(const uint8_t* p) {
-  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
 void PanelsToBf16(DType dtype, const void* panels, int64_t k, int n_panels, uint16_t* dst) {

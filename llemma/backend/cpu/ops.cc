@@ -104,6 +104,7 @@ void MatMulBf16Tiles(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
 // matrices and run every tile through them while they sit in cache.
 void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, const float* x, int64_t n_tokens,
                         float* const* ys) {
+  LLEMMA_CHECK(n_w >= 1 && n_w <= 3) << n_w;
   const Matrix& w0 = *ws[0];
   const int64_t K = w0.cols;
   for (int m = 0; m < n_w; ++m) {
@@ -136,7 +137,6 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
   // Work units of two panels: the kernel feeds each activation broadcast to
   // both. Units are numbered across the matrices, one after another.
   int64_t first_unit[4] = {}, n_units = 0;
-  LLEMMA_CHECK(n_w >= 1 && n_w <= 3) << n_w;
   for (int m = 0; m < n_w; ++m) {
     first_unit[m] = n_units;
     n_units += (ws[m]->rows / kPanelRows + 1) / 2;
@@ -384,15 +384,7 @@ void AddTo(ThreadPool& pool, float* x, const float* y, int64_t n) {
 void Softmax(float* x, int64_t n) {
   float m = x[0];
   for (int64_t i = 1; i < n; ++i) m = std::max(m, x[i]);
-  double sum = 0;
-  if (const auto exp_sum = ActiveKernels().exp_sum) {
-    sum = exp_sum(x, n, m);
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      x[i] = std::exp(x[i] - m);
-      sum += x[i];
-    }
-  }
+  const double sum = ActiveKernels().exp_sum(x, n, m);
   const float inv = static_cast<float>(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
