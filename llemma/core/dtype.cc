@@ -19,6 +19,8 @@ const char* DTypeName(DType t) {
     case DType::kQ4_0P: return "q4_0";  // the in-memory panel form of q4_0
     case DType::kQ8_0P: return "q8_0";
     case DType::kQ4_KP: return "q4_k";
+    case DType::kQ5_KP: return "q5_k";
+    case DType::kQ6_KP: return "q6_k";
   }
   return "?";
 }

@@ -25,16 +25,23 @@ namespace llemma {
 //         a time, so one 64-byte load feeds 16 rows. Rows are not contiguous:
 //         read single rows with cpu::DequantizeMatrixRow. Layout details in
 //         backend/cpu/quants.h.
-//   Q4_KP: Q4_K in panels of 16 rows (148 bytes per 256 elements per row).
-enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0P, kQ8_0P, kQ4_KP };
+//   Q4_KP, Q5_KP, Q6_KP: Q4_K / Q5_K / Q6_K in panels of 16 rows (148, 180
+//         and 210 bytes per 256 elements per row).
+enum class DType : uint8_t {
+  kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0P, kQ8_0P, kQ4_KP, kQ5_KP, kQ6_KP
+};
 
-// Panel layouts (Q4_0P, Q8_0P): rows come in groups of 16.
-inline bool IsPanel(DType t) { return t == DType::kQ4_0P || t == DType::kQ8_0P || t == DType::kQ4_KP; }
+// Panel layouts (Q4_0P, Q8_0P, Q4_KP, Q5_KP, Q6_KP): rows come in groups of 16.
+inline bool IsPanel(DType t) {
+  return t == DType::kQ4_0P || t == DType::kQ8_0P || t == DType::kQ4_KP || t == DType::kQ5_KP || t == DType::kQ6_KP;
+}
+// K-quant panel layouts.
+inline bool IsKPanel(DType t) { return t == DType::kQ4_KP || t == DType::kQ5_KP || t == DType::kQ6_KP; }
 constexpr int64_t kPanelRows = 16;
 
 inline bool IsQuantized(DType t) { return t != DType::kF32 && t != DType::kF16 && t != DType::kBF16; }
 inline bool IsKQuant(DType t) {
-  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || t == DType::kQ4_KP;
+  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || IsKPanel(t);
 }
 // Elements per block (1 for float types).
 inline int64_t DTypeBlockSize(DType t) {
@@ -54,6 +61,8 @@ inline size_t DTypeBlockBytes(DType t) {
     case DType::kQ4_0P: return 18;
     case DType::kQ8_0P: return 34;
     case DType::kQ4_KP: return 148;
+    case DType::kQ5_KP: return 180;
+    case DType::kQ6_KP: return 210;
   }
   return 0;
 }

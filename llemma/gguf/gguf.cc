@@ -72,6 +72,8 @@ TensorType DTypeToTensorType(DType t) {
     case DType::kQ4_0P: return TensorType::kQ4_0;  // (in-memory forms; files hold plain blocks)
     case DType::kQ8_0P: return TensorType::kQ8_0;
     case DType::kQ4_KP: return TensorType::kQ4_K;
+    case DType::kQ5_KP: return TensorType::kQ5_K;
+    case DType::kQ6_KP: return TensorType::kQ6_K;
   }
   return TensorType::kF32;
 }

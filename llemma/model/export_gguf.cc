@@ -38,6 +38,8 @@ uint32_t FileType(DType t) {
     case DType::kQ4_0P: return 2;
     case DType::kQ8_0P: return 7;
     case DType::kQ4_KP: return 14;
+    case DType::kQ5_KP: return 16;
+    case DType::kQ6_KP: return 18;
   }
   return 0;
 }

@@ -302,11 +302,12 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
                                 ", which llemma cannot read yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, "
                                 "Q5_K, Q6_K); re-quantize with `llemma quantize`");
     }
-    // Q4_K matrices run natively (repacked into Q4_KP panels below); the
-    // other K-quants are expanded to Q8_0 blocks as they load (the extra
-    // rounding is far below the K-quant error) and use the Q8_0 kernels.
-    const bool native_q4k = *dt == DType::kQ4_K && s.is_matrix && s.shape[0] % kPanelRows == 0;
-    types.push_back(!s.is_matrix ? DType::kF32 : native_q4k ? DType::kQ4_KP : IsKQuant(*dt) ? DType::kQ8_0 : *dt);
+    // K-quant matrices run natively (repacked into Q4_KP / Q5_KP / Q6_KP
+    // panels below); one whose row count is not a multiple of 16 is
+    // expanded to Q8_0 blocks as it loads (the extra rounding is far below
+    // the K-quant error) and uses the Q8_0 kernels.
+    const bool native_k = IsKQuant(*dt) && s.is_matrix && s.shape[0] % kPanelRows == 0;
+    types.push_back(!s.is_matrix ? DType::kF32 : native_k ? cpu::PanelTypeOf(*dt) : IsKQuant(*dt) ? DType::kQ8_0 : *dt);
     if (!s.is_matrix && IsQuantized(*dt)) return DataLossError(path + ": norm '" + s.gguf_name + "' is quantized");
   }
   const size_t q_index = specs.size() > 1 ? 2 : 0;  // blk.0.attn_q
@@ -317,8 +318,8 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
       const DType from = *gguf::TensorTypeToDType(t->type);
       void* dst = Allocate(*model, s, types[i]);
       const int64_t rows = s.is_matrix ? s.shape[0] : 1;
-      if (types[i] == DType::kQ4_KP) {  // rows (q/k permuted back) → panels
-        const size_t row_bytes = RowBytes(DType::kQ4_K, s.shape[1]);
+      if (IsKPanel(types[i])) {  // rows (q/k permuted back) → panels
+        const size_t row_bytes = RowBytes(from, s.shape[1]);
         const uint8_t* src = f.file().data() + t->offset;
         std::vector<uint8_t> tmp;
         if (s.rope_heads > 0) {
@@ -326,10 +327,10 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
           PermuteRopeRows(src, tmp.data(), s.rope_heads, c.head_dim, row_bytes, /*to_gguf=*/false);
           src = tmp.data();
         }
-        const size_t panel_in = row_bytes * kPanelRows, panel_out = RowBytes(DType::kQ4_KP, s.shape[1]) * kPanelRows;
+        const size_t panel_in = row_bytes * kPanelRows, panel_out = RowBytes(types[i], s.shape[1]) * kPanelRows;
         pool_.ParallelFor(static_cast<size_t>(rows / kPanelRows), [&](size_t b, size_t e, int) {
           for (size_t p = b; p < e; ++p) {
-            cpu::RepackPanels(DType::kQ4_K, src + p * panel_in, static_cast<uint8_t*>(dst) + p * panel_out, kPanelRows,
+            cpu::RepackPanels(from, src + p * panel_in, static_cast<uint8_t*>(dst) + p * panel_out, kPanelRows,
                               s.shape[1]);
           }
         });

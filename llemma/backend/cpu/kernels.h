@@ -14,10 +14,11 @@ namespace llemma::cpu::internal {
 // kActTile. For a tile of n tokens, each 32-column block holds the n tokens'
 // 32 int8 values q, then their n float block scales d, then n int32 offsets
 // (−offset·Σq, removing the weights' unsigned offset), then n floats d·Σq
-// (for the K-quant minimums): 44·n bytes per block, blocks one after
-// another. One pointer reaches every operand of a tile.
+// (for the K-quant minimums), then n pairs of int16 sums of q over columns
+// 0..15 and 16..31 (for Q6_K's per-16 scales): 48·n bytes per block, blocks
+// one after another. One pointer reaches every operand of a tile.
 constexpr int kActTile = 6;
-constexpr size_t kActBlockBytes = 44;  // per token and 32-column block
+constexpr size_t kActBlockBytes = 48;  // per token and 32-column block
 constexpr size_t ActTileBytes(int64_t k, int n) { return static_cast<size_t>(k / 32) * kActBlockBytes * n; }
 
 struct Kernels {
@@ -53,8 +54,13 @@ struct Kernels {
                      int64_t y_stride, bool prefetch_next);
   void (*gemm_q4_0p)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                      int64_t y_stride, bool prefetch_next);
-  // The same for Q4_KP panels (k % 256 == 0).
+  // The same for Q4_KP, Q5_KP and Q6_KP panels (k % 256 == 0); these
+  // ignore the tile's offsets (any `offset` may have made it).
   void (*gemm_q4_kp)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                     int64_t y_stride, bool prefetch_next);
+  void (*gemm_q5_kp)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                     int64_t y_stride, bool prefetch_next);
+  void (*gemm_q6_kp)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                      int64_t y_stride, bool prefetch_next);
   // Token t of an activation tile of n tokens from x (k floats, k % 32 ==
   // 0), with Q8_0's rounding: scales rounded to f16, values round(x / d).
@@ -84,8 +90,8 @@ struct Kernels {
   void (*gemm_q4_0p_16)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                         int64_t y_stride, bool prefetch_next) = nullptr;
   // Prefill on AMX-BF16 tiles; nullptr where the CPU has none.
-  // panels_to_bf16 expands n_panels consecutive Q8_0P / Q4_0P / Q4_KP panels
-  // (k columns, a multiple of 256 for Q4_KP) to bf16 in the tile unit's
+  // panels_to_bf16 expands n_panels consecutive panels of any panel type
+  // (k columns, a multiple of 256 for the K-quants) to bf16 in the tile unit's
   // order: per panel, per 32-column block, 16 rows of 16 pairs, row i holding for weight row n the values of
   // columns 2i and 2i + 1 (512 bf16 per block), each the dequantized
   // element rounded to nearest even.

@@ -19,6 +19,7 @@
 // accumulates whole rows in float without a per-block fold; activations are
 // rounded to bf16, which keeps more of their precision than 8-bit blocks.
 #include "llemma/backend/cpu/kernels.h"
+#include "llemma/backend/cpu/kpanel_avx512.h"
 #include "llemma/backend/cpu/quants.h"
 
 #include <cpuid.h>
@@ -28,6 +29,11 @@
 
 #include <algorithm>
 #include <cstring>
+
+// GCC 12 misreports the internal temporaries of the byte-widening
+// intrinsics (_mm512_cvtepi8_epi32 and friends).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace llemma::cpu::internal {
 namespace amx {
@@ -65,14 +71,7 @@ void Configure() {
 
 // The 4 × 64 bytes of Q4_0P-ordered nibbles at q as 8 vectors: vector 2p
 // the low nibbles of byte vector p (column group 2p), 2p + 1 the high ones.
-inline void Nibbles(const uint8_t* q, __m512i* u) {
-  const __m512i nibble = _mm512_set1_epi8(0x0F);
-  for (int p = 0; p < 4; ++p) {
-    const __m512i v = _mm512_loadu_si512(q + 64 * p);
-    u[2 * p] = _mm512_and_si512(v, nibble);
-    u[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
-  }
-}
+inline void Nibbles(const uint8_t* q, __m512i* u) { PanelNibbles(q, u); }
 
 inline __m512 HalfVector(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -233,10 +232,12 @@ inline __m512i PackPairs(__m512 lo, __m512 hi) {
 // (kFused: rounded once, as Q4_0/Q8_0's exact (q − offset)·d; otherwise the
 // product rounded before the subtraction, as Q4_K's reference computes it).
 // dst: 16 rows of 64 bytes, row i = for each n, columns 2i and 2i+1.
+// a1, b1 take over from column 16 on (Q6_K's per-16 scales).
 template <bool kFused>
-inline void ExpandBlock(const __m512i* u, __m512 a, __m512 b, uint16_t* dst) {
+inline void ExpandBlock(const __m512i* u, __m512 a0, __m512 b0, __m512 a1, __m512 b1, uint16_t* dst) {
   const __m512i byte = _mm512_set1_epi32(0xFF);
   for (int s = 0; s < 8; ++s) {
+    const __m512 a = s < 4 ? a0 : a1, b = s < 4 ? b0 : b1;
     __m512 f[4];
     for (int j = 0; j < 4; ++j) {
       const __m512i q = _mm512_and_si512(_mm512_srli_epi32(u[s], 8 * j), byte);
@@ -251,17 +252,45 @@ inline void ExpandBlock(const __m512i* u, __m512 a, __m512 b, uint16_t* dst) {
 void PanelsToBf16(DType dtype, const void* panels, int64_t k, int n_panels, uint16_t* dst) {
   const uint8_t* src = static_cast<const uint8_t*>(panels);
   __m512i u[8];
-  if (dtype == DType::kQ4_KP) {
+  if (dtype == DType::kQ4_KP || dtype == DType::kQ5_KP) {
     // Per super-block: d and dmin of the 16 rows, then 8 sub-blocks of 16
-    // scales, 16 mins and Q4_0P-ordered nibbles; element = (d·scale)·q − dmin·min.
+    // scales, 16 mins and Q4_0P-ordered nibbles (and Q5's fifth bits);
+    // element = (d·scale)·q − dmin·min.
+    const bool q5 = dtype == DType::kQ5_KP;
+    const size_t super = q5 ? kQ5KPanelSuperBytes : kQ4KPanelSuperBytes, sub_bytes = q5 ? kQ5KPanelSubBytes : 288;
     for (int64_t i = 0; i < k / 256 * n_panels; ++i) {
-      const uint8_t* sb = src + i * kQ4KPanelSuperBytes;
+      const uint8_t* sb = src + i * super;
       const __m512 d = HalfVector(sb), dmin = HalfVector(sb + 32);
       for (int j = 0; j < 8; ++j) {
-        const uint8_t* sub = sb + 64 + 288 * j;
+        const uint8_t* sub = sb + 64 + sub_bytes * j;
         Nibbles(sub + 32, u);
-        ExpandBlock<false>(u, _mm512_mul_ps(d, ByteVector(sub)), _mm512_mul_ps(dmin, ByteVector(sub + 16)),
-                           dst + (i * 8 + j) * 512);
+        if (q5) {
+          for (int s = 0; s < 8; ++s) u[s] = _mm512_or_si512(u[s], Q5High(sub + 288, s));
+        }
+        const __m512 a = _mm512_mul_ps(d, ByteVector(sub)), b = _mm512_mul_ps(dmin, ByteVector(sub + 16));
+        ExpandBlock<false>(u, a, b, a, b, dst + (i * 8 + j) * 512);
+      }
+    }
+    return;
+  }
+  if (dtype == DType::kQ6_KP) {
+    // Per super-block: d of the 16 rows, then 8 sub-blocks of two sets of 16
+    // int8 scales, nibbles and 2-bit planes; element = (d·scale)·(q − 32),
+    // one rounding (32·a is exact).
+    for (int64_t i = 0; i < k / 256 * n_panels; ++i) {
+      const uint8_t* sb = src + i * kQ6KPanelSuperBytes;
+      const __m512 d = HalfVector(sb);
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* sub = sb + 32 + kQ6KPanelSubBytes * j;
+        Nibbles(sub + 32, u);
+        for (int s = 0; s < 8; ++s) u[s] = _mm512_or_si512(u[s], Q6High(sub + 288, s));
+        __m512 a[2], b[2];
+        for (int h = 0; h < 2; ++h) {
+          const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sub + 16 * h));
+          a[h] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
+          b[h] = _mm512_mul_ps(a[h], _mm512_set1_ps(32.0f));
+        }
+        ExpandBlock<true>(u, a[0], b[0], a[1], b[1], dst + (i * 8 + j) * 512);
       }
     }
     return;
@@ -279,7 +308,7 @@ void PanelsToBf16(DType dtype, const void* panels, int64_t k, int n_panels, uint
     } else {
       for (int p = 0; p < 8; ++p) u[p] = _mm512_loadu_si512(blk + 32 + 64 * p);
     }
-    ExpandBlock<true>(u, a, b, dst + i * 512);
+    ExpandBlock<true>(u, a, b, a, b, dst + i * 512);
   }
 }
 

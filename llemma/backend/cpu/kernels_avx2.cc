@@ -195,7 +195,7 @@ void GemmQ4_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, in
 constexpr Kernels kTable = {"avx2",        DotF32,         DotBf16,        DotF16,        ToF32,
                             Gemm4x4,       GemmPacked32x6, Axpy,           VecDotQ8_0,    VecDotQ4_0,
                             VecDotQ8_0x4,  VecDotQ4_0x4,   GemmQ8_0PAvx2,  GemmQ4_0PAvx2, GemmQ4_KPAvx2,
-                            QuantizeActs,  QuantizeQ8_0,   AttnQK,         AttnPV,         SiluMul,
+                            GemmQ5_KP,     GemmQ6_KP,      QuantizeActs,  QuantizeQ8_0,   AttnQK,         AttnPV,         SiluMul,
                             ExpSum};
 }  // namespace avx2
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "llemma/backend/cpu/kpanel_avx512.h"
 #include "llemma/core/half.h"
 
 // The shared bodies that the intrinsics below replace are unused here, and
@@ -258,36 +259,78 @@ void GemmQ4_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, int
                    bool prefetch_next) {
   GemmPanelFast<true>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
-// Q4_KP panels: the Q4_0P dot products (values 0..15, no offset) per
-// 32-column sub-block, folded with that sub-block's per-row scale d·sc and
-// minimum dmin·m (computed from the 6-bit integers as Q4_K's reader does).
-template <int kTokens, int kPanels>
-inline void PanelTileQ4K(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t ns, int n,
-                         float* __restrict y, int64_t y_stride, bool prefetch_next) {
-  const size_t panel_bytes = ns * 2368, act_bytes = kActBlockBytes * static_cast<size_t>(n);
+// K-quant panels: the Q4_0P dot products (Q4_K values 0..15, Q5_K 0..31,
+// Q6_K 0..63 with the high bits ORed in; no offset) per 32-column sub-block.
+// Q4_K / Q5_K fold each sub-block with its per-row scale d·sc and minimum
+// dmin·m (from the 6-bit integers, as the K-quant readers compute them).
+// Q6_K has a scale per 16 columns: the first half's sums (steps 0..3) start
+// at −32·Σx of those columns, fold, and the accumulators start again for
+// the second half.
+template <KPanel kType, int kTokens, int kPanels>
+inline void PanelTileK(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t ns, int n,
+                       float* __restrict y, int64_t y_stride, bool prefetch_next) {
+  constexpr size_t kSuper = KPanelSuperBytes<kType>(), kSub = KPanelSubBytes<kType>();
+  constexpr size_t kHead = KPanelHeadBytes<kType>();
+  const size_t panel_bytes = ns * kSuper, act_bytes = kActBlockBytes * static_cast<size_t>(n);
   __m512 f[kPanels][kTokens];
   for (int i = 0; i < kPanels; ++i)
     for (int t = 0; t < kTokens; ++t) f[i][t] = _mm512_setzero_ps();
   const __m512i mask = _mm512_set1_epi8(0x0F);
   const uint8_t* xb = acts;
   for (int64_t sb = 0; sb < ns; ++sb) {
-    const uint8_t* head = panel + sb * 2368;
+    const uint8_t* head = panel + sb * kSuper;
     for (int j = 0; j < 8; ++j, xb += act_bytes) {
-      const uint8_t* sub = head + 64 + 288 * j;
+      const uint8_t* sub = head + kHead + kSub * j;
       if (prefetch_next) {
         for (int i = 0; i < kPanels; ++i)
-          for (size_t off = 0; off < 288; off += 64)
+          for (size_t off = 0; off < kSub; off += 64)
             _mm_prefetch(reinterpret_cast<const char*>(sub + (kPanels + i) * panel_bytes + off), _MM_HINT_T0);
       }
       __m512i acc[kPanels][kTokens];
-      for (int i = 0; i < kPanels; ++i)
-        for (int t = 0; t < kTokens; ++t) acc[i][t] = _mm512_setzero_si512();
+      auto start = [&](int half) {
+        for (int t = 0; t < kTokens; ++t) {
+          __m512i c = _mm512_setzero_si512();
+          if constexpr (kType == KPanel::kQ6) {
+            int16_t sums[2];
+            std::memcpy(sums, xb + 44 * n + 4 * t, 4);
+            c = _mm512_set1_epi32(-32 * sums[half]);
+          }
+          for (int i = 0; i < kPanels; ++i) acc[i][t] = c;
+        }
+      };
+      // Q6_K: one half's integer sums into f with d·scale of that half.
+      auto fold_half = [&](int half) {
+        for (int i = 0; i < kPanels; ++i) {
+          const uint8_t* sc = sub + i * panel_bytes + 16 * half;
+          const __m512 scale = _mm512_mul_ps(
+              _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(head + i * panel_bytes))),
+              _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)))));
+          for (int t = 0; t < kTokens; ++t) {
+            float dx;
+            std::memcpy(&dx, xb + 32 * n + 4 * t, 4);
+            f[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][t]), _mm512_mul_ps(scale, _mm512_set1_ps(dx)), f[i][t]);
+          }
+        }
+      };
+      start(0);
       for (int p = 0; p < 4; ++p) {
+        if (kType == KPanel::kQ6 && p == 2) {
+          fold_half(0);
+          start(1);
+        }
         __m512i lo[kPanels], hi[kPanels];
         for (int i = 0; i < kPanels; ++i) {
-          const __m512i v = _mm512_loadu_si512(sub + i * panel_bytes + 32 + 64 * p);
+          const uint8_t* si = sub + i * panel_bytes;
+          const __m512i v = _mm512_loadu_si512(si + 32 + 64 * p);
           lo[i] = _mm512_and_si512(v, mask);
           hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+          if constexpr (kType == KPanel::kQ5) {
+            lo[i] = _mm512_or_si512(lo[i], Q5High(si + 288, 2 * p));
+            hi[i] = _mm512_or_si512(hi[i], Q5High(si + 288, 2 * p + 1));
+          } else if constexpr (kType == KPanel::kQ6) {
+            lo[i] = _mm512_or_si512(lo[i], Q6High(si + 288, 2 * p));
+            hi[i] = _mm512_or_si512(hi[i], Q6High(si + 288, 2 * p + 1));
+          }
         }
         for (int t = 0; t < kTokens; ++t) {
           const __m512i a0 = Broadcast4(xb + 32 * t + 8 * p), a1 = Broadcast4(xb + 32 * t + 8 * p + 4);
@@ -296,6 +339,10 @@ inline void PanelTileQ4K(const uint8_t* __restrict panel, const uint8_t* __restr
             acc[i][t] = _mm512_dpbusd_epi32(acc[i][t], hi[i], a1);
           }
         }
+      }
+      if constexpr (kType == KPanel::kQ6) {
+        fold_half(1);
+        continue;
       }
       for (int i = 0; i < kPanels; ++i) {
         const uint8_t* h = head + i * panel_bytes;
@@ -320,30 +367,43 @@ inline void PanelTileQ4K(const uint8_t* __restrict panel, const uint8_t* __restr
     for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
 }
 
-template <int kPanels>
-void PanelsByTokensQ4K(const uint8_t* p, const uint8_t* acts, int64_t ns, int n, float* y, int64_t y_stride,
-                       bool prefetch_next) {
+template <KPanel kType, int kPanels>
+void PanelsByTokensK(const uint8_t* p, const uint8_t* acts, int64_t ns, int n, float* y, int64_t y_stride,
+                     bool prefetch_next) {
   switch (n) {
-    case 6: return PanelTileQ4K<6, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 5: return PanelTileQ4K<5, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 4: return PanelTileQ4K<4, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 3: return PanelTileQ4K<3, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 2: return PanelTileQ4K<2, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 1: return PanelTileQ4K<1, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 6: return PanelTileK<kType, 6, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 5: return PanelTileK<kType, 5, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 4: return PanelTileK<kType, 4, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 3: return PanelTileK<kType, 3, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 2: return PanelTileK<kType, 2, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 1: return PanelTileK<kType, 1, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
     default: return;
   }
 }
 
-void GemmQ4_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
-                   bool prefetch_next) {
+template <KPanel kType>
+void GemmKPanelsFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                     int64_t y_stride, bool prefetch_next) {
   const uint8_t* p = static_cast<const uint8_t*>(panel);
   const int64_t ns = k / 256;
-  const size_t panel_bytes = ns * 2368;
+  const size_t panel_bytes = ns * KPanelSuperBytes<kType>();
   int i = 0;
   for (; i + 2 <= n_panels; i += 2) {
-    PanelsByTokensQ4K<2>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
+    PanelsByTokensK<kType, 2>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
   }
-  if (i < n_panels) PanelsByTokensQ4K<1>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
+  if (i < n_panels) PanelsByTokensK<kType, 1>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
+}
+void GemmQ4_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                   bool prefetch_next) {
+  GemmKPanelsFast<KPanel::kQ4>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+void GemmQ5_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                   bool prefetch_next) {
+  GemmKPanelsFast<KPanel::kQ5>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+void GemmQ6_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                   bool prefetch_next) {
+  GemmKPanelsFast<KPanel::kQ6>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
 // Activations for the panel GEMM, 32 at a time; rounds half away from zero
@@ -368,8 +428,11 @@ void QuantizeActsFast(const float* __restrict x, int64_t k, int32_t offset, uint
     const __m512i q0 = RoundAway(_mm512_mul_ps(v0, vid)), q1 = RoundAway(_mm512_mul_ps(v1, vid));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * t), _mm512_cvtsepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32 * t + 16), _mm512_cvtsepi32_epi8(q1));
-    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    const int32_t s0 = _mm512_reduce_add_epi32(q0), s1 = _mm512_reduce_add_epi32(q1);
+    const int32_t sum = s0 + s1;
     const int32_t c = -offset * sum;
+    const int16_t halves[2] = {static_cast<int16_t>(s0), static_cast<int16_t>(s1)};
+    std::memcpy(out + 44 * n + 4 * t, halves, 4);
     const float ds = d * static_cast<float>(sum);
     std::memcpy(out + 32 * n + 4 * t, &d, 4);
     std::memcpy(out + 36 * n + 4 * t, &c, 4);
@@ -569,7 +632,8 @@ double ExpSumFast(float* x, int64_t n, float m) {
 constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   DotF16Fast,
                             ToF32,            Gemm4x4,          GemmPacked32x6Fast, Axpy,
                             VecDotQ8_0Fast,   VecDotQ4_0Fast,   VecDotQ8_0x4Fast,   VecDotQ4_0x4Fast,
-                            GemmQ8_0PFast,    GemmQ4_0PFast,    GemmQ4_KPFast,      QuantizeActsFast,
+                            GemmQ8_0PFast,    GemmQ4_0PFast,    GemmQ4_KPFast,      GemmQ5_KPFast,
+                            GemmQ6_KPFast,    QuantizeActsFast,
                             QuantizeQ8_0,     AttnQKFast,       AttnPVFast,         SiluMulFast,
                             ExpSumFast};
 }  // namespace avx512

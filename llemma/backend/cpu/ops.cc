@@ -56,7 +56,7 @@ bool UsesBf16Tiles(const Matrix& w, int64_t n_tokens) {
   const internal::Kernels& kern = ActiveKernels();
   if (n_tokens < kBf16MinTokens || kern.gemm_bf16 == nullptr || w.rows % kPanelRows != 0 || w.cols % 32 != 0)
     return false;
-  if (w.dtype == DType::kQ4_KP) return w.cols % kQK_K == 0;
+  if (IsKPanel(w.dtype)) return w.cols % kQK_K == 0;
   return w.dtype == DType::kQ8_0P || w.dtype == DType::kQ4_0P || w.dtype == DType::kF16 || w.dtype == DType::kBF16;
 }
 
@@ -113,10 +113,16 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
   }
   const internal::Kernels& kern = ActiveKernels();
   const bool q4 = w0.dtype == DType::kQ4_0P;
-  LLEMMA_CHECK(w0.dtype != DType::kQ4_KP || K % kQK_K == 0) << w0.cols;
-  auto gemm = w0.dtype == DType::kQ4_KP ? kern.gemm_q4_kp : q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
+  LLEMMA_CHECK(!IsKPanel(w0.dtype) || K % kQK_K == 0) << w0.cols;
+  auto gemm = q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
+  switch (w0.dtype) {
+    case DType::kQ4_KP: gemm = kern.gemm_q4_kp; break;
+    case DType::kQ5_KP: gemm = kern.gemm_q5_kp; break;
+    case DType::kQ6_KP: gemm = kern.gemm_q6_kp; break;
+    default: break;
+  }
   int64_t tile_n = internal::kActTile;
-  if (n_tokens > internal::kActTile && w0.dtype != DType::kQ4_KP && kern.gemm_q8_0p_16 != nullptr) {
+  if (n_tokens > internal::kActTile && !IsKPanel(w0.dtype) && kern.gemm_q8_0p_16 != nullptr) {
     gemm = q4 ? kern.gemm_q4_0p_16 : kern.gemm_q8_0p_16;
     tile_n = internal::kWideActTile;
   }

@@ -112,17 +112,20 @@ TEST(MatMul, FloatWeightPromptsMatchTheReferenceOnBf16RoundedActivations) {
 TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);
-    for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_0P, DType::kQ8_0P, DType::kQ4_KP}) {
+    for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_0P, DType::kQ8_0P, DType::kQ4_KP, DType::kQ5_KP,
+                        DType::kQ6_KP}) {
       const bool panel = IsPanel(dtype);
       const DType plain = dtype == DType::kQ4_0P   ? DType::kQ4_0
                           : dtype == DType::kQ8_0P ? DType::kQ8_0
                           : dtype == DType::kQ4_KP ? DType::kQ4_K
+                          : dtype == DType::kQ5_KP ? DType::kQ5_K
+                          : dtype == DType::kQ6_KP ? DType::kQ6_K
                                                    : dtype;
       const std::vector<std::pair<int64_t, int64_t>> shapes =
           panel ? std::vector<std::pair<int64_t, int64_t>>{{16, 32}, {48, 128}, {128, 256}}
                 : std::vector<std::pair<int64_t, int64_t>>{{1, 128}, {37, 128}, {100, 256}};
       for (auto [rows, k] : shapes) {
-        const int64_t cols = plain == DType::kQ4_K ? k * 2 + 256 - (k * 2) % 256 : k;  // whole super-blocks
+        const int64_t cols = IsKQuant(plain) ? k * 2 + 256 - (k * 2) % 256 : k;  // whole super-blocks
         const auto wf = RandomVector(rows * cols, rows + cols, 0.5f);
         std::vector<uint8_t> rows_plain(RowBytes(plain, cols) * rows), wq(RowBytes(dtype, cols) * rows);
         for (int64_t r = 0; r < rows; ++r)
@@ -150,7 +153,7 @@ TEST(MatMul, QuantizedWeightsMatchTheDequantizedReference) {
 TEST(MatMul, SharedInputMatchesSeparateCallsBitForBit) {
   auto panels = [](DType plain, int64_t rows, int64_t cols, uint32_t seed) {
     const auto wf = RandomVector(rows * cols, seed, 0.5f);
-    const DType panel = plain == DType::kQ4_0 ? DType::kQ4_0P : plain == DType::kQ8_0 ? DType::kQ8_0P : DType::kQ4_KP;
+    const DType panel = PanelTypeOf(plain);
     std::vector<uint8_t> q(RowBytes(plain, cols) * rows), out(RowBytes(panel, cols) * rows);
     for (int64_t r = 0; r < rows; ++r)
       QuantizeRow(plain, wf.data() + r * cols, q.data() + r * RowBytes(plain, cols), cols);
@@ -159,7 +162,7 @@ TEST(MatMul, SharedInputMatchesSeparateCallsBitForBit) {
   };
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);
-    for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K}) {
+    for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
       const int64_t cols = 512;
       auto [bq, wq] = panels(plain, 64, cols, 1);
       auto [bk, wk] = panels(plain, 32, cols, 2);

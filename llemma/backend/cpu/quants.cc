@@ -292,12 +292,95 @@ void RepackPanelsQ4_K(const void* src, void* dst, int64_t rows, int64_t cols) {
   }
 }
 
+// Element e (0..255) of a Q5_K super-block as its 5-bit value: 64-element
+// group e/64 holds low nibbles (first 32) then high nibbles, and bit e/32 of
+// qh[e % 32] is the fifth bit.
+int Q5KValue(const BlockQ5_K& b, int e) {
+  const uint8_t byte = b.qs[32 * (e / 64) + e % 32];
+  const int low = (e % 64) < 32 ? byte & 0x0F : byte >> 4;
+  return low | ((b.qh[e % 32] >> (e / 32)) & 1) << 4;
+}
+// Element e of a Q6_K super-block as its 6-bit value (0..63, value + 32):
+// per 128 elements, 32-element group g takes a nibble of ql (low nibbles of
+// ql[0..63] for g < 2, high for g ≥ 2) and bits 2g..2g+1 of qh.
+int Q6KValue(const BlockQ6_K& b, int e) {
+  const int h = e / 128, g = (e % 128) / 32, l = e % 32;
+  const uint8_t byte = b.ql[64 * h + l + 32 * (g % 2)];
+  const int low = g < 2 ? byte & 0x0F : byte >> 4;
+  return low | ((b.qh[32 * h + l] >> (2 * g)) & 3) << 4;
+}
+
+void RepackPanelsQ5_K(const void* src, void* dst, int64_t rows, int64_t cols) {
+  const size_t row_bytes = RowBytes(DType::kQ5_K, cols);
+  const int64_t ns = cols / kQK_K;
+  for (int64_t p = 0; p < rows / kPanelRows; ++p) {
+    for (int64_t sb = 0; sb < ns; ++sb) {
+      uint8_t* out = static_cast<uint8_t*>(dst) + (p * ns + sb) * kQ5KPanelSuperBytes;
+      std::memset(out, 0, kQ5KPanelSuperBytes);
+      for (int r = 0; r < kPanelRows; ++r) {
+        const auto* row = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes;
+        const BlockQ5_K& blk = reinterpret_cast<const BlockQ5_K*>(row)[sb];
+        std::memcpy(out + 2 * r, &blk.d, 2);
+        std::memcpy(out + 32 + 2 * r, &blk.dmin, 2);
+        for (int j = 0; j < 8; ++j) {
+          uint8_t* sub = out + 64 + kQ5KPanelSubBytes * j;
+          ScaleMinK4(j, blk.scales, &sub[r], &sub[16 + r]);
+          PackPanelNibbles(sub + 32, r, [&](int k) { return Q5KValue(blk, 32 * j + k) & 0x0F; });
+          for (int k = 0; k < 32; ++k)
+            sub[288 + 4 * r + k % 4] |= static_cast<uint8_t>((Q5KValue(blk, 32 * j + k) >> 4) << (k / 4));
+        }
+      }
+    }
+  }
+}
+
+void RepackPanelsQ6_K(const void* src, void* dst, int64_t rows, int64_t cols) {
+  const size_t row_bytes = RowBytes(DType::kQ6_K, cols);
+  const int64_t ns = cols / kQK_K;
+  for (int64_t p = 0; p < rows / kPanelRows; ++p) {
+    for (int64_t sb = 0; sb < ns; ++sb) {
+      uint8_t* out = static_cast<uint8_t*>(dst) + (p * ns + sb) * kQ6KPanelSuperBytes;
+      std::memset(out, 0, kQ6KPanelSuperBytes);
+      for (int r = 0; r < kPanelRows; ++r) {
+        const auto* row = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes;
+        const BlockQ6_K& blk = reinterpret_cast<const BlockQ6_K*>(row)[sb];
+        std::memcpy(out + 2 * r, &blk.d, 2);
+        for (int j = 0; j < 8; ++j) {
+          uint8_t* sub = out + 32 + kQ6KPanelSubBytes * j;
+          sub[r] = static_cast<uint8_t>(blk.scales[2 * j]);
+          sub[16 + r] = static_cast<uint8_t>(blk.scales[2 * j + 1]);
+          PackPanelNibbles(sub + 32, r, [&](int k) { return Q6KValue(blk, 32 * j + k) & 0x0F; });
+          for (int k = 0; k < 32; ++k) {
+            const int step = k / 4, plane = step / 4, m = step % 4;
+            sub[288 + 64 * plane + 4 * r + k % 4] |= static_cast<uint8_t>((Q6KValue(blk, 32 * j + k) >> 4) << (2 * m));
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
+DType PanelTypeOf(DType plain) {
+  switch (plain) {
+    case DType::kQ4_0: return DType::kQ4_0P;
+    case DType::kQ8_0: return DType::kQ8_0P;
+    case DType::kQ4_K: return DType::kQ4_KP;
+    case DType::kQ5_K: return DType::kQ5_KP;
+    case DType::kQ6_K: return DType::kQ6_KP;
+    default: LLEMMA_CHECK(false) << DTypeName(plain) << " has no panel form";
+  }
+  return plain;
+}
+
 void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t cols) {
-  LLEMMA_CHECK(plain == DType::kQ4_0 || plain == DType::kQ8_0 || plain == DType::kQ4_K) << DTypeName(plain);
+  LLEMMA_CHECK(plain == DType::kQ4_0 || plain == DType::kQ8_0 || IsKQuant(plain)) << DTypeName(plain);
+  LLEMMA_CHECK(!IsPanel(plain)) << DTypeName(plain);
   LLEMMA_CHECK(rows % kPanelRows == 0 && cols % DTypeBlockSize(plain) == 0) << rows << "x" << cols;
   if (plain == DType::kQ4_K) return RepackPanelsQ4_K(src, dst, rows, cols);
+  if (plain == DType::kQ5_K) return RepackPanelsQ5_K(src, dst, rows, cols);
+  if (plain == DType::kQ6_K) return RepackPanelsQ6_K(src, dst, rows, cols);
   const bool q4 = plain == DType::kQ4_0;
   const size_t row_bytes = RowBytes(plain, cols), block_bytes = q4 ? kQ4PanelBlockBytes : kQ8PanelBlockBytes;
   const int64_t nb = cols / kQK;
@@ -339,6 +422,47 @@ void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols
         for (int k = 0; k < kQK; ++k) {
           const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
           dst[sb * kQK_K + 32 * j + k] = d1 * ((k % 8) < 4 ? byte & 0x0F : byte >> 4) - m1;
+        }
+      }
+    }
+    return;
+  }
+  if (type == DType::kQ5_KP) {
+    const int64_t ns = cols / kQK_K, p = row / kPanelRows, r = row % kPanelRows;
+    for (int64_t sb = 0; sb < ns; ++sb) {
+      const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * ns + sb) * kQ5KPanelSuperBytes;
+      uint16_t dh, mh;
+      std::memcpy(&dh, blk + 2 * r, 2);
+      std::memcpy(&mh, blk + 32 + 2 * r, 2);
+      const float d = F16ToF32(dh), dmin = F16ToF32(mh);
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* sub = blk + 64 + kQ5KPanelSubBytes * j;
+        const float d1 = d * sub[r], m1 = dmin * sub[16 + r];
+        for (int k = 0; k < kQK; ++k) {
+          const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
+          const int q = ((k % 8) < 4 ? byte & 0x0F : byte >> 4) | ((sub[288 + 4 * r + k % 4] >> (k / 4)) & 1) << 4;
+          dst[sb * kQK_K + 32 * j + k] = d1 * q - m1;
+        }
+      }
+    }
+    return;
+  }
+  if (type == DType::kQ6_KP) {
+    const int64_t ns = cols / kQK_K, p = row / kPanelRows, r = row % kPanelRows;
+    for (int64_t sb = 0; sb < ns; ++sb) {
+      const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * ns + sb) * kQ6KPanelSuperBytes;
+      uint16_t dh;
+      std::memcpy(&dh, blk + 2 * r, 2);
+      const float d = F16ToF32(dh);
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* sub = blk + 32 + kQ6KPanelSubBytes * j;
+        for (int k = 0; k < kQK; ++k) {
+          const int step = k / 4;
+          const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
+          const uint8_t top = sub[288 + 64 * (step / 4) + 4 * r + k % 4];
+          const int q = ((k % 8) < 4 ? byte & 0x0F : byte >> 4) | ((top >> (2 * (step % 4))) & 3) << 4;
+          const float dsc = d * static_cast<float>(static_cast<int8_t>(sub[k < 16 ? r : 16 + r]));
+          dst[sb * kQK_K + 32 * j + k] = dsc * static_cast<float>(q - 32);
         }
       }
     }

@@ -74,12 +74,29 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n);
 //     dmin, then per 32-column sub-block j: 16 scales (u8, 6 bits), 16 mins
 //     (u8), and 256 bytes of nibbles in Q4_0P order (the Q4_K values 0..15);
 //     element = d·scale·q − dmin·min, exactly as Q4_K.
+//   Q5_KP super-block (2880 bytes): as Q4_KP, with per sub-block 352 bytes:
+//     16 scales, 16 mins, 256 bytes of the low 4 bits in Q4_0P order, then
+//     64 bytes of fifth bits: bit s of byte 4r+i is the fifth bit of column
+//     4s+i of row r. element = d·scale·q − dmin·min with q = 0..31.
+//   Q6_KP super-block (3360 bytes): 16 f16 d, then per 32-column sub-block
+//     416 bytes: 16 int8 scales of columns 0..15 (one per row), 16 of
+//     columns 16..31, 256 bytes of the low 4 bits of q (0..63) in Q4_0P
+//     order, and two 64-byte planes of the top 2 bits: bits 2m..2m+1 of
+//     byte 4r+i of plane h belong to column 4(4h+m)+i of row r.
+//     element = (d·scale)·(q − 32), exactly as Q6_K.
 constexpr size_t kQ8PanelBlockBytes = 544;
 constexpr size_t kQ4PanelBlockBytes = 288;
 constexpr size_t kQ4KPanelSuperBytes = 2368;
-// Repacks `rows` plain Q4_0 / Q8_0 / Q4_K rows (src) into panels (dst: the
-// same size for Q4_0 and Q8_0, RowBytes(kQ4_KP) per row for Q4_K).
+constexpr size_t kQ5KPanelSuperBytes = 2880;
+constexpr size_t kQ6KPanelSuperBytes = 3360;
+constexpr size_t kQ5KPanelSubBytes = 352;
+constexpr size_t kQ6KPanelSubBytes = 416;
+// Repacks `rows` plain Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K rows (src) into
+// panels (dst: the same size for Q4_0 and Q8_0, RowBytes(panel type) per row
+// for the K-quants).
 void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t cols);
+// The panel type RepackPanels makes of `plain`.
+DType PanelTypeOf(DType plain);
 // Row `row` of a matrix of any type (panel types included) as float.
 void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols, float* dst);
 

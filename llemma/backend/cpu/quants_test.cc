@@ -226,16 +226,18 @@ struct TileToken {
   std::vector<float> d;
   std::vector<int32_t> c;
   std::vector<float> s;
+  std::vector<int16_t> halves;  // per block: Σq of columns 0..15, then of 16..31
 };
 TileToken ReadTile(const uint8_t* tile, int64_t k, int n, int t) {
   TileToken out{std::vector<int8_t>(k), std::vector<float>(k / 32), std::vector<int32_t>(k / 32),
-                std::vector<float>(k / 32)};
+                std::vector<float>(k / 32), std::vector<int16_t>(k / 16)};
   for (int64_t b = 0; b < k / 32; ++b) {
     const uint8_t* blk = tile + b * internal::kActBlockBytes * n;
     std::memcpy(out.q.data() + 32 * b, blk + 32 * t, 32);
     std::memcpy(&out.d[b], blk + 32 * n + 4 * t, 4);
     std::memcpy(&out.c[b], blk + 36 * n + 4 * t, 4);
     std::memcpy(&out.s[b], blk + 40 * n + 4 * t, 4);
+    std::memcpy(&out.halves[2 * b], blk + 44 * n + 4 * t, 4);
   }
   return out;
 }
@@ -260,13 +262,16 @@ TEST(Quants, PanelActivationsAreQ8_0ForEveryIsa) {
           for (int64_t b = 0; b < n / 32; ++b) {
             const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(ref_q.data())[b];
             EXPECT_EQ(got.d[b], F16ToF32(blk.d)) << k->name;
-            int sum = 0;
+            int half[2] = {0, 0};
             for (int i = 0; i < 32; ++i) {
               ASSERT_EQ(got.q[b * 32 + i], blk.qs[i]) << k->name << " n=" << n << " i=" << b * 32 + i;
-              sum += blk.qs[i];
+              half[i / 16] += blk.qs[i];
             }
+            const int sum = half[0] + half[1];
             EXPECT_EQ(got.c[b], -8 * sum) << k->name;
-        EXPECT_EQ(got.s[b], got.d[b] * static_cast<float>(sum)) << k->name;
+            EXPECT_EQ(got.s[b], got.d[b] * static_cast<float>(sum)) << k->name;
+            EXPECT_EQ(got.halves[2 * b], half[0]) << k->name;
+            EXPECT_EQ(got.halves[2 * b + 1], half[1]) << k->name;
           }
         }
       }
@@ -396,10 +401,10 @@ TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
   for (const internal::Kernels* k : Tables()) {
     if (k->gemm_bf16 == nullptr) continue;
     ran = true;
-    for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K}) {
-      const DType panel_type = plain == DType::kQ4_0 ? DType::kQ4_0P : plain == DType::kQ8_0 ? DType::kQ8_0P : DType::kQ4_KP;
+    for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+      const DType panel_type = PanelTypeOf(plain);
       for (int64_t cols : {32, 96, 256, 4096}) {
-        if (plain == DType::kQ4_K && cols % 256 != 0) continue;
+        if (IsKQuant(plain) && cols % 256 != 0) continue;
         const int64_t rows = 48, n_panels = rows / 16;
         const size_t row_bytes = RowBytes(plain, cols);
         const auto w = Random(rows * cols, 7 * cols);
@@ -506,24 +511,30 @@ TEST(Quants, Q4_KWriterRecoversValuesOnItsGrid) {
   EXPECT_LT(RelRmsError(DType::kQ4_K, x), 0.01);
 }
 
-TEST(Quants, Q4_KPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
+// K-quant panels: every row reads back exactly as the plain row's reference
+// reader gives it, and every ISA's panel GEMM matches a double-precision
+// product of those rows and the 8-bit activations, for each tile size.
+TEST(Quants, KQuantPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
+  for (DType plain : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+  const DType panel = PanelTypeOf(plain);
   for (int64_t cols : {256, 1024}) {
     const int64_t rows = 48;  // a pair of panels and a single one
     std::mt19937 rng(static_cast<uint32_t>(cols));
     std::normal_distribution<float> g(0.0f, 0.05f);
     std::vector<float> w(rows * cols);
     for (auto& v : w) v = g(rng) + (rng() % 7 == 0 ? 0.1f : 0.0f);
-    const size_t row_bytes = RowBytes(DType::kQ4_K, cols);
-    std::vector<uint8_t> q(rows * row_bytes), panels(rows * RowBytes(DType::kQ4_KP, cols) + 3);
-    for (int64_t r = 0; r < rows; ++r) QuantizeRow(DType::kQ4_K, w.data() + r * cols, q.data() + r * row_bytes, cols);
+    for (int64_t c = 0; c < 16; ++c) w[5 * cols + c] = -0.4f;  // a negative Q6_K scale, a large Q5_K minimum
+    const size_t row_bytes = RowBytes(plain, cols);
+    std::vector<uint8_t> q(rows * row_bytes), panels(rows * RowBytes(panel, cols) + 3);
+    for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
     uint8_t* pp = panels.data() + 3;  // misaligned
-    RepackPanels(DType::kQ4_K, q.data(), pp, rows, cols);
+    RepackPanels(plain, q.data(), pp, rows, cols);
     std::vector<float> a(cols), b(cols);
     std::vector<std::vector<float>> wd(rows, std::vector<float>(cols));
     for (int64_t r = 0; r < rows; ++r) {
-      DequantizeRow(DType::kQ4_K, q.data() + r * row_bytes, wd[r].data(), cols);
-      DequantizeMatrixRow(DType::kQ4_KP, pp, r, cols, b.data());
-      ASSERT_EQ(wd[r], b) << "row " << r;
+      DequantizeRow(plain, q.data() + r * row_bytes, wd[r].data(), cols);
+      DequantizeMatrixRow(panel, pp, r, cols, b.data());
+      ASSERT_EQ(wd[r], b) << DTypeName(plain) << " row " << r;
     }
     for (int tokens = 1; tokens <= internal::kActTile; ++tokens) {
       std::vector<uint8_t> tile(internal::ActTileBytes(cols, tokens));
@@ -533,12 +544,14 @@ TEST(Quants, Q4_KPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
         std::vector<uint8_t> xq(RowBytes(DType::kQ8_0, cols));
         QuantizeRow(DType::kQ8_0, xt.data(), xq.data(), cols);
         DequantizeRow(DType::kQ8_0, xq.data(), xd[t].data(), cols);  // what the kernels see
-        internal::GenericKernels().quantize_acts(xt.data(), cols, 0, tile.data(), tokens, t);
+        // Any offset: the K-quant kernels do not read it.
+        internal::GenericKernels().quantize_acts(xt.data(), cols, 8 * t, tile.data(), tokens, t);
       }
       for (const internal::Kernels* k : Tables()) {
         const int64_t y_stride = rows + 2;
         std::vector<float> y(tokens * y_stride, -1.0f);
-        k->gemm_q4_kp(pp, tile.data(), cols, tokens, rows / 16, y.data(), y_stride, /*prefetch_next=*/false);
+        auto gemm = plain == DType::kQ4_K ? k->gemm_q4_kp : plain == DType::kQ5_K ? k->gemm_q5_kp : k->gemm_q6_kp;
+        gemm(pp, tile.data(), cols, tokens, rows / 16, y.data(), y_stride, /*prefetch_next=*/false);
         for (int t = 0; t < tokens; ++t) {
           for (int64_t r = 0; r < rows; ++r) {
             double want = 0, mag = 0;
@@ -547,12 +560,14 @@ TEST(Quants, Q4_KPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
               mag += std::fabs(static_cast<double>(wd[r][c]) * xd[t][c]);
             }
             ASSERT_NEAR(y[t * y_stride + r], want, 1e-5 * mag + 1e-6)
-                << k->name << " cols=" << cols << " tokens=" << tokens << " t=" << t << " r=" << r;
+                << k->name << " " << DTypeName(plain) << " cols=" << cols << " tokens=" << tokens << " t=" << t
+                << " r=" << r;
           }
           for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f);
         }
       }
     }
+  }
   }
 }
 
