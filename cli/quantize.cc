@@ -1,4 +1,5 @@
-// llemma quantize: write a model as GGUF (F32/F16/BF16/Q8_0/Q4_0), streaming.
+// llemma quantize: write a model as GGUF (F32/F16/BF16/Q8_0/Q4_0/K-quants and
+// their _M mixes), streaming.
 #include <fmt/core.h>
 
 #include "cli/commands.h"
@@ -15,10 +16,9 @@ struct QuantizeArgs {
 };
 
 int RunQuantize(const QuantizeArgs& a) {
-  auto type = ParseDType(a.type);
-  if (!type.ok()) return ReportError(type.status());
-  ExportOptions o;
-  o.type = *type;
+  auto parsed = ParseExportType(a.type);
+  if (!parsed.ok()) return ReportError(parsed.status());
+  ExportOptions o = *parsed;
   o.n_threads = a.threads;
   o.progress = [](const std::string& name, int64_t bytes) {
     fmt::print(stderr, "\rllemma: {:>9.1f} MiB written, {:<40}", bytes / 1048576.0, name);
@@ -34,7 +34,7 @@ void AddQuantizeCommand(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<QuantizeArgs>();
   CLI::App* cmd = app.add_subcommand("quantize", "Convert a Hugging Face checkpoint or GGUF file to GGUF");
   cmd->add_option("-m,--model", a->model, "Hugging Face checkpoint directory or GGUF file")->required();
-  cmd->add_option("--type", a->type, "f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q5_k | q6_k")->capture_default_str();
+  cmd->add_option("--type", a->type, "f32 | f16 | bf16 | q8_0 | q4_0 | q4_k[_s] | q4_k_m | q5_k[_s] | q5_k_m | q6_k")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "output .gguf file")->required();
   cmd->add_option("-t,--threads", a->threads, "threads (0 = one per core)");
   cmd->callback([a, exit_code] { *exit_code = RunQuantize(*a); });

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -228,6 +229,45 @@ TEST(KQuantGguf, RunsOnPanelsAndMatchesItsWeightsInF32) {
     EXPECT_LT(err, 0.04) << n << " tokens";
     EXPECT_GT(err, 0.0) << n << " tokens";  // the fast path really ran (activations rounded)
   }
+}
+
+// The _M mixes for a 32-layer model (LLEMMA 7B's shape): output and the
+// attn_v / ffn_down of layers 0-3, 28-31 and 6, 9, ..., 27 (16 layers) are
+// Q6_K; everything else the base K-quant; norms f32.
+TEST(ExportTypes, MediumMixesGiveTheirLayersMoreBits) {
+  Config c;
+  c.n_embd = 4096, c.n_ff = 11008, c.n_layer = 32, c.n_head = 32, c.n_head_kv = 32, c.head_dim = 128;
+  c.n_vocab = 32016, c.n_ctx_train = 4096;
+  const std::set<int64_t> more = {0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31};
+  for (const char* name : {"q4_k_m", "q5_k_m"}) {
+    auto o = ParseExportType(name);
+    ASSERT_TRUE(o.ok());
+    const DType base = std::string(name) == "q4_k_m" ? DType::kQ4_K : DType::kQ5_K;
+    int q6 = 0;
+    for (const TensorSpec& s : LlamaTensorSpecs(c, true)) {
+      const DType t = ExportTensorType(s, c, *o);
+      if (!s.is_matrix) {
+        EXPECT_EQ(t, DType::kF32) << s.gguf_name;
+        continue;
+      }
+      bool want_q6 = s.gguf_name == "output.weight";
+      for (int64_t i : more) {
+        const std::string blk = "blk." + std::to_string(i) + ".";
+        want_q6 = want_q6 || s.gguf_name == blk + "attn_v.weight" || s.gguf_name == blk + "ffn_down.weight";
+      }
+      EXPECT_EQ(t, want_q6 ? DType::kQ6_K : base) << name << " " << s.gguf_name;
+      q6 += t == DType::kQ6_K;
+    }
+    EXPECT_EQ(q6, 33) << name;
+  }
+  auto s = ParseExportType("q4_k_s");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->type, DType::kQ4_K);
+  EXPECT_FALSE(s->k_mix);
+  EXPECT_FALSE(ParseExportType("q4_k_x").ok());
+  // Rows that are not whole super-blocks fall back to f16.
+  TensorSpec narrow{"x", "blk.0.attn_v.weight", {64, 96}, true, 0};
+  EXPECT_EQ(ExportTensorType(narrow, c, *ParseExportType("q4_k_m")), DType::kF16);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GgufExportTest,

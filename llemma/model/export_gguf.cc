@@ -44,6 +44,16 @@ uint32_t FileType(DType t) {
   return 0;
 }
 
+// llama.cpp's file types of the K-quant mixes.
+uint32_t FileType(const ExportOptions& o) {
+  if (o.k_mix && o.type == DType::kQ4_K) return 15;  // Q4_K_M
+  if (o.k_mix && o.type == DType::kQ5_K) return 17;  // Q5_K_M
+  return FileType(o.type);
+}
+
+// Layers whose attn_v and ffn_down get more bits in the _M mixes.
+bool MoreBitsLayer(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
 // Where a tensor's bytes come from: a mapped file, an offset and a type.
 struct SourceTensor {
   const MappedFile* file = nullptr;
@@ -115,12 +125,12 @@ Status OpenGguf(const std::string& path, Source* s) {
   return Status::Ok();
 }
 
-void WriteMetadata(const Source& s, DType type, const std::string& name, gguf::GgufWriter* w) {
+void WriteMetadata(const Source& s, const ExportOptions& opts, const std::string& name, gguf::GgufWriter* w) {
   using gguf::Value;
   const Config& c = s.config;
   w->SetValue("general.architecture", Value::String("llama"));
   w->SetValue("general.name", Value::String(name));
-  w->SetValue("general.file_type", Value::U32(FileType(type)));
+  w->SetValue("general.file_type", Value::U32(FileType(opts)));
   w->SetValue("general.quantization_version", Value::U32(2));
   w->SetValue("llama.context_length", Value::U32(static_cast<uint32_t>(c.n_ctx_train)));
   w->SetValue("llama.embedding_length", Value::U32(static_cast<uint32_t>(c.n_embd)));
@@ -140,6 +150,39 @@ void WriteMetadata(const Source& s, DType type, const std::string& name, gguf::G
 }
 
 }  // namespace
+
+DType ExportTensorType(const TensorSpec& s, const Config& c, const ExportOptions& opts) {
+  if (!s.is_matrix) return DType::kF32;
+  DType t = opts.type;
+  if (opts.k_mix && (t == DType::kQ4_K || t == DType::kQ5_K)) {
+    const std::string& n = s.gguf_name;
+    const auto ends = [&](const std::string& suffix) {
+      return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (n == "output.weight") t = DType::kQ6_K;
+    if (ends(".attn_v.weight") || ends(".ffn_down.weight")) {
+      const int64_t layer = std::stoll(n.substr(4, n.find('.', 4) - 4));  // "blk.<i>."
+      if (MoreBitsLayer(layer, c.n_layer)) t = DType::kQ6_K;
+    }
+  }
+  if (s.shape[1] % DTypeBlockSize(t) != 0) t = DType::kF16;
+  return t;
+}
+
+StatusOr<ExportOptions> ParseExportType(const std::string& name) {
+  ExportOptions o;
+  std::string base = name;
+  if (name == "q4_k_s" || name == "q5_k_s") base = name.substr(0, 4);
+  if (name == "q4_k_m" || name == "q5_k_m") base = name.substr(0, 4), o.k_mix = true;
+  auto t = ParseDType(base);
+  if (!t.ok()) {
+    return InvalidArgumentError("unknown --type '" + name +
+                                "': use one of f32, bf16, f16, q8_0, q4_0, q4_k, q4_k_s, q4_k_m, q5_k, q5_k_s, q5_k_m, "
+                                "q6_k");
+  }
+  o.type = *t;
+  return o;
+}
 
 Status ExportGguf(const std::string& source, const std::string& out_path, const ExportOptions& opts) {
   Source src;
@@ -163,12 +206,10 @@ Status ExportGguf(const std::string& source, const std::string& out_path, const 
   std::vector<DType> types;
   for (const TensorSpec& s : specs) {
     if (!src.tensors.count(s.hf_name)) return DataLossError(source + ": tensor '" + s.hf_name + "' is missing");
-    DType t = s.is_matrix ? opts.type : DType::kF32;
-    if (s.is_matrix && s.shape[1] % DTypeBlockSize(t) != 0) t = DType::kF16;
-    types.push_back(t);
+    types.push_back(ExportTensorType(s, c, opts));
   }
   gguf::GgufWriter w;
-  WriteMetadata(src, opts.type, std::filesystem::path(source).filename().string(), &w);
+  WriteMetadata(src, opts, std::filesystem::path(source).filename().string(), &w);
   for (size_t i = 0; i < specs.size(); ++i) {
     std::vector<int64_t> dims(specs[i].shape.rbegin(), specs[i].shape.rend());
     w.AddTensor(specs[i].gguf_name, dims, gguf::DTypeToTensorType(types[i]));
