@@ -35,6 +35,9 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
 }
 
 #if defined(__x86_64__)
+// GCC 12 misreports _mm512_reduce_add_epi32's internal temporaries.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 // 24 independent accumulator chains of vpdpbusd (64 MACs each).
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) double PeakVnni() {
   __m512i acc[24];
@@ -98,7 +101,10 @@ void Run(const internal::Kernels& k, const Case& c, int64_t K, int64_t N, int to
   cpu::RepackPanels(c.plain, q.data(), panels.data(), N, K);
   std::vector<uint8_t> tile(internal::ActTileBytes(K, tokens));
   for (int t = 0; t < tokens; ++t) k.quantize_acts(x.data() + t * K, K, c.plain == DType::kQ8_0 ? 128 : 8, tile.data(), tokens, t);
-  auto gemm = c.panel == DType::kQ4_KP ? k.gemm_q4_kp : c.panel == DType::kQ4_0P ? k.gemm_q4_0p : k.gemm_q8_0p;
+  auto gemm = c.panel == DType::kQ4_0P ? k.gemm_q4_0p : k.gemm_q8_0p;
+  if (c.panel == DType::kQ4_KP) gemm = k.gemm_q4_kp;
+  if (c.panel == DType::kQ5_KP) gemm = k.gemm_q5_kp;
+  if (c.panel == DType::kQ6_KP) gemm = k.gemm_q6_kp;
   if (tokens > internal::kActTile) gemm = c.panel == DType::kQ4_0P ? k.gemm_q4_0p_16 : k.gemm_q8_0p_16;
   std::vector<float> y(static_cast<size_t>(tokens * N));
   const size_t pair = 2 * panel_row * 16;
@@ -163,7 +169,9 @@ int main(int argc, char** argv) {
   std::printf("| kernels | type | tokens | weights | G MAC/s | of peak | weight GB/s |\n|---|---|---:|---:|---:|---:|---:|\n");
   const Case cases[] = {{"q8_0", DType::kQ8_0, DType::kQ8_0P},
                         {"q4_0", DType::kQ4_0, DType::kQ4_0P},
-                        {"q4_k", DType::kQ4_K, DType::kQ4_KP}};
+                        {"q4_k", DType::kQ4_K, DType::kQ4_KP},
+                        {"q5_k", DType::kQ5_K, DType::kQ5_KP},
+                        {"q6_k", DType::kQ6_K, DType::kQ6_KP}};
   for (const internal::Kernels* k : tables) {
     const double peak = std::string(k->name) == "avx512" ? peak_vnni : std::string(k->name) == "avx2" ? peak_avx2 : 0;
     for (const Case& c : cases) {
@@ -171,7 +179,7 @@ int main(int argc, char** argv) {
         // the tile unit: 16-token tiles as prefill and batched decoding run
         // them (its other entries are the avx512 ones), weights in cache and
         // streamed from memory
-        if (c.panel == DType::kQ4_KP) continue;
+        if (IsKPanel(c.panel)) continue;
         Run(*k, c, K, N_cache, internal::kWideActTile, peak_override);
         Run(*k, c, K, N_mem, internal::kWideActTile, peak_override);
         continue;

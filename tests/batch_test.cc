@@ -257,7 +257,7 @@ TEST_P(BatchTest, GenerateManyPrefillsASharedPromptStartOnce) {
   const std::string shots =
       "Problem: 1+1?\nSolution: 2.\n\nProblem: 2+3?\nSolution: 5.\n\nProblem: ";
   std::vector<PromptJob> jobs;
-  for (const std::string& q : {"7-4?", "3*3?", "OTHER", "10/2?", "6+6?"}) {
+  for (const char* q : {"7-4?", "3*3?", "OTHER", "10/2?", "6+6?"}) {
     PromptJob j;
     j.prompt = (*tok)->Encode(
         q == std::string("OTHER") ? "Theorem: every prime above 2 is odd." : shots + q, true);

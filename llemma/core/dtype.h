@@ -17,7 +17,7 @@ namespace llemma {
 //   Q4_0: 32 elements = f16 scale d + 16 bytes of nibbles (low nibbles are
 //         elements 0..15, high nibbles 16..31);       x = d · (q − 8)
 //   Q4_K, Q5_K, Q6_K: 256-element super-blocks with per-32 (Q4_K, Q5_K) or
-//         per-16 (Q6_K) scales; read from GGUF files (dequantized on load).
+//         per-16 (Q6_K) scales, as in GGUF files.
 //   Q4_0P, Q8_0P: Q4_0 / Q8_0 matrices repacked in panels of 16 rows, for the
 //         integer GEMM kernels (in memory only, never in files; same bytes per
 //         element as the plain form). A panel holds, per 32-column block, the

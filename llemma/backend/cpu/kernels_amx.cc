@@ -109,27 +109,91 @@ inline void Fold(const int32_t* c, const uint8_t* act_blk, const uint8_t* w_blk,
   }
 }
 
+// Weight formats of the tile kernel: where block b's 16 rows × 32 columns
+// are in the Q8_0P order the tile multiply reads (or how to unpack them into
+// it), whether they are signed, and how a block's int32 sums fold into the
+// float accumulators (the same float operations as the AVX-512 kernels').
+struct FormatQ8 {
+  static constexpr bool kUnpack = false, kSigned = false;
+  static constexpr size_t kBlockBytes = kQ8PanelBlockBytes;
+  static const uint8_t* Weights(const uint8_t* panel, int64_t b) { return panel + b * kBlockBytes + 32; }
+  static void Unpack(const uint8_t*, int64_t, uint8_t*) {}
+  template <int N>
+  static void FoldBlock(const int32_t* c, const uint8_t* act, const uint8_t* panel, int64_t b, __m512* f) {
+    Fold<N, true>(c, act, panel + b * kBlockBytes, f);
+  }
+};
+struct FormatQ4 {
+  static constexpr bool kUnpack = true, kSigned = true;
+  static constexpr size_t kBlockBytes = kQ4PanelBlockBytes;
+  static const uint8_t* Weights(const uint8_t*, int64_t) { return nullptr; }
+  static void Unpack(const uint8_t* panel, int64_t b, uint8_t* buf) { UnpackQ4(panel + b * kBlockBytes, buf); }
+  template <int N>
+  static void FoldBlock(const int32_t* c, const uint8_t* act, const uint8_t* panel, int64_t b, __m512* f) {
+    Fold<N, false>(c, act, panel + b * kBlockBytes, f);
+  }
+};
+// Q4_KP / Q5_KP: block b is sub-block b % 8 of super-block b / 8; values
+// 0..15 / 0..31 (unsigned), folded with d·scale and dmin·min per row.
+template <bool kQ5>
+struct FormatK {
+  static constexpr bool kUnpack = true, kSigned = false;
+  static constexpr size_t kSuper = kQ5 ? kQ5KPanelSuperBytes : kQ4KPanelSuperBytes;
+  static constexpr size_t kSub = kQ5 ? kQ5KPanelSubBytes : 288;
+  static constexpr size_t kBlockBytes = kSuper / 8;  // on average, for prefetching
+  static const uint8_t* Sub(const uint8_t* panel, int64_t b) { return panel + b / 8 * kSuper + 64 + kSub * (b % 8); }
+  static const uint8_t* Weights(const uint8_t*, int64_t) { return nullptr; }
+  static void Unpack(const uint8_t* panel, int64_t b, uint8_t* buf) {
+    const uint8_t* sub = Sub(panel, b);
+    __m512i u[8];
+    Nibbles(sub + 32, u);
+    for (int s = 0; s < 8; ++s) {
+      if constexpr (kQ5) u[s] = _mm512_or_si512(u[s], Q5High(sub + 288, s));
+      _mm512_store_si512(buf + 64 * s, u[s]);
+    }
+  }
+  template <int N>
+  static void FoldBlock(const int32_t* c, const uint8_t* act, const uint8_t* panel, int64_t b, __m512* f) {
+    const uint8_t* head = panel + b / 8 * kSuper;
+    const uint8_t* sub = Sub(panel, b);
+    const __m512 scale = _mm512_mul_ps(HalfVector(head), ByteVector(sub));
+    const __m512 mins = _mm512_mul_ps(HalfVector(head + 32), ByteVector(sub + 16));
+    const float* dx = reinterpret_cast<const float*>(act + 32 * N);
+    const float* ds = reinterpret_cast<const float*>(act + 40 * N);
+#pragma GCC unroll 16
+    for (int t = 0; t < N; ++t) {
+      float d, s;
+      std::memcpy(&d, dx + t, 4);
+      std::memcpy(&s, ds + t, 4);
+      const __m512i acc = _mm512_load_si512(c + 16 * t);
+      f[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(d)), scale, f[t]);
+      f[t] = _mm512_fnmadd_ps(mins, _mm512_set1_ps(s), f[t]);
+    }
+  }
+};
+
 // One panel against an activation tile of N tokens.
-template <bool kQ4, int N>
+template <class Fmt, int N>
 void Panel(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int64_t y_stride,
            const uint8_t* prefetch) {
-  constexpr size_t kBlockBytes = kQ4 ? 288 : 544;
+  constexpr size_t kBlockBytes = Fmt::kBlockBytes;
   constexpr size_t kActBytes = kActBlockBytes * N;
   alignas(64) int32_t c[2][16 * N];
-  // Q4_0P blocks are unpacked kAhead blocks before their tile load: a tile
+  // Packed blocks are unpacked kAhead blocks before their tile load: a tile
   // load of bytes just written by vector stores waits for them to reach the
   // cache, which stalls the tile unit when done right before.
   constexpr int64_t kAhead = 4, kRing = 8;
-  alignas(64) uint8_t wbuf[kQ4 ? kRing : 1][512];
+  alignas(64) uint8_t wbuf[Fmt::kUnpack ? kRing : 1][512];
   __m512 f[N];
 #pragma GCC unroll 16
   for (int t = 0; t < N; ++t) f[t] = _mm512_setzero_ps();
-  auto blk = [&](int64_t b) { return panel + b * kBlockBytes; };
   auto act = [&](int64_t b) { return acts + b * kActBytes; };
-  auto weights = [&](int64_t b) -> const uint8_t* { return kQ4 ? wbuf[b % kRing] : blk(b) + 32; };
+  auto weights = [&](int64_t b) -> const uint8_t* {
+    return Fmt::kUnpack ? wbuf[b % kRing] : Fmt::Weights(panel, b);
+  };
   auto unpack = [&](int64_t b) {
-    if constexpr (kQ4)
-      if (b < nb) UnpackQ4(blk(b), wbuf[b % kRing]);
+    if constexpr (Fmt::kUnpack)
+      if (b < nb) Fmt::Unpack(panel, b, wbuf[b % kRing]);
   };
   auto fetch = [&](int64_t b) {
     if (prefetch != nullptr)
@@ -142,7 +206,7 @@ void Panel(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int6
     _tile_zero(C);                            \
     _tile_loadd(A, act(b), 32);               \
     _tile_loadd(B, weights(b), 64);           \
-    if constexpr (kQ4) _tile_dpbssd(C, A, B); \
+    if constexpr (Fmt::kSigned) _tile_dpbssd(C, A, B); \
     else _tile_dpbsud(C, A, B);               \
     unpack((b) + kAhead);                     \
   } while (0)
@@ -152,7 +216,7 @@ void Panel(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int6
   do {                                                           \
     _tile_stored(C, c[(b) & 1], 64);                             \
     if ((b) + 2 < nb) LLEMMA_AMX_ISSUE(C, A, B, (b) + 2);        \
-    if ((b) > 0) Fold<N, !kQ4>(c[((b) - 1) & 1], act((b) - 1), blk((b) - 1), f); \
+    if ((b) > 0) Fmt::template FoldBlock<N>(c[((b) - 1) & 1], act((b) - 1), panel, (b) - 1, f); \
     fetch(b);                                                    \
   } while (0)
   LLEMMA_AMX_ISSUE(0, 2, 4, 0);
@@ -161,32 +225,32 @@ void Panel(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int6
     LLEMMA_AMX_STEP(0, 2, 4, b);
     if (b + 1 < nb) LLEMMA_AMX_STEP(1, 3, 5, b + 1);
   }
-  Fold<N, !kQ4>(c[(nb - 1) & 1], act(nb - 1), blk(nb - 1), f);
+  Fmt::template FoldBlock<N>(c[(nb - 1) & 1], act(nb - 1), panel, nb - 1, f);
 #undef LLEMMA_AMX_STEP
 #undef LLEMMA_AMX_ISSUE
 #pragma GCC unroll 16
   for (int t = 0; t < N; ++t) _mm512_storeu_ps(y + t * y_stride, f[t]);
 }
 
-template <bool kQ4, int N>
+template <class Fmt, int N>
 void Panels(const uint8_t* p, const uint8_t* acts, int64_t k, int n_panels, float* y, int64_t y_stride,
             bool prefetch_next) {
   Configure<N>();
   const int64_t nb = k / 32;
-  const size_t panel_bytes = nb * (kQ4 ? 288 : 544);
+  const size_t panel_bytes = nb * Fmt::kBlockBytes;
   for (int i = 0; i < n_panels; ++i) {
     const uint8_t* next = prefetch_next ? p + (n_panels + i) * panel_bytes : nullptr;
-    Panel<kQ4, N>(p + i * panel_bytes, acts, nb, y + 16 * i, y_stride, next);
+    Panel<Fmt, N>(p + i * panel_bytes, acts, nb, y + 16 * i, y_stride, next);
   }
 }
 
-template <bool kQ4>
+template <class Fmt>
 void Gemm(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
           bool prefetch_next) {
   const uint8_t* p = static_cast<const uint8_t*>(panel);
   switch (n) {
 #define LLEMMA_AMX_CASE(N) \
-  case N: return Panels<kQ4, N>(p, acts, k, n_panels, y, y_stride, prefetch_next);
+  case N: return Panels<Fmt, N>(p, acts, k, n_panels, y, y_stride, prefetch_next);
     LLEMMA_AMX_CASE(1) LLEMMA_AMX_CASE(2) LLEMMA_AMX_CASE(3) LLEMMA_AMX_CASE(4)
     LLEMMA_AMX_CASE(5) LLEMMA_AMX_CASE(6) LLEMMA_AMX_CASE(7) LLEMMA_AMX_CASE(8)
     LLEMMA_AMX_CASE(9) LLEMMA_AMX_CASE(10) LLEMMA_AMX_CASE(11) LLEMMA_AMX_CASE(12)
@@ -198,11 +262,19 @@ void Gemm(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels
 
 void GemmQ8_0PAmx(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                   int64_t y_stride, bool prefetch_next) {
-  Gemm<false>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+  Gemm<FormatQ8>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 void GemmQ4_0PAmx(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                   int64_t y_stride, bool prefetch_next) {
-  Gemm<true>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+  Gemm<FormatQ4>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+void GemmQ4_KPAmx(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                  int64_t y_stride, bool prefetch_next) {
+  Gemm<FormatK<false>>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+void GemmQ5_KPAmx(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                  int64_t y_stride, bool prefetch_next) {
+  Gemm<FormatK<true>>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
 // ---------------------------------------------------------------------------
@@ -516,6 +588,8 @@ const Kernels* AmxKernels() {
     t.name = "amx";
     t.gemm_q8_0p_16 = amx::GemmQ8_0PAmx;
     t.gemm_q4_0p_16 = amx::GemmQ4_0PAmx;
+    t.gemm_q4_kp_16 = amx::GemmQ4_KPAmx;
+    t.gemm_q5_kp_16 = amx::GemmQ5_KPAmx;
     if (amx::AmxBf16Usable()) {
       t.panels_to_bf16 = amx::PanelsToBf16;
       t.gemm_bf16 = amx::GemmBf16;

@@ -122,9 +122,12 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
     default: break;
   }
   int64_t tile_n = internal::kActTile;
-  if (n_tokens > internal::kActTile && !IsKPanel(w0.dtype) && kern.gemm_q8_0p_16 != nullptr) {
-    gemm = q4 ? kern.gemm_q4_0p_16 : kern.gemm_q8_0p_16;
-    tile_n = internal::kWideActTile;
+  if (n_tokens > internal::kActTile) {
+    auto wide = q4 ? kern.gemm_q4_0p_16 : kern.gemm_q8_0p_16;
+    if (w0.dtype == DType::kQ4_KP) wide = kern.gemm_q4_kp_16;
+    if (w0.dtype == DType::kQ5_KP) wide = kern.gemm_q5_kp_16;
+    if (w0.dtype == DType::kQ6_KP) wide = nullptr;
+    if (wide != nullptr) gemm = wide, tile_n = internal::kWideActTile;
   }
   const size_t full_tile_bytes = internal::ActTileBytes(K, static_cast<int>(tile_n));
   const int64_t n_tiles = (n_tokens + tile_n - 1) / tile_n;

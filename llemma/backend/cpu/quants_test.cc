@@ -320,8 +320,18 @@ TEST(Quants, PanelGemmMatchesRowDotsForEveryIsa) {
   }
 }
 
-// The wide-tile panel GEMM (AMX where present): every tile size 1..16, both
-// weight types, against the row dot products, and bit for bit equal to the
+// Σ dequant(w)·dequant(x) in double for a K-quant row and Q8_0 activations.
+float KQuantRowDot(DType plain, const uint8_t* w, const BlockQ8_0* x, int64_t cols) {
+  std::vector<float> wd(cols), xd(cols);
+  DequantizeRow(plain, w, wd.data(), cols);
+  DequantizeRow(DType::kQ8_0, x, xd.data(), cols);
+  double s = 0;
+  for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(wd[c]) * xd[c];
+  return static_cast<float>(s);
+}
+
+// The wide-tile panel GEMM (AMX where present): every tile size 1..16, every
+// weight type that has one, against the row dot products, and bit for bit equal to the
 // AVX-512 kernel run on the same tokens in tiles of kActTile (both fold the
 // same int32 block sums with the same float operations). Skips where no
 // table has the wide kernels.
@@ -330,13 +340,24 @@ TEST(Quants, WidePanelGemmMatchesRowDotsAndTheNarrowKernel) {
   for (const internal::Kernels* k : Tables()) {
     if (k->gemm_q8_0p_16 == nullptr) continue;
     ran = true;
-    for (DType plain : {DType::kQ4_0, DType::kQ8_0}) {
+    for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K}) {
       const int32_t offset = plain == DType::kQ4_0 ? 8 : 128;
-      for (int64_t cols : {32, 96, 4096}) {
+      const DType panel_type = PanelTypeOf(plain);
+      auto wide_gemm = plain == DType::kQ4_0   ? k->gemm_q4_0p_16
+                       : plain == DType::kQ8_0 ? k->gemm_q8_0p_16
+                       : plain == DType::kQ4_K ? k->gemm_q4_kp_16
+                                               : k->gemm_q5_kp_16;
+      auto narrow_gemm = plain == DType::kQ4_0   ? k->gemm_q4_0p
+                         : plain == DType::kQ8_0 ? k->gemm_q8_0p
+                         : plain == DType::kQ4_K ? k->gemm_q4_kp
+                                                 : k->gemm_q5_kp;
+      ASSERT_NE(wide_gemm, nullptr) << k->name << " " << DTypeName(plain);
+      for (int64_t cols : {32, 96, 256, 4096}) {
+        if (IsKQuant(plain) != (cols % 256 == 0)) continue;
         const int64_t rows = 48;
         const size_t row_bytes = RowBytes(plain, cols), x_row = RowBytes(DType::kQ8_0, cols);
         const auto w = Random(rows * cols, 5 * cols);
-        std::vector<uint8_t> q(rows * row_bytes), panel(rows * row_bytes + 7);
+        std::vector<uint8_t> q(rows * row_bytes), panel(rows * RowBytes(panel_type, cols) + 7);
         for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
         uint8_t* pp = panel.data() + 3;  // misaligned
         RepackPanels(plain, q.data(), pp, rows, cols);
@@ -351,20 +372,20 @@ TEST(Quants, WidePanelGemmMatchesRowDotsAndTheNarrowKernel) {
           }
           const int64_t y_stride = rows + 5;
           std::vector<float> y(tokens * y_stride, -1.0f), narrow(tokens * y_stride, -1.0f);
-          (plain == DType::kQ4_0 ? k->gemm_q4_0p_16 : k->gemm_q8_0p_16)(pp, tp, cols, tokens, rows / 16, y.data(),
-                                                                          y_stride, /*prefetch_next=*/false);
+          wide_gemm(pp, tp, cols, tokens, rows / 16, y.data(), y_stride, /*prefetch_next=*/false);
           for (int t0 = 0; t0 < tokens; t0 += internal::kActTile) {
             const int n = std::min(internal::kActTile, tokens - t0);
             std::vector<uint8_t> tile(internal::ActTileBytes(cols, n));
             for (int t = 0; t < n; ++t) k->quantize_acts(xs[t0 + t].data(), cols, offset, tile.data(), n, t);
-            (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, tile.data(), cols, n, rows / 16,
-                                                                      narrow.data() + t0 * y_stride, y_stride, false);
+            narrow_gemm(pp, tile.data(), cols, n, rows / 16, narrow.data() + t0 * y_stride, y_stride, false);
           }
           for (int t = 0; t < tokens; ++t) {
             const auto* xb = reinterpret_cast<const BlockQ8_0*>(xrow.data() + t * x_row);
             for (int64_t r = 0; r < rows; ++r) {
-              const float want = plain == DType::kQ4_0 ? ref::VecDotQ4_0(q.data() + r * row_bytes, xb, cols)
-                                                       : ref::VecDotQ8_0(q.data() + r * row_bytes, xb, cols);
+              float want = 0;
+              if (plain == DType::kQ4_0) want = ref::VecDotQ4_0(q.data() + r * row_bytes, xb, cols);
+              else if (plain == DType::kQ8_0) want = ref::VecDotQ8_0(q.data() + r * row_bytes, xb, cols);
+              else want = KQuantRowDot(plain, q.data() + r * row_bytes, xb, cols);
               ASSERT_NEAR(y[t * y_stride + r], want, 1e-4 * (1 + std::fabs(want)) * std::sqrt(static_cast<double>(cols)))
                   << k->name << " " << DTypeName(plain) << " cols=" << cols << " tokens=" << tokens << " t=" << t;
               ASSERT_EQ(y[t * y_stride + r], narrow[t * y_stride + r])
