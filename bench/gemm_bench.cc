@@ -105,7 +105,12 @@ void Run(const internal::Kernels& k, const Case& c, int64_t K, int64_t N, int to
   if (c.panel == DType::kQ4_KP) gemm = k.gemm_q4_kp;
   if (c.panel == DType::kQ5_KP) gemm = k.gemm_q5_kp;
   if (c.panel == DType::kQ6_KP) gemm = k.gemm_q6_kp;
-  if (tokens > internal::kActTile) gemm = c.panel == DType::kQ4_0P ? k.gemm_q4_0p_16 : k.gemm_q8_0p_16;
+  if (tokens > internal::kActTile) {
+    gemm = c.panel == DType::kQ4_0P ? k.gemm_q4_0p_16 : k.gemm_q8_0p_16;
+    if (c.panel == DType::kQ4_KP) gemm = k.gemm_q4_kp_16;
+    if (c.panel == DType::kQ5_KP) gemm = k.gemm_q5_kp_16;
+    if (c.panel == DType::kQ6_KP) gemm = k.gemm_q6_kp_16;
+  }
   std::vector<float> y(static_cast<size_t>(tokens * N));
   const size_t pair = 2 * panel_row * 16;
   double best = 1e30;
@@ -179,7 +184,6 @@ int main(int argc, char** argv) {
         // the tile unit: 16-token tiles as prefill and batched decoding run
         // them (its other entries are the avx512 ones), weights in cache and
         // streamed from memory
-        if (IsKPanel(c.panel)) continue;
         Run(*k, c, K, N_cache, internal::kWideActTile, peak_override);
         Run(*k, c, K, N_mem, internal::kWideActTile, peak_override);
         continue;

@@ -89,11 +89,12 @@ struct Kernels {
                         int64_t y_stride, bool prefetch_next) = nullptr;
   void (*gemm_q4_0p_16)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                         int64_t y_stride, bool prefetch_next) = nullptr;
-  // The same for Q4_KP and Q5_KP panels (Q6_KP has none: it runs in tiles of
-  // kActTile).
+  // The same for Q4_KP, Q5_KP and Q6_KP panels.
   void (*gemm_q4_kp_16)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                         int64_t y_stride, bool prefetch_next) = nullptr;
   void (*gemm_q5_kp_16)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                        int64_t y_stride, bool prefetch_next) = nullptr;
+  void (*gemm_q6_kp_16)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                         int64_t y_stride, bool prefetch_next) = nullptr;
   // Prefill on AMX-BF16 tiles; nullptr where the CPU has none.
   // panels_to_bf16 expands n_panels consecutive panels of any panel type

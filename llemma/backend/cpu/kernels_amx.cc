@@ -114,7 +114,7 @@ inline void Fold(const int32_t* c, const uint8_t* act_blk, const uint8_t* w_blk,
 // it), whether they are signed, and how a block's int32 sums fold into the
 // float accumulators (the same float operations as the AVX-512 kernels').
 struct FormatQ8 {
-  static constexpr bool kUnpack = false, kSigned = false;
+  static constexpr bool kUnpack = false, kSigned = false, kHalves = false;
   static constexpr size_t kBlockBytes = kQ8PanelBlockBytes;
   static const uint8_t* Weights(const uint8_t* panel, int64_t b) { return panel + b * kBlockBytes + 32; }
   static void Unpack(const uint8_t*, int64_t, uint8_t*) {}
@@ -124,7 +124,7 @@ struct FormatQ8 {
   }
 };
 struct FormatQ4 {
-  static constexpr bool kUnpack = true, kSigned = true;
+  static constexpr bool kUnpack = true, kSigned = true, kHalves = false;
   static constexpr size_t kBlockBytes = kQ4PanelBlockBytes;
   static const uint8_t* Weights(const uint8_t*, int64_t) { return nullptr; }
   static void Unpack(const uint8_t* panel, int64_t b, uint8_t* buf) { UnpackQ4(panel + b * kBlockBytes, buf); }
@@ -137,7 +137,7 @@ struct FormatQ4 {
 // 0..15 / 0..31 (unsigned), folded with d·scale and dmin·min per row.
 template <bool kQ5>
 struct FormatK {
-  static constexpr bool kUnpack = true, kSigned = false;
+  static constexpr bool kUnpack = true, kSigned = false, kHalves = false;
   static constexpr size_t kSuper = kQ5 ? kQ5KPanelSuperBytes : kQ4KPanelSuperBytes;
   static constexpr size_t kSub = kQ5 ? kQ5KPanelSubBytes : 288;
   static constexpr size_t kBlockBytes = kSuper / 8;  // on average, for prefetching
@@ -171,6 +171,117 @@ struct FormatK {
     }
   }
 };
+
+// Q6_KP: a scale per 16 columns, so each block is two tile multiplies of
+// 16 columns (activation tiles of 16 bytes per token, weight tiles of 4
+// rows), each folded with its half's scale. The weights are unpacked signed
+// (q − 32) for a signed × signed multiply, so the sums need no offset term
+// and equal the AVX-512 kernel's offset-corrected ones.
+struct FormatQ6 {
+  static constexpr bool kUnpack = true, kSigned = true, kHalves = true;
+  static constexpr size_t kBlockBytes = kQ6KPanelSuperBytes / 8;  // on average, for prefetching
+  static const uint8_t* Sub(const uint8_t* panel, int64_t b) {
+    return panel + b / 8 * kQ6KPanelSuperBytes + 32 + kQ6KPanelSubBytes * (b % 8);
+  }
+  static void Unpack(const uint8_t* panel, int64_t b, uint8_t* buf) {
+    const uint8_t* sub = Sub(panel, b);
+    __m512i u[8];
+    Nibbles(sub + 32, u);
+    for (int s = 0; s < 8; ++s) {
+      const __m512i q = _mm512_or_si512(u[s], Q6High(sub + 288, s));
+      _mm512_store_si512(buf + 64 * s, _mm512_sub_epi8(q, _mm512_set1_epi8(32)));
+    }
+  }
+  // c: the two halves' sums, 16·N int32 each.
+  template <int N>
+  static void FoldBlock(const int32_t* c, const uint8_t* act, const uint8_t* panel, int64_t b, __m512* f) {
+    const __m512 d = HalfVector(panel + b / 8 * kQ6KPanelSuperBytes);
+    const uint8_t* sub = Sub(panel, b);
+    const float* dx = reinterpret_cast<const float*>(act + 32 * N);
+    for (int h = 0; h < 2; ++h) {
+      const __m512 scale = _mm512_mul_ps(
+          d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sub + 16 * h)))));
+#pragma GCC unroll 16
+      for (int t = 0; t < N; ++t) {
+        float x;
+        std::memcpy(&x, dx + t, 4);
+        const __m512i acc = _mm512_load_si512(c + 16 * N * h + 16 * t);
+        f[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(scale, _mm512_set1_ps(x)), f[t]);
+      }
+    }
+  }
+};
+
+// Tiles for FormatQ6: 0..3 int32 results (block parity × half), 4 and 5
+// activations (N rows of 16 bytes), 6 and 7 weights (4 rows of 64 bytes).
+constexpr int kQ6Config = 200;
+template <int N>
+void ConfigureQ6() {
+  if (tls_config == kQ6Config + N) return;
+  tls_config = kQ6Config + N;
+  TileConfig c;
+  for (int t : {0, 1, 2, 3}) c.rows[t] = N, c.colsb[t] = 64;
+  for (int t : {4, 5}) c.rows[t] = N, c.colsb[t] = 16;
+  for (int t : {6, 7}) c.rows[t] = 4, c.colsb[t] = 64;
+  __asm__ volatile("" : : "r"(&c) : "memory");
+  _tile_loadconfig(&c);
+}
+
+// One Q6_KP panel against an activation tile of N tokens: Panel's schedule
+// with two results per block.
+template <int N>
+void PanelHalves(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int64_t y_stride,
+                 const uint8_t* prefetch) {
+  using Fmt = FormatQ6;
+  constexpr size_t kActBytes = kActBlockBytes * N;
+  alignas(64) int32_t c[2][2 * 16 * N];
+  constexpr int64_t kAhead = 4, kRing = 8;
+  alignas(64) uint8_t wbuf[kRing][512];
+  __m512 f[N];
+#pragma GCC unroll 16
+  for (int t = 0; t < N; ++t) f[t] = _mm512_setzero_ps();
+  auto act = [&](int64_t b) { return acts + b * kActBytes; };
+  auto unpack = [&](int64_t b) {
+    if (b < nb) Fmt::Unpack(panel, b, wbuf[b % kRing]);
+  };
+  auto fetch = [&](int64_t b) {
+    if (prefetch != nullptr)
+      for (size_t o = 0; o < Fmt::kBlockBytes; o += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(prefetch + b * Fmt::kBlockBytes + o), _MM_HINT_T1);
+  };
+  for (int64_t b = 0; b < kAhead; ++b) unpack(b);
+#define LLEMMA_AMX_ISSUE2(C0, C1, b)                  \
+  do {                                                \
+    _tile_zero(C0);                                   \
+    _tile_zero(C1);                                   \
+    _tile_loadd(4, act(b), 32);                       \
+    _tile_loadd(6, wbuf[(b) % kRing], 64);            \
+    _tile_dpbssd(C0, 4, 6);                           \
+    _tile_loadd(5, act(b) + 16, 32);                  \
+    _tile_loadd(7, wbuf[(b) % kRing] + 256, 64);      \
+    _tile_dpbssd(C1, 5, 7);                           \
+    unpack((b) + kAhead);                             \
+  } while (0)
+#define LLEMMA_AMX_STEP2(C0, C1, b)                                                       \
+  do {                                                                                    \
+    _tile_stored(C0, c[(b) & 1], 64);                                                     \
+    _tile_stored(C1, c[(b) & 1] + 16 * N, 64);                                            \
+    if ((b) + 2 < nb) LLEMMA_AMX_ISSUE2(C0, C1, (b) + 2);                                 \
+    if ((b) > 0) Fmt::FoldBlock<N>(c[((b) - 1) & 1], act((b) - 1), panel, (b) - 1, f);   \
+    fetch(b);                                                                             \
+  } while (0)
+  LLEMMA_AMX_ISSUE2(0, 1, 0);
+  if (nb > 1) LLEMMA_AMX_ISSUE2(2, 3, 1);
+  for (int64_t b = 0; b < nb; b += 2) {
+    LLEMMA_AMX_STEP2(0, 1, b);
+    if (b + 1 < nb) LLEMMA_AMX_STEP2(2, 3, b + 1);
+  }
+  Fmt::FoldBlock<N>(c[(nb - 1) & 1], act(nb - 1), panel, nb - 1, f);
+#undef LLEMMA_AMX_STEP2
+#undef LLEMMA_AMX_ISSUE2
+#pragma GCC unroll 16
+  for (int t = 0; t < N; ++t) _mm512_storeu_ps(y + t * y_stride, f[t]);
+}
 
 // One panel against an activation tile of N tokens.
 template <class Fmt, int N>
@@ -235,12 +346,14 @@ void Panel(const uint8_t* panel, const uint8_t* acts, int64_t nb, float* y, int6
 template <class Fmt, int N>
 void Panels(const uint8_t* p, const uint8_t* acts, int64_t k, int n_panels, float* y, int64_t y_stride,
             bool prefetch_next) {
-  Configure<N>();
+  if constexpr (Fmt::kHalves) ConfigureQ6<N>();
+  else Configure<N>();
   const int64_t nb = k / 32;
   const size_t panel_bytes = nb * Fmt::kBlockBytes;
   for (int i = 0; i < n_panels; ++i) {
     const uint8_t* next = prefetch_next ? p + (n_panels + i) * panel_bytes : nullptr;
-    Panel<Fmt, N>(p + i * panel_bytes, acts, nb, y + 16 * i, y_stride, next);
+    if constexpr (Fmt::kHalves) PanelHalves<N>(p + i * panel_bytes, acts, nb, y + 16 * i, y_stride, next);
+    else Panel<Fmt, N>(p + i * panel_bytes, acts, nb, y + 16 * i, y_stride, next);
   }
 }
 
@@ -275,6 +388,10 @@ void GemmQ4_KPAmx(const void* panel, const uint8_t* acts, int64_t k, int n, int 
 void GemmQ5_KPAmx(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                   int64_t y_stride, bool prefetch_next) {
   Gemm<FormatK<true>>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+void GemmQ6_KPAmx(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                  int64_t y_stride, bool prefetch_next) {
+  Gemm<FormatQ6>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
 // ---------------------------------------------------------------------------
@@ -590,6 +707,7 @@ const Kernels* AmxKernels() {
     t.gemm_q4_0p_16 = amx::GemmQ4_0PAmx;
     t.gemm_q4_kp_16 = amx::GemmQ4_KPAmx;
     t.gemm_q5_kp_16 = amx::GemmQ5_KPAmx;
+    t.gemm_q6_kp_16 = amx::GemmQ6_KPAmx;
     if (amx::AmxBf16Usable()) {
       t.panels_to_bf16 = amx::PanelsToBf16;
       t.gemm_bf16 = amx::GemmBf16;

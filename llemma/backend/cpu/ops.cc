@@ -126,7 +126,7 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
     auto wide = q4 ? kern.gemm_q4_0p_16 : kern.gemm_q8_0p_16;
     if (w0.dtype == DType::kQ4_KP) wide = kern.gemm_q4_kp_16;
     if (w0.dtype == DType::kQ5_KP) wide = kern.gemm_q5_kp_16;
-    if (w0.dtype == DType::kQ6_KP) wide = nullptr;
+    if (w0.dtype == DType::kQ6_KP) wide = kern.gemm_q6_kp_16;
     if (wide != nullptr) gemm = wide, tile_n = internal::kWideActTile;
   }
   const size_t full_tile_bytes = internal::ActTileBytes(K, static_cast<int>(tile_n));

@@ -340,17 +340,19 @@ TEST(Quants, WidePanelGemmMatchesRowDotsAndTheNarrowKernel) {
   for (const internal::Kernels* k : Tables()) {
     if (k->gemm_q8_0p_16 == nullptr) continue;
     ran = true;
-    for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K}) {
+    for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
       const int32_t offset = plain == DType::kQ4_0 ? 8 : 128;
       const DType panel_type = PanelTypeOf(plain);
       auto wide_gemm = plain == DType::kQ4_0   ? k->gemm_q4_0p_16
                        : plain == DType::kQ8_0 ? k->gemm_q8_0p_16
                        : plain == DType::kQ4_K ? k->gemm_q4_kp_16
-                                               : k->gemm_q5_kp_16;
+                       : plain == DType::kQ5_K ? k->gemm_q5_kp_16
+                                               : k->gemm_q6_kp_16;
       auto narrow_gemm = plain == DType::kQ4_0   ? k->gemm_q4_0p
                          : plain == DType::kQ8_0 ? k->gemm_q8_0p
                          : plain == DType::kQ4_K ? k->gemm_q4_kp
-                                                 : k->gemm_q5_kp;
+                         : plain == DType::kQ5_K ? k->gemm_q5_kp
+                                                 : k->gemm_q6_kp;
       ASSERT_NE(wide_gemm, nullptr) << k->name << " " << DTypeName(plain);
       for (int64_t cols : {32, 96, 256, 4096}) {
         if (IsKQuant(plain) != (cols % 256 == 0)) continue;
