@@ -322,12 +322,14 @@ void RepackPanelsQ5_K(const void* src, void* dst, int64_t rows, int64_t cols) {
         const BlockQ5_K& blk = reinterpret_cast<const BlockQ5_K*>(row)[sb];
         std::memcpy(out + 2 * r, &blk.d, 2);
         std::memcpy(out + 32 + 2 * r, &blk.dmin, 2);
+        uint8_t q[kQK_K];
+        for (int e = 0; e < kQK_K; ++e) q[e] = static_cast<uint8_t>(Q5KValue(blk, e));
         for (int j = 0; j < 8; ++j) {
           uint8_t* sub = out + 64 + kQ5KPanelSubBytes * j;
+          const uint8_t* qj = q + 32 * j;
           ScaleMinK4(j, blk.scales, &sub[r], &sub[16 + r]);
-          PackPanelNibbles(sub + 32, r, [&](int k) { return Q5KValue(blk, 32 * j + k) & 0x0F; });
-          for (int k = 0; k < 32; ++k)
-            sub[288 + 4 * r + k % 4] |= static_cast<uint8_t>((Q5KValue(blk, 32 * j + k) >> 4) << (k / 4));
+          PackPanelNibbles(sub + 32, r, [&](int k) { return qj[k] & 0x0F; });
+          for (int k = 0; k < 32; ++k) sub[288 + 4 * r + k % 4] |= static_cast<uint8_t>((qj[k] >> 4) << (k / 4));
         }
       }
     }
@@ -345,14 +347,17 @@ void RepackPanelsQ6_K(const void* src, void* dst, int64_t rows, int64_t cols) {
         const auto* row = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes;
         const BlockQ6_K& blk = reinterpret_cast<const BlockQ6_K*>(row)[sb];
         std::memcpy(out + 2 * r, &blk.d, 2);
+        uint8_t q[kQK_K];
+        for (int e = 0; e < kQK_K; ++e) q[e] = static_cast<uint8_t>(Q6KValue(blk, e));
         for (int j = 0; j < 8; ++j) {
           uint8_t* sub = out + 32 + kQ6KPanelSubBytes * j;
+          const uint8_t* qj = q + 32 * j;
           sub[r] = static_cast<uint8_t>(blk.scales[2 * j]);
           sub[16 + r] = static_cast<uint8_t>(blk.scales[2 * j + 1]);
-          PackPanelNibbles(sub + 32, r, [&](int k) { return Q6KValue(blk, 32 * j + k) & 0x0F; });
+          PackPanelNibbles(sub + 32, r, [&](int k) { return qj[k] & 0x0F; });
           for (int k = 0; k < 32; ++k) {
             const int step = k / 4, plane = step / 4, m = step % 4;
-            sub[288 + 64 * plane + 4 * r + k % 4] |= static_cast<uint8_t>((Q6KValue(blk, 32 * j + k) >> 4) << (2 * m));
+            sub[288 + 64 * plane + 4 * r + k % 4] |= static_cast<uint8_t>((qj[k] >> 4) << (2 * m));
           }
         }
       }
