@@ -148,7 +148,7 @@ struct FormatK {
     __m512i u[8];
     Nibbles(sub + 32, u);
     for (int s = 0; s < 8; ++s) {
-      if constexpr (kQ5) u[s] = _mm512_or_si512(u[s], Q5High(sub + 288, s));
+      if constexpr (kQ5) u[s] = OrQ5High(u[s], sub + 288, s);
       _mm512_store_si512(buf + 64 * s, u[s]);
     }
   }
@@ -188,7 +188,7 @@ struct FormatQ6 {
     __m512i u[8];
     Nibbles(sub + 32, u);
     for (int s = 0; s < 8; ++s) {
-      const __m512i q = _mm512_or_si512(u[s], Q6High(sub + 288, s));
+      const __m512i q = OrQ6High(u[s], sub + 288, s);
       _mm512_store_si512(buf + 64 * s, _mm512_sub_epi8(q, _mm512_set1_epi8(32)));
     }
   }
@@ -454,7 +454,7 @@ void PanelsToBf16(DType dtype, const void* panels, int64_t k, int n_panels, uint
         const uint8_t* sub = sb + 64 + sub_bytes * j;
         Nibbles(sub + 32, u);
         if (q5) {
-          for (int s = 0; s < 8; ++s) u[s] = _mm512_or_si512(u[s], Q5High(sub + 288, s));
+          for (int s = 0; s < 8; ++s) u[s] = OrQ5High(u[s], sub + 288, s);
         }
         const __m512 a = _mm512_mul_ps(d, ByteVector(sub)), b = _mm512_mul_ps(dmin, ByteVector(sub + 16));
         ExpandBlock<false>(u, a, b, a, b, dst + (i * 8 + j) * 512);
@@ -472,7 +472,7 @@ void PanelsToBf16(DType dtype, const void* panels, int64_t k, int n_panels, uint
       for (int j = 0; j < 8; ++j) {
         const uint8_t* sub = sb + 32 + kQ6KPanelSubBytes * j;
         Nibbles(sub + 32, u);
-        for (int s = 0; s < 8; ++s) u[s] = _mm512_or_si512(u[s], Q6High(sub + 288, s));
+        for (int s = 0; s < 8; ++s) u[s] = OrQ6High(u[s], sub + 288, s);
         __m512 a[2], b[2];
         for (int h = 0; h < 2; ++h) {
           const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sub + 16 * h));

@@ -150,6 +150,94 @@ void PanelTileQ4K(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, 
   }
 }
 
+// Q5_KP / Q6_KP: the 4-bit values with the high bits of step s ORed in
+// (bit 4 for Q5, bits 4..5 for Q6), for rows 8h..8h+7 (32 bytes).
+template <KPanel kType>
+inline __m256i WithHighBits(__m256i low, const uint8_t* sub, int s, int h) {
+  const int from = kType == KPanel::kQ5 ? s : 2 * (s % 4);
+  const uint8_t* hb = sub + 288 + (kType == KPanel::kQ6 ? 64 * (s / 4) : 0) + 32 * h;
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hb));
+  const __m256i at4 = from < 4 ? _mm256_slli_epi16(v, 4 - from) : from > 4 ? _mm256_srli_epi16(v, from - 4) : v;
+  return _mm256_or_si256(low, _mm256_and_si256(at4, _mm256_set1_epi8(kType == KPanel::kQ5 ? 0x10 : 0x30)));
+}
+
+// Q5_KP (folded as Q4_KP) and Q6_KP (a scale per 16 columns: the sums of
+// columns 0..15 and 16..31 start at −32·Σx of their columns and fold
+// separately). Values reach 31 / 63, so the int16 pair sums are widened
+// after every step pair (at most 4 products of 63·127 per lane).
+template <KPanel kType, int kTokens>
+void PanelTileK56(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, int t0, float* y, int64_t y_stride) {
+  constexpr size_t kSuper = KPanelSuperBytes<kType>(), kSub = KPanelSubBytes<kType>();
+  constexpr size_t kHead = KPanelHeadBytes<kType>();
+  constexpr int kHalves = kType == KPanel::kQ6 ? 2 : 1;
+  const size_t act_bytes = kActBlockBytes * static_cast<size_t>(n);
+  const __m256i mask = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  __m256 f[kTokens][2];
+  for (int t = 0; t < kTokens; ++t) f[t][0] = f[t][1] = _mm256_setzero_ps();
+  const uint8_t* xb = acts;
+  for (int64_t sb = 0; sb < ns; ++sb) {
+    const uint8_t* head = panel + sb * kSuper;
+    for (int j = 0; j < 8; ++j, xb += act_bytes) {
+      const uint8_t* sub = head + kHead + kSub * j;
+      __m256i acc[kHalves][kTokens][2];
+      for (int c = 0; c < kHalves; ++c)
+        for (int t = 0; t < kTokens; ++t) {
+          int32_t init = 0;
+          if constexpr (kType == KPanel::kQ6) {
+            int16_t sums[2];
+            std::memcpy(sums, xb + 44 * n + 4 * (t0 + t), 4);
+            init = -32 * sums[c];
+          }
+          acc[c][t][0] = acc[c][t][1] = _mm256_set1_epi32(init);
+        }
+      for (int p = 0; p < 4; ++p) {
+        const int c = kHalves == 2 ? p / 2 : 0;
+        for (int h = 0; h < 2; ++h) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + 32 + 64 * p + 32 * h));
+          const __m256i lo = WithHighBits<kType>(_mm256_and_si256(v, mask), sub, 2 * p, h);
+          const __m256i hi = WithHighBits<kType>(_mm256_and_si256(_mm256_srli_epi16(v, 4), mask), sub, 2 * p + 1, h);
+          for (int t = 0; t < kTokens; ++t) {
+            const uint8_t* xq = xb + 32 * (t0 + t) + 8 * p;
+            const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, Broadcast4(xq)),
+                                                 _mm256_maddubs_epi16(hi, Broadcast4(xq + 4)));
+            acc[c][t][h] = _mm256_add_epi32(acc[c][t][h], _mm256_madd_epi16(s16, ones));
+          }
+        }
+      }
+      for (int h = 0; h < 2; ++h) {
+        if constexpr (kType == KPanel::kQ6) {
+          const __m256 d = LoadScales8(head + 16 * h);
+          for (int c = 0; c < 2; ++c) {
+            const __m256 scale = _mm256_mul_ps(
+                d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 16 * c + 8 * h)))));
+            for (int t = 0; t < kTokens; ++t) {
+              const __m256 dx = _mm256_set1_ps(LoadF32At(xb + 32 * n + 4 * (t0 + t)));
+              f[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[c][t][h]), _mm256_mul_ps(scale, dx), f[t][h]);
+            }
+          }
+        } else {
+          const __m256 scale = _mm256_mul_ps(
+              LoadScales8(head + 16 * h),
+              _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 8 * h)))));
+          const __m256 mins = _mm256_mul_ps(
+              LoadScales8(head + 32 + 16 * h),
+              _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 16 + 8 * h)))));
+          for (int t = 0; t < kTokens; ++t) {
+            const __m256 dx = _mm256_set1_ps(LoadF32At(xb + 32 * n + 4 * (t0 + t)));
+            const __m256 dsum = _mm256_set1_ps(LoadF32At(xb + 40 * n + 4 * (t0 + t)));
+            f[t][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[0][t][h]), dx), scale, f[t][h]);
+            f[t][h] = _mm256_fnmadd_ps(mins, dsum, f[t][h]);
+          }
+        }
+      }
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) {
+    _mm256_storeu_ps(y + t * y_stride, f[t][0]);
+    _mm256_storeu_ps(y + t * y_stride + 8, f[t][1]);
+  }
+}
+
 // Tokens two at a time (16 ymm registers), each panel in turn.
 template <typename Tile2, typename Tile1>
 void ForPanelsAndTokens(const uint8_t* p, size_t panel_bytes, int n, int n_panels, float* y, int64_t y_stride,
@@ -190,12 +278,30 @@ void GemmQ4_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, in
       [&](const uint8_t* panel, int t, float* yt) { PanelTileQ4K<1>(panel, acts, ns, n, t, yt, y_stride); });
 }
 
+template <KPanel kType>
+void GemmK56Avx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                 bool) {
+  const int64_t ns = k / 256;
+  ForPanelsAndTokens(
+      static_cast<const uint8_t*>(panels), ns * KPanelSuperBytes<kType>(), n, n_panels, y, y_stride,
+      [&](const uint8_t* panel, int t, float* yt) { PanelTileK56<kType, 2>(panel, acts, ns, n, t, yt, y_stride); },
+      [&](const uint8_t* panel, int t, float* yt) { PanelTileK56<kType, 1>(panel, acts, ns, n, t, yt, y_stride); });
+}
+void GemmQ5_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool prefetch_next) {
+  GemmK56Avx2<KPanel::kQ5>(panels, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+void GemmQ6_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool prefetch_next) {
+  GemmK56Avx2<KPanel::kQ6>(panels, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+
 }  // namespace
 
 constexpr Kernels kTable = {"avx2",        DotF32,         DotBf16,        DotF16,        ToF32,
                             Gemm4x4,       GemmPacked32x6, Axpy,           VecDotQ8_0,    VecDotQ4_0,
                             VecDotQ8_0x4,  VecDotQ4_0x4,   GemmQ8_0PAvx2,  GemmQ4_0PAvx2, GemmQ4_KPAvx2,
-                            GemmQ5_KP,     GemmQ6_KP,      QuantizeActs,  QuantizeQ8_0,   AttnQK,         AttnPV,         SiluMul,
+                            GemmQ5_KPAvx2, GemmQ6_KPAvx2,  QuantizeActs,  QuantizeQ8_0,   AttnQK,         AttnPV,         SiluMul,
                             ExpSum};
 }  // namespace avx2
 

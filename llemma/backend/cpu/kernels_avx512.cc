@@ -325,11 +325,11 @@ inline void PanelTileK(const uint8_t* __restrict panel, const uint8_t* __restric
           lo[i] = _mm512_and_si512(v, mask);
           hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
           if constexpr (kType == KPanel::kQ5) {
-            lo[i] = _mm512_or_si512(lo[i], Q5High(si + 288, 2 * p));
-            hi[i] = _mm512_or_si512(hi[i], Q5High(si + 288, 2 * p + 1));
+            lo[i] = OrQ5High(lo[i], si + 288, 2 * p);
+            hi[i] = OrQ5High(hi[i], si + 288, 2 * p + 1);
           } else if constexpr (kType == KPanel::kQ6) {
-            lo[i] = _mm512_or_si512(lo[i], Q6High(si + 288, 2 * p));
-            hi[i] = _mm512_or_si512(hi[i], Q6High(si + 288, 2 * p + 1));
+            lo[i] = OrQ6High(lo[i], si + 288, 2 * p);
+            hi[i] = OrQ6High(hi[i], si + 288, 2 * p + 1);
           }
         }
         for (int t = 0; t < kTokens; ++t) {

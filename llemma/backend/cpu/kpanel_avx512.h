@@ -28,14 +28,16 @@ inline __m512i BitToFour(__m512i v, int from) {
   return from < 4 ? _mm512_slli_epi16(v, 4 - from) : from > 4 ? _mm512_srli_epi16(v, from - 4) : v;
 }
 
-// Step s's high bits of a Q5_KP sub-block (64 bytes of fifth bits at hb)
-// or a Q6_KP sub-block (two 64-byte planes of 2-bit fields at hb), in bits
-// 4 (Q5) or 4..5 (Q6) of each byte and zero elsewhere.
-inline __m512i Q5High(const uint8_t* hb, int s) {
-  return _mm512_and_si512(BitToFour(_mm512_loadu_si512(hb), s), _mm512_set1_epi8(0x10));
+// v (step s's low 4 bits of a 32-column block, one byte each) with the
+// step's high bits of a Q5_KP sub-block (64 bytes of fifth bits at hb) in
+// bit 4, or of a Q6_KP sub-block (two 64-byte planes of 2-bit fields at hb)
+// in bits 4..5: one ternary-logic op, v | (bits & mask).
+inline __m512i OrQ5High(__m512i v, const uint8_t* hb, int s) {
+  return _mm512_ternarylogic_epi32(v, BitToFour(_mm512_loadu_si512(hb), s), _mm512_set1_epi8(0x10), 0xF8);
 }
-inline __m512i Q6High(const uint8_t* hb, int s) {
-  return _mm512_and_si512(BitToFour(_mm512_loadu_si512(hb + 64 * (s / 4)), 2 * (s % 4)), _mm512_set1_epi8(0x30));
+inline __m512i OrQ6High(__m512i v, const uint8_t* hb, int s) {
+  return _mm512_ternarylogic_epi32(v, BitToFour(_mm512_loadu_si512(hb + 64 * (s / 4)), 2 * (s % 4)),
+                                   _mm512_set1_epi8(0x30), 0xF8);
 }
 
 }  // namespace
