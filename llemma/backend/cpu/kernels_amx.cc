@@ -139,7 +139,7 @@ template <bool kQ5>
 struct FormatK {
   static constexpr bool kUnpack = true, kSigned = false, kHalves = false;
   static constexpr size_t kSuper = kQ5 ? kQ5KPanelSuperBytes : kQ4KPanelSuperBytes;
-  static constexpr size_t kSub = kQ5 ? kQ5KPanelSubBytes : 288;
+  static constexpr size_t kSub = kQ5 ? kQ5KPanelSubBytes : kQ4KPanelSubBytes;
   static constexpr size_t kBlockBytes = kSuper / 8;  // on average, for prefetching
   static const uint8_t* Sub(const uint8_t* panel, int64_t b) { return panel + b / 8 * kSuper + 64 + kSub * (b % 8); }
   static const uint8_t* Weights(const uint8_t*, int64_t) { return nullptr; }
@@ -446,7 +446,7 @@ void PanelsToBf16(DType dtype, const void* panels, int64_t k, int n_panels, uint
     // scales, 16 mins and Q4_0P-ordered nibbles (and Q5's fifth bits);
     // element = (d·scale)·q − dmin·min.
     const bool q5 = dtype == DType::kQ5_KP;
-    const size_t super = q5 ? kQ5KPanelSuperBytes : kQ4KPanelSuperBytes, sub_bytes = q5 ? kQ5KPanelSubBytes : 288;
+    const size_t super = q5 ? kQ5KPanelSuperBytes : kQ4KPanelSuperBytes, sub_bytes = q5 ? kQ5KPanelSubBytes : kQ4KPanelSubBytes;
     for (int64_t i = 0; i < k / 256 * n_panels; ++i) {
       const uint8_t* sb = src + i * super;
       const __m512 d = HalfVector(sb), dmin = HalfVector(sb + 32);

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "llemma/backend/cpu/quants.h"
 #include "llemma/core/half.h"
 
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -113,43 +114,6 @@ void PanelTile(const uint8_t* panel, const uint8_t* acts, int64_t nb, int n, int
   }
 }
 
-// Q4_KP: the Q4 block dots without offset, folded per sub-block with
-// d·scale and dmin·min (the 6-bit integers widened from bytes).
-template <int kTokens>
-void PanelTileQ4K(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, int t0, float* y, int64_t y_stride) {
-  const size_t act_bytes = kActBlockBytes * static_cast<size_t>(n);
-  __m256 f[kTokens][2];
-  for (int t = 0; t < kTokens; ++t) f[t][0] = f[t][1] = _mm256_setzero_ps();
-  const uint8_t* xb = acts;
-  for (int64_t sb = 0; sb < ns; ++sb) {
-    const uint8_t* head = panel + sb * 2368;
-    for (int j = 0; j < 8; ++j, xb += act_bytes) {
-      const uint8_t* sub = head + 64 + 288 * j;
-      __m256i acc[kTokens][2];
-      for (int t = 0; t < kTokens; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
-      BlockDots<true, kTokens>(sub + 32, xb + 32 * t0, acc);
-      for (int h = 0; h < 2; ++h) {
-        const __m256 scale = _mm256_mul_ps(
-            LoadScales8(head + 16 * h),
-            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 8 * h)))));
-        const __m256 mins = _mm256_mul_ps(
-            LoadScales8(head + 32 + 16 * h),
-            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 16 + 8 * h)))));
-        for (int t = 0; t < kTokens; ++t) {
-          const __m256 dx = _mm256_set1_ps(LoadF32At(xb + 32 * n + 4 * (t0 + t)));
-          const __m256 dsum = _mm256_set1_ps(LoadF32At(xb + 40 * n + 4 * (t0 + t)));
-          f[t][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[t][h]), dx), scale, f[t][h]);
-          f[t][h] = _mm256_fnmadd_ps(mins, dsum, f[t][h]);
-        }
-      }
-    }
-  }
-  for (int t = 0; t < kTokens; ++t) {
-    _mm256_storeu_ps(y + t * y_stride, f[t][0]);
-    _mm256_storeu_ps(y + t * y_stride + 8, f[t][1]);
-  }
-}
-
 // Q5_KP / Q6_KP: the 4-bit values with the high bits of step s ORed in
 // (bit 4 for Q5, bits 4..5 for Q6), for rows 8h..8h+7 (32 bytes).
 template <KPanel kType>
@@ -161,12 +125,15 @@ inline __m256i WithHighBits(__m256i low, const uint8_t* sub, int s, int h) {
   return _mm256_or_si256(low, _mm256_and_si256(at4, _mm256_set1_epi8(kType == KPanel::kQ5 ? 0x10 : 0x30)));
 }
 
-// Q5_KP (folded as Q4_KP) and Q6_KP (a scale per 16 columns: the sums of
-// columns 0..15 and 16..31 start at −32·Σx of their columns and fold
-// separately). Values reach 31 / 63, so the int16 pair sums are widened
-// after every step pair (at most 4 products of 63·127 per lane).
+// K-quant panels. Q4_KP: the Q4 block dots without offset (BlockDots),
+// folded per sub-block with d·scale and dmin·min (the 6-bit integers
+// widened from bytes). Q5_KP folds the same way; Q6_KP has a scale per 16
+// columns: the sums of columns 0..15 and 16..31 start at −32·Σx of their
+// columns and fold separately. Q5/Q6 values reach 31 / 63, so their int16
+// pair sums are widened after every step pair (at most 4 products of 63·127
+// per lane).
 template <KPanel kType, int kTokens>
-void PanelTileK56(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, int t0, float* y, int64_t y_stride) {
+void PanelTileK(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, int t0, float* y, int64_t y_stride) {
   constexpr size_t kSuper = KPanelSuperBytes<kType>(), kSub = KPanelSubBytes<kType>();
   constexpr size_t kHead = KPanelHeadBytes<kType>();
   constexpr int kHalves = kType == KPanel::kQ6 ? 2 : 1;
@@ -190,7 +157,8 @@ void PanelTileK56(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, 
           }
           acc[c][t][0] = acc[c][t][1] = _mm256_set1_epi32(init);
         }
-      for (int p = 0; p < 4; ++p) {
+      if constexpr (kType == KPanel::kQ4) BlockDots<true, kTokens>(sub + 32, xb + 32 * t0, acc[0]);
+      for (int p = 0; p < (kType == KPanel::kQ4 ? 0 : 4); ++p) {
         const int c = kHalves == 2 ? p / 2 : 0;
         for (int h = 0; h < 2; ++h) {
           const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + 32 + 64 * p + 32 * h));
@@ -269,31 +237,27 @@ void GemmQ4_0PAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, in
                    int64_t y_stride, bool) {
   GemmPanelAvx2<true>(panels, acts, k, n, n_panels, y, y_stride);
 }
-void GemmQ4_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
-                   int64_t y_stride, bool) {
-  const int64_t ns = k / 256;
-  ForPanelsAndTokens(
-      static_cast<const uint8_t*>(panels), ns * 2368, n, n_panels, y, y_stride,
-      [&](const uint8_t* panel, int t, float* yt) { PanelTileQ4K<2>(panel, acts, ns, n, t, yt, y_stride); },
-      [&](const uint8_t* panel, int t, float* yt) { PanelTileQ4K<1>(panel, acts, ns, n, t, yt, y_stride); });
-}
 
 template <KPanel kType>
-void GemmK56Avx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+void GemmKAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
                  bool) {
   const int64_t ns = k / 256;
   ForPanelsAndTokens(
       static_cast<const uint8_t*>(panels), ns * KPanelSuperBytes<kType>(), n, n_panels, y, y_stride,
-      [&](const uint8_t* panel, int t, float* yt) { PanelTileK56<kType, 2>(panel, acts, ns, n, t, yt, y_stride); },
-      [&](const uint8_t* panel, int t, float* yt) { PanelTileK56<kType, 1>(panel, acts, ns, n, t, yt, y_stride); });
+      [&](const uint8_t* panel, int t, float* yt) { PanelTileK<kType, 2>(panel, acts, ns, n, t, yt, y_stride); },
+      [&](const uint8_t* panel, int t, float* yt) { PanelTileK<kType, 1>(panel, acts, ns, n, t, yt, y_stride); });
+}
+void GemmQ4_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool prefetch_next) {
+  GemmKAvx2<KPanel::kQ4>(panels, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 void GemmQ5_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                    int64_t y_stride, bool prefetch_next) {
-  GemmK56Avx2<KPanel::kQ5>(panels, acts, k, n, n_panels, y, y_stride, prefetch_next);
+  GemmKAvx2<KPanel::kQ5>(panels, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 void GemmQ6_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                    int64_t y_stride, bool prefetch_next) {
-  GemmK56Avx2<KPanel::kQ6>(panels, acts, k, n, n_panels, y, y_stride, prefetch_next);
+  GemmKAvx2<KPanel::kQ6>(panels, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "llemma/backend/cpu/kpanel_avx512.h"
+#include "llemma/backend/cpu/quants.h"
 #include "llemma/core/half.h"
 
 // The shared bodies that the intrinsics below replace are unused here, and

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "llemma/backend/cpu/quants.h"
 #include "llemma/core/half.h"
 
 #include <cstdlib>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -269,97 +270,99 @@ void PackPanelNibbles(uint8_t* out, int r, Nibble nibble) {
       out[64 * g + 4 * r + j] = static_cast<uint8_t>(nibble(8 * g + j) | nibble(8 * g + 4 + j) << 4);
 }
 
-void RepackPanelsQ4_K(const void* src, void* dst, int64_t rows, int64_t cols) {
-  const size_t row_bytes = RowBytes(DType::kQ4_K, cols);
-  const int64_t ns = cols / kQK_K;
-  for (int64_t p = 0; p < rows / kPanelRows; ++p) {
-    for (int64_t sb = 0; sb < ns; ++sb) {
-      uint8_t* out = static_cast<uint8_t*>(dst) + (p * ns + sb) * kQ4KPanelSuperBytes;
-      for (int r = 0; r < kPanelRows; ++r) {
-        const auto* row = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes;
-        const BlockQ4_K& blk = reinterpret_cast<const BlockQ4_K*>(row)[sb];
-        std::memcpy(out + 2 * r, &blk.d, 2);
-        std::memcpy(out + 32 + 2 * r, &blk.dmin, 2);
-        for (int j = 0; j < 8; ++j) {
-          uint8_t* sub = out + 64 + 288 * j;
-          ScaleMinK4(j, blk.scales, &sub[r], &sub[16 + r]);
-          // Sub-block j: 64-element group j/2, low nibbles for even j, high for odd.
-          const uint8_t* q = blk.qs + 32 * (j / 2);
-          PackPanelNibbles(sub + 32, r, [&](int k) { return j % 2 == 0 ? q[k] & 0x0F : q[k] >> 4; });
-        }
+// Element e (0..255) of a K-quant super-block as its stored integer:
+// Q4_K 0..15 (64-element group e/64 holds low nibbles, first 32, then high
+// nibbles); Q5_K the same plus bit e/32 of qh[e % 32] as the fifth bit;
+// Q6_K 0..63 (value + 32): per 128 elements, 32-element group g takes a
+// nibble of ql (low nibbles of ql[0..63] for g < 2, high for g ≥ 2) and bits
+// 2g..2g+1 of qh.
+template <DType kPlain>
+int KValue(const uint8_t* blk, int e) {
+  if constexpr (kPlain == DType::kQ6_K) {
+    const auto& b = *reinterpret_cast<const BlockQ6_K*>(blk);
+    const int h = e / 128, g = (e % 128) / 32, l = e % 32;
+    const uint8_t byte = b.ql[64 * h + l + 32 * (g % 2)];
+    const int low = g < 2 ? byte & 0x0F : byte >> 4;
+    return low | ((b.qh[32 * h + l] >> (2 * g)) & 3) << 4;
+  } else {
+    const uint8_t* qs = kPlain == DType::kQ4_K ? reinterpret_cast<const BlockQ4_K*>(blk)->qs
+                                               : reinterpret_cast<const BlockQ5_K*>(blk)->qs;
+    const uint8_t byte = qs[32 * (e / 64) + e % 32];
+    const int low = (e % 64) < 32 ? byte & 0x0F : byte >> 4;
+    if constexpr (kPlain == DType::kQ4_K) return low;
+    return low | ((reinterpret_cast<const BlockQ5_K*>(blk)->qh[e % 32] >> (e / 32)) & 1) << 4;
+  }
+}
+
+// The K panel layouts of quants.h: super-block, header and sub-block bytes.
+struct KPanelLayout {
+  size_t super, head, sub;
+};
+constexpr KPanelLayout KLayout(DType panel) {
+  return panel == DType::kQ4_KP   ? KPanelLayout{kQ4KPanelSuperBytes, 64, kQ4KPanelSubBytes}
+         : panel == DType::kQ5_KP ? KPanelLayout{kQ5KPanelSuperBytes, 64, kQ5KPanelSubBytes}
+                                  : KPanelLayout{kQ6KPanelSuperBytes, 32, kQ6KPanelSubBytes};
+}
+
+// The stored integer of row r, column k (0..31) of a K panel sub-block: its
+// low 4 bits in Q4_0P order, Q5's fifth bit and Q6's top 2 bits in their
+// planes. PutKPanelRow writes row r's 32 values q (every byte it owns).
+int GetKPanelValue(DType panel, const uint8_t* sub, int r, int k) {
+  const int step = k / 4;
+  const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
+  int q = (k % 8) < 4 ? byte & 0x0F : byte >> 4;
+  if (panel == DType::kQ5_KP) q |= ((sub[288 + 4 * r + k % 4] >> step) & 1) << 4;
+  if (panel == DType::kQ6_KP) q |= ((sub[288 + 64 * (step / 4) + 4 * r + k % 4] >> (2 * (step % 4))) & 3) << 4;
+  return q;
+}
+template <DType kPanel>
+void PutKPanelRow(uint8_t* sub, int r, const uint8_t* q) {
+  PackPanelNibbles(sub + 32, r, [&](int k) { return q[k] & 0x0F; });
+  for (int i = 0; i < 4; ++i) {
+    if constexpr (kPanel == DType::kQ5_KP) {
+      int byte = 0;
+      for (int step = 0; step < 8; ++step) byte |= ((q[4 * step + i] >> 4) & 1) << step;
+      sub[288 + 4 * r + i] = static_cast<uint8_t>(byte);
+    }
+    if constexpr (kPanel == DType::kQ6_KP) {
+      for (int h = 0; h < 2; ++h) {
+        int byte = 0;
+        for (int m = 0; m < 4; ++m) byte |= ((q[4 * (4 * h + m) + i] >> 4) & 3) << (2 * m);
+        sub[288 + 64 * h + 4 * r + i] = static_cast<uint8_t>(byte);
       }
     }
   }
 }
 
-// Element e (0..255) of a Q5_K super-block as its 5-bit value: 64-element
-// group e/64 holds low nibbles (first 32) then high nibbles, and bit e/32 of
-// qh[e % 32] is the fifth bit.
-int Q5KValue(const BlockQ5_K& b, int e) {
-  const uint8_t byte = b.qs[32 * (e / 64) + e % 32];
-  const int low = (e % 64) < 32 ? byte & 0x0F : byte >> 4;
-  return low | ((b.qh[e % 32] >> (e / 32)) & 1) << 4;
-}
-// Element e of a Q6_K super-block as its 6-bit value (0..63, value + 32):
-// per 128 elements, 32-element group g takes a nibble of ql (low nibbles of
-// ql[0..63] for g < 2, high for g ≥ 2) and bits 2g..2g+1 of qh.
-int Q6KValue(const BlockQ6_K& b, int e) {
-  const int h = e / 128, g = (e % 128) / 32, l = e % 32;
-  const uint8_t byte = b.ql[64 * h + l + 32 * (g % 2)];
-  const int low = g < 2 ? byte & 0x0F : byte >> 4;
-  return low | ((b.qh[32 * h + l] >> (2 * g)) & 3) << 4;
-}
-
-void RepackPanelsQ5_K(const void* src, void* dst, int64_t rows, int64_t cols) {
-  const size_t row_bytes = RowBytes(DType::kQ5_K, cols);
+template <DType kPlain>
+void RepackPanelsK(const void* src, void* dst, int64_t rows, int64_t cols) {
+  constexpr DType kPanel = kPlain == DType::kQ4_K ? DType::kQ4_KP : kPlain == DType::kQ5_K ? DType::kQ5_KP : DType::kQ6_KP;
+  constexpr KPanelLayout kL = KLayout(kPanel);
+  const size_t row_bytes = RowBytes(kPlain, cols), block_bytes = DTypeBlockBytes(kPlain);
   const int64_t ns = cols / kQK_K;
   for (int64_t p = 0; p < rows / kPanelRows; ++p) {
     for (int64_t sb = 0; sb < ns; ++sb) {
-      uint8_t* out = static_cast<uint8_t*>(dst) + (p * ns + sb) * kQ5KPanelSuperBytes;
-      std::memset(out, 0, kQ5KPanelSuperBytes);
+      uint8_t* out = static_cast<uint8_t*>(dst) + (p * ns + sb) * kL.super;
+      uint8_t* subs = out + kL.head;
       for (int r = 0; r < kPanelRows; ++r) {
-        const auto* row = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes;
-        const BlockQ5_K& blk = reinterpret_cast<const BlockQ5_K*>(row)[sb];
-        std::memcpy(out + 2 * r, &blk.d, 2);
-        std::memcpy(out + 32 + 2 * r, &blk.dmin, 2);
-        uint8_t q[kQK_K];
-        for (int e = 0; e < kQK_K; ++e) q[e] = static_cast<uint8_t>(Q5KValue(blk, e));
-        for (int j = 0; j < 8; ++j) {
-          uint8_t* sub = out + 64 + kQ5KPanelSubBytes * j;
-          const uint8_t* qj = q + 32 * j;
-          ScaleMinK4(j, blk.scales, &sub[r], &sub[16 + r]);
-          PackPanelNibbles(sub + 32, r, [&](int k) { return qj[k] & 0x0F; });
-          for (int k = 0; k < 32; ++k) sub[288 + 4 * r + k % 4] |= static_cast<uint8_t>((qj[k] >> 4) << (k / 4));
-        }
-      }
-    }
-  }
-}
-
-void RepackPanelsQ6_K(const void* src, void* dst, int64_t rows, int64_t cols) {
-  const size_t row_bytes = RowBytes(DType::kQ6_K, cols);
-  const int64_t ns = cols / kQK_K;
-  for (int64_t p = 0; p < rows / kPanelRows; ++p) {
-    for (int64_t sb = 0; sb < ns; ++sb) {
-      uint8_t* out = static_cast<uint8_t*>(dst) + (p * ns + sb) * kQ6KPanelSuperBytes;
-      std::memset(out, 0, kQ6KPanelSuperBytes);
-      for (int r = 0; r < kPanelRows; ++r) {
-        const auto* row = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes;
-        const BlockQ6_K& blk = reinterpret_cast<const BlockQ6_K*>(row)[sb];
-        std::memcpy(out + 2 * r, &blk.d, 2);
-        uint8_t q[kQK_K];
-        for (int e = 0; e < kQK_K; ++e) q[e] = static_cast<uint8_t>(Q6KValue(blk, e));
-        for (int j = 0; j < 8; ++j) {
-          uint8_t* sub = out + 32 + kQ6KPanelSubBytes * j;
-          const uint8_t* qj = q + 32 * j;
-          sub[r] = static_cast<uint8_t>(blk.scales[2 * j]);
-          sub[16 + r] = static_cast<uint8_t>(blk.scales[2 * j + 1]);
-          PackPanelNibbles(sub + 32, r, [&](int k) { return qj[k] & 0x0F; });
-          for (int k = 0; k < 32; ++k) {
-            const int step = k / 4, plane = step / 4, m = step % 4;
-            sub[288 + 64 * plane + 4 * r + k % 4] |= static_cast<uint8_t>((qj[k] >> 4) << (2 * m));
+        const uint8_t* blk = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes + sb * block_bytes;
+        if constexpr (kPlain == DType::kQ6_K) {
+          const auto& b = *reinterpret_cast<const BlockQ6_K*>(blk);
+          std::memcpy(out + 2 * r, &b.d, 2);
+          for (int j = 0; j < 8; ++j) {
+            subs[kL.sub * j + r] = static_cast<uint8_t>(b.scales[2 * j]);
+            subs[kL.sub * j + 16 + r] = static_cast<uint8_t>(b.scales[2 * j + 1]);
           }
+        } else {  // Q4_K and Q5_K start with the same d, dmin and packed scales
+          static_assert(offsetof(BlockQ4_K, scales) == offsetof(BlockQ5_K, scales));
+          const auto& b = *reinterpret_cast<const BlockQ4_K*>(blk);
+          std::memcpy(out + 2 * r, &b.d, 2);
+          std::memcpy(out + 32 + 2 * r, &b.dmin, 2);
+          for (int j = 0; j < 8; ++j) ScaleMinK4(j, b.scales, &subs[kL.sub * j + r], &subs[kL.sub * j + 16 + r]);
         }
+        uint8_t q[kQK_K];
+        for (int e = 0; e < kQK_K; ++e) q[e] = static_cast<uint8_t>(KValue<kPlain>(blk, e));
+        for (int j = 0; j < 8; ++j) PutKPanelRow<kPanel>(subs + kL.sub * j, r, q + 32 * j);
       }
     }
   }
@@ -383,9 +386,9 @@ void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t
   LLEMMA_CHECK(plain == DType::kQ4_0 || plain == DType::kQ8_0 || IsKQuant(plain)) << DTypeName(plain);
   LLEMMA_CHECK(!IsPanel(plain)) << DTypeName(plain);
   LLEMMA_CHECK(rows % kPanelRows == 0 && cols % DTypeBlockSize(plain) == 0) << rows << "x" << cols;
-  if (plain == DType::kQ4_K) return RepackPanelsQ4_K(src, dst, rows, cols);
-  if (plain == DType::kQ5_K) return RepackPanelsQ5_K(src, dst, rows, cols);
-  if (plain == DType::kQ6_K) return RepackPanelsQ6_K(src, dst, rows, cols);
+  if (plain == DType::kQ4_K) return RepackPanelsK<DType::kQ4_K>(src, dst, rows, cols);
+  if (plain == DType::kQ5_K) return RepackPanelsK<DType::kQ5_K>(src, dst, rows, cols);
+  if (plain == DType::kQ6_K) return RepackPanelsK<DType::kQ6_K>(src, dst, rows, cols);
   const bool q4 = plain == DType::kQ4_0;
   const size_t row_bytes = RowBytes(plain, cols), block_bytes = q4 ? kQ4PanelBlockBytes : kQ8PanelBlockBytes;
   const int64_t nb = cols / kQK;
@@ -413,61 +416,27 @@ void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols
   if (!IsPanel(type)) {
     return DequantizeRow(type, static_cast<const uint8_t*>(data) + row * RowBytes(type, cols), dst, cols);
   }
-  if (type == DType::kQ4_KP) {
+  if (IsKPanel(type)) {
+    const KPanelLayout L = KLayout(type);
     const int64_t ns = cols / kQK_K, p = row / kPanelRows, r = row % kPanelRows;
     for (int64_t sb = 0; sb < ns; ++sb) {
-      const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * ns + sb) * kQ4KPanelSuperBytes;
-      uint16_t dh, mh;
+      const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * ns + sb) * L.super;
+      uint16_t dh, mh = 0;
       std::memcpy(&dh, blk + 2 * r, 2);
-      std::memcpy(&mh, blk + 32 + 2 * r, 2);
+      if (type != DType::kQ6_KP) std::memcpy(&mh, blk + 32 + 2 * r, 2);
       const float d = F16ToF32(dh), dmin = F16ToF32(mh);
       for (int j = 0; j < 8; ++j) {
-        const uint8_t* sub = blk + 64 + 288 * j;
-        const float d1 = d * sub[r], m1 = dmin * sub[16 + r];
+        const uint8_t* sub = blk + L.head + L.sub * j;
+        float* out = dst + sb * kQK_K + 32 * j;
         for (int k = 0; k < kQK; ++k) {
-          const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
-          dst[sb * kQK_K + 32 * j + k] = d1 * ((k % 8) < 4 ? byte & 0x0F : byte >> 4) - m1;
-        }
-      }
-    }
-    return;
-  }
-  if (type == DType::kQ5_KP) {
-    const int64_t ns = cols / kQK_K, p = row / kPanelRows, r = row % kPanelRows;
-    for (int64_t sb = 0; sb < ns; ++sb) {
-      const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * ns + sb) * kQ5KPanelSuperBytes;
-      uint16_t dh, mh;
-      std::memcpy(&dh, blk + 2 * r, 2);
-      std::memcpy(&mh, blk + 32 + 2 * r, 2);
-      const float d = F16ToF32(dh), dmin = F16ToF32(mh);
-      for (int j = 0; j < 8; ++j) {
-        const uint8_t* sub = blk + 64 + kQ5KPanelSubBytes * j;
-        const float d1 = d * sub[r], m1 = dmin * sub[16 + r];
-        for (int k = 0; k < kQK; ++k) {
-          const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
-          const int q = ((k % 8) < 4 ? byte & 0x0F : byte >> 4) | ((sub[288 + 4 * r + k % 4] >> (k / 4)) & 1) << 4;
-          dst[sb * kQK_K + 32 * j + k] = d1 * q - m1;
-        }
-      }
-    }
-    return;
-  }
-  if (type == DType::kQ6_KP) {
-    const int64_t ns = cols / kQK_K, p = row / kPanelRows, r = row % kPanelRows;
-    for (int64_t sb = 0; sb < ns; ++sb) {
-      const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * ns + sb) * kQ6KPanelSuperBytes;
-      uint16_t dh;
-      std::memcpy(&dh, blk + 2 * r, 2);
-      const float d = F16ToF32(dh);
-      for (int j = 0; j < 8; ++j) {
-        const uint8_t* sub = blk + 32 + kQ6KPanelSubBytes * j;
-        for (int k = 0; k < kQK; ++k) {
-          const int step = k / 4;
-          const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
-          const uint8_t top = sub[288 + 64 * (step / 4) + 4 * r + k % 4];
-          const int q = ((k % 8) < 4 ? byte & 0x0F : byte >> 4) | ((top >> (2 * (step % 4))) & 3) << 4;
-          const float dsc = d * static_cast<float>(static_cast<int8_t>(sub[k < 16 ? r : 16 + r]));
-          dst[sb * kQK_K + 32 * j + k] = dsc * static_cast<float>(q - 32);
+          const int q = GetKPanelValue(type, sub, static_cast<int>(r), k);
+          if (type == DType::kQ6_KP) {  // (d·scale)·(q − 32), as Q6_K
+            const float dsc = d * static_cast<float>(static_cast<int8_t>(sub[k < 16 ? r : 16 + r]));
+            out[k] = dsc * static_cast<float>(q - 32);
+          } else {  // d·scale·q − dmin·min, as Q4_K / Q5_K
+            const float d1 = d * sub[r], m1 = dmin * sub[16 + r];
+            out[k] = d1 * q - m1;
+          }
         }
       }
     }

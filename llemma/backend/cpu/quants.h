@@ -89,6 +89,7 @@ constexpr size_t kQ4PanelBlockBytes = 288;
 constexpr size_t kQ4KPanelSuperBytes = 2368;
 constexpr size_t kQ5KPanelSuperBytes = 2880;
 constexpr size_t kQ6KPanelSuperBytes = 3360;
+constexpr size_t kQ4KPanelSubBytes = 288;
 constexpr size_t kQ5KPanelSubBytes = 352;
 constexpr size_t kQ6KPanelSubBytes = 416;
 // Repacks `rows` plain Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K rows (src) into
