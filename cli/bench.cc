@@ -36,6 +36,7 @@ int RunBenchCommand(const BenchArgs& a) {
   o.n_threads = a.model.threads;
   o.batch = a.batch;
   o.depth = a.depth;
+  o.kv_type = *ParseKvType(a.model.kv_type);  // checked when the model loaded
   auto results = RunBench(m, o);
   if (!results.ok()) return ReportError(results.status());
   const int threads = a.model.threads > 0 ? a.model.threads : ThreadPool::HardwareThreads();

@@ -25,6 +25,14 @@ void AddModelOptions(CLI::App* cmd, ModelOptions* o) {
   cmd->add_option("-t,--threads", o->threads, "threads (0 = one per core)")->capture_default_str();
   cmd->add_option("-c,--ctx", o->ctx, "context size in tokens (0 = as needed, up to the model's max)")
       ->capture_default_str();
+  cmd->add_option("--kv-type", o->kv_type, "KV cache values: f16 (half the memory and bytes read) | f32 (exact)")
+      ->capture_default_str();
+}
+
+StatusOr<DType> ParseKvType(const std::string& name) {
+  if (name == "f16") return DType::kF16;
+  if (name == "f32") return DType::kF32;
+  return InvalidArgumentError("--kv-type must be f16 or f32, got '" + name + "'");
 }
 
 int ReportError(const Status& s) {
@@ -54,6 +62,7 @@ StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerOnly(const ModelOptions& o) {
 
 StatusOr<LoadedModel> LoadModelAndTokenizer(const ModelOptions& o) {
   if (o.threads < 0) return InvalidArgumentError("--threads must be >= 0");
+  LLEMMA_RETURN_IF_ERROR(ParseKvType(o.kv_type).status());
   LoadOptions lo;
   LLEMMA_ASSIGN_OR_RETURN(lo.dtype, ParseDType(o.dtype));
   if (IsKQuant(lo.dtype)) {

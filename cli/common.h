@@ -20,6 +20,7 @@ struct ModelOptions {
   std::string dtype = "bf16";
   int threads = 0;
   int64_t ctx = 0;            // 0 = what the command needs, capped by the model's maximum
+  std::string kv_type = "f16";  // KV cache values: f16 | f32
 };
 
 void AddModelOptions(CLI::App* cmd, ModelOptions* o);
@@ -34,6 +35,9 @@ struct LoadedModel {
 StatusOr<LoadedModel> LoadModelAndTokenizer(const ModelOptions& o);
 // Loads only the tokenizer (from --tokenizer or <model>/tokenizer.model).
 StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerOnly(const ModelOptions& o);
+
+// --kv-type: "f16" or "f32".
+StatusOr<DType> ParseKvType(const std::string& name);
 
 // Prints "llemma: error: <message>" to stderr and returns exit code 1.
 int ReportError(const Status& s);

@@ -157,6 +157,7 @@ int RunEval(EvalArgs& a) {
     eo.n_threads = a.model.threads;
     eo.parallel = a.parallel;
     eo.n_ctx = a.model.ctx;
+    eo.kv_type = *ParseKvType(a.model.kv_type);  // checked when the model loaded
     std::error_code ec;
     std::string path = std::filesystem::absolute(a.model.model, ec).lexically_normal().string();
     if (ec) path = a.model.model;
@@ -264,6 +265,8 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("-t,--threads", a->model.threads, "threads (0 = one per core)");
   cmd->add_option("-c,--ctx", a->model.ctx,
                   "context cap in tokens (0 = the model's max_position_embeddings)");
+  cmd->add_option("--kv-type", a->model.kv_type, "KV cache values: f16 (half the memory and bytes read) | f32 (exact)")
+      ->capture_default_str();
   cmd->add_option("--progress-interval", a->progress_interval,
                   "seconds between progress lines when stderr is not a terminal")
       ->capture_default_str();

@@ -57,6 +57,7 @@ int RunGenerate(const GenerateArgs& a) {
   }
   ContextOptions co;
   co.n_threads = a.model.threads;
+  co.kv_type = *ParseKvType(a.model.kv_type);  // checked when the model loaded
   co.n_ctx = a.model.ctx > 0 ? a.model.ctx : std::min(cfg.n_ctx_train, n_prompt + a.max_tokens + 1);
   auto ctx = Context::Create(*lm->model, co);
   if (!ctx.ok()) return ReportError(ctx.status());

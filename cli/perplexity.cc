@@ -27,6 +27,7 @@ int RunPerplexity(const PerplexityArgs& a) {
   const int64_t window = a.window > 0 ? a.window : std::min<int64_t>(cfg.n_ctx_train, 2048);
   ContextOptions co;
   co.n_threads = a.model.threads;
+  co.kv_type = *ParseKvType(a.model.kv_type);  // checked when the model loaded
   co.n_ctx = a.model.ctx > 0 ? a.model.ctx : std::min<int64_t>(window, static_cast<int64_t>(ids.size()));
   co.n_ctx = std::max<int64_t>(co.n_ctx, 2);
   auto ctx = Context::Create(*lm->model, co);

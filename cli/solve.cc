@@ -64,6 +64,7 @@ int RunSolve(const SolveArgs& a) {
   const Config& cfg = lm->model->config();
   ContextOptions co;
   co.n_threads = a.model.threads;
+  co.kv_type = *ParseKvType(a.model.kv_type);  // checked when the model loaded
   co.n_ctx = a.model.ctx > 0 ? a.model.ctx : cfg.n_ctx_train;
   auto ctx = Context::Create(*lm->model, co);
   if (!ctx.ok()) return ReportError(ctx.status());

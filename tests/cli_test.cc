@@ -108,25 +108,33 @@ TEST(Cli, TokenizePrintsIdsAndPieces) {
   EXPECT_NE(pieces.out.find("'▁x'"), std::string::npos) << pieces.out;
 }
 
-TEST(Cli, PerplexityMatchesTheLibrary) {
+TEST(Cli, PerplexityMatchesTheLibraryWithEitherKvCacheType) {
   const std::string dir = FixtureDir("tiny-mha-f32");
   const std::string text = "Problem: Find the value of x such that 3x + 3 = 21.\nSolution: x = 6.\n";
   const std::string file = ::testing::TempDir() + "/ppl.txt";
   std::ofstream(file) << text;
-  CommandResult r = RunLlemma("perplexity -m " + dir + " -f " + file + " --window 16 --stride 8 --dtype f32");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  ASSERT_NE(r.out.find("perplexity: "), std::string::npos) << r.out;
-  const double ppl = std::stod(r.out.substr(r.out.find("perplexity: ") + 12));
   auto tok = Tokenizer::Load(dir + "/tokenizer.model");
   auto model = Model::Load(dir, {.dtype = DType::kF32});
   ASSERT_TRUE(tok.ok() && model.ok());
-  auto ctx = Context::Create(**model, {.n_ctx = 16});
-  ASSERT_TRUE(ctx.ok());
   const std::vector<int32_t> ids = (*tok)->Encode(text, true);
-  auto want = ComputePerplexity(**ctx, ids, {.window = 16, .stride = 8});
-  ASSERT_TRUE(want.ok());
-  EXPECT_NEAR(ppl, want->Perplexity(), 1e-5 * want->Perplexity());
-  EXPECT_NE(r.out.find("scored: " + std::to_string(ids.size() - 1)), std::string::npos) << r.out;
+  std::vector<double> seen;
+  for (const char* kv : {"", "f16", "f32"}) {
+    const std::string flag = *kv ? std::string(" --kv-type ") + kv : "";
+    CommandResult r = RunLlemma("perplexity -m " + dir + " -f " + file + " --window 16 --stride 8 --dtype f32" + flag);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_NE(r.out.find("perplexity: "), std::string::npos) << r.out;
+    const double ppl = std::stod(r.out.substr(r.out.find("perplexity: ") + 12));
+    // The default cache is F16.
+    auto ctx = Context::Create(**model, {.n_ctx = 16, .kv_type = std::string(kv) == "f32" ? DType::kF32 : DType::kF16});
+    ASSERT_TRUE(ctx.ok());
+    auto want = ComputePerplexity(**ctx, ids, {.window = 16, .stride = 8});
+    ASSERT_TRUE(want.ok());
+    EXPECT_NEAR(ppl, want->Perplexity(), 1e-5 * want->Perplexity()) << flag;
+    EXPECT_NE(r.out.find("scored: " + std::to_string(ids.size() - 1)), std::string::npos) << r.out;
+    seen.push_back(want->Perplexity());
+  }
+  EXPECT_EQ(seen[0], seen[1]);
+  EXPECT_NE(seen[1], seen[2]);  // the flag reaches the cache
 }
 
 TEST(Cli, BadInputExitsNonZeroWithOneLineNamingTheProblem) {
@@ -144,6 +152,7 @@ TEST(Cli, BadInputExitsNonZeroWithOneLineNamingTheProblem) {
        "context"},
       {"tokenize -p hi", "--tokenizer"},
       {"perplexity -m " + dir + " -f /nonexistent.txt", "/nonexistent.txt"},
+      {"generate -m " + dir + " -p hi --kv-type q8_0", "--kv-type must be f16 or f32, got 'q8_0'"},
   };
   for (const Case& c : cases) {
     CommandResult r = RunLlemma(c.args);

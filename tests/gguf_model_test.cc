@@ -24,7 +24,7 @@ namespace llemma::testing {
 namespace {
 
 std::vector<float> AllLogits(const Model& m, const std::vector<int32_t>& prompt) {
-  auto ctx = Context::Create(m, {.n_ctx = 64, .n_threads = 2});
+  auto ctx = Context::Create(m, {.n_ctx = 64, .n_threads = 2, .kv_type = DType::kF32});
   LLEMMA_CHECK(ctx.ok());
   auto l = (*ctx)->Eval(prompt, true);
   LLEMMA_CHECK(l.ok()) << l.status().ToString();

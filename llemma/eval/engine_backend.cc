@@ -88,6 +88,7 @@ Status EngineBackend::Run(std::span<const GenRequest> requests, const OnRequestD
     co.n_ctx = std::min((need_ctx + 511) / 512 * 512, max_length_);
     if (gen_ctx_) co.n_ctx = std::max(co.n_ctx, gen_ctx_->n_ctx());
     co.n_threads = opts_.n_threads;
+    co.kv_type = opts_.kv_type;
     co.n_batch = opts_.n_batch;
     co.n_seq = n_seq;
     gen_ctx_.reset();
@@ -144,6 +145,7 @@ StatusOr<LogLikelihood> EngineBackend::Score(std::string_view context,
     ContextOptions co;
     co.n_ctx = max_length_;
     co.n_threads = opts_.n_threads;
+    co.kv_type = opts_.kv_type;
     co.n_batch = opts_.n_batch;
     co.n_seq = 1;
     LLEMMA_ASSIGN_OR_RETURN(score_ctx_, Context::Create(model_, co));

@@ -42,6 +42,7 @@ struct EngineOptions {
   int parallel = 16;      // sequences decoding together (at least the largest request's n)
   int64_t n_ctx = 0;      // 0 = the model's max_position_embeddings; else a smaller cap
   int64_t n_batch = 256;  // prompt tokens per forward chunk
+  DType kv_type = DType::kF16;  // of the KV caches
 };
 
 class EngineBackend : public Backend {

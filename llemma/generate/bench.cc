@@ -35,7 +35,7 @@ StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptio
   if (opts.batch < 1) return InvalidArgumentError("batch must be >= 1");
   LLEMMA_ASSIGN_OR_RETURN(auto ctx, Context::Create(model, {.n_ctx = n_ctx + 1, .n_threads = opts.n_threads,
                                                             .n_batch = std::max<int64_t>(opts.prompt_tokens, 1),
-                                                            .n_seq = opts.batch}));
+                                                            .n_seq = opts.batch, .kv_type = opts.kv_type}));
   // Random token ids (never BOS/EOS), like llama-bench.
   Rng rng(1234);
   auto random_tokens = [&](int64_t n) {

@@ -25,6 +25,7 @@ struct BenchOptions {
   // tests then run at positions depth.. ; the B sequences of the batched test
   // fork from this shared prefix, as the k samples of majority voting do.
   int64_t depth = 0;
+  DType kv_type = DType::kF16;  // of the KV cache
 };
 
 struct BenchResult {

@@ -16,30 +16,51 @@ Context::Context(const Model& model, const ContextOptions& opts)
       n_batch_(std::max<int64_t>({1, opts.n_batch, static_cast<int64_t>(opts.n_seq)})),
       pool_(opts.n_threads),
       n_seq_(std::max(1, opts.n_seq)),
+      kv_type_(opts.kv_type),
+      kv_bytes_(opts.kv_type == DType::kF16 ? 2 : 4),
       seq_past_(n_seq_, 0),
       prefix_len_(n_seq_, 0),
       prefix_src_(n_seq_, -1) {}
 
-float* Context::KCache(int64_t layer, int seq) {
+uint8_t* Context::KCache(int64_t layer, int seq) {
   const int64_t kv_dim = model_.config().n_head_kv * model_.config().head_dim;
-  return k_cache_.as<float>() + (layer * n_seq_ + seq) * n_ctx_ * kv_dim;
+  return KvAt(k_cache_.as<uint8_t>(), (layer * n_seq_ + seq) * n_ctx_ * kv_dim);
 }
-float* Context::VCache(int64_t layer, int seq) {
+uint8_t* Context::VCache(int64_t layer, int seq) {
   const int64_t kv_dim = model_.config().n_head_kv * model_.config().head_dim;
-  return v_cache_.as<float>() + (layer * n_seq_ + seq) * n_ctx_ * kv_dim;
+  return KvAt(v_cache_.as<uint8_t>(), (layer * n_seq_ + seq) * n_ctx_ * kv_dim);
+}
+
+void Context::StoreKv(int64_t layer, int seq, int64_t pos, int64_t t0, int64_t n_tokens) {
+  const Config& c = model_.config();
+  const int64_t hd = c.head_dim;
+  uint8_t* kc = KCache(layer, seq);
+  uint8_t* vc = VCache(layer, seq);
+  const float* k = k_.as<float>();
+  const float* v = v_.as<float>();
+  for (int64_t t = t0; t < t0 + n_tokens; ++t) {
+    for (int64_t h = 0; h < c.n_head_kv; ++h) {
+      const int64_t dst = (h * n_ctx_ + pos + t - t0) * hd;
+      cpu::StoreKv(kv_type_, k + (t * c.n_head_kv + h) * hd, KvAt(kc, dst), hd);
+      cpu::StoreKv(kv_type_, v + (t * c.n_head_kv + h) * hd, KvAt(vc, dst), hd);
+    }
+  }
 }
 
 StatusOr<std::unique_ptr<Context>> Context::Create(const Model& model, const ContextOptions& opts) {
   if (opts.n_ctx < 0) return InvalidArgumentError("context size must be positive");
   if (opts.n_seq < 1) return InvalidArgumentError("the number of sequences must be at least 1");
+  if (opts.kv_type != DType::kF16 && opts.kv_type != DType::kF32) {
+    return InvalidArgumentError(std::string("KV cache type must be f16 or f32, not ") + DTypeName(opts.kv_type));
+  }
   auto ctx = std::unique_ptr<Context>(new Context(model, opts));
   const Config& c = model.config();
   const int64_t kv_dim = c.n_head_kv * c.head_dim, q_dim = c.n_head * c.head_dim;
   const int64_t B = ctx->n_batch_;
-  const size_t cache_floats = static_cast<size_t>(c.n_layer * ctx->n_seq_ * ctx->n_ctx_ * kv_dim);
+  const size_t cache_bytes = static_cast<size_t>(c.n_layer * ctx->n_seq_ * ctx->n_ctx_ * kv_dim) * ctx->kv_bytes_;
   try {
-    ctx->k_cache_.Resize(cache_floats * sizeof(float), /*huge_pages=*/false);
-    ctx->v_cache_.Resize(cache_floats * sizeof(float), /*huge_pages=*/false);
+    ctx->k_cache_.Resize(cache_bytes, /*huge_pages=*/false);
+    ctx->v_cache_.Resize(cache_bytes, /*huge_pages=*/false);
     ctx->x_.Resize(B * c.n_embd * sizeof(float));
     ctx->xb_.Resize(B * std::max(c.n_embd, q_dim) * sizeof(float));
     ctx->xb2_.Resize(B * c.n_embd * sizeof(float));
@@ -64,7 +85,7 @@ StatusOr<std::unique_ptr<Context>> Context::Create(const Model& model, const Con
   } catch (const std::bad_alloc&) {
     return ResourceExhaustedError(
         "out of memory allocating a KV cache for " + std::to_string(ctx->n_ctx_) + " tokens (" +
-        std::to_string(2 * cache_floats * 4 >> 20) + " MiB); lower the context size (--ctx)");
+        std::to_string(2 * cache_bytes >> 20) + " MiB); lower the context size (--ctx)");
   }
   return ctx;
 }
@@ -110,7 +131,7 @@ Status Context::SavePrefix(int seq, int64_t n) {
   }
   const Config& c = model_.config();
   const int64_t hd = c.head_dim;
-  const size_t bytes = static_cast<size_t>(c.n_layer * c.n_head_kv * n * hd) * sizeof(float);
+  const size_t bytes = static_cast<size_t>(c.n_layer * c.n_head_kv * n * hd) * kv_bytes_;
   saved_n_ = 0;
   try {
     saved_k_.Resize(bytes);
@@ -123,8 +144,8 @@ Status Context::SavePrefix(int seq, int64_t n) {
     for (int64_t h = 0; h < c.n_head_kv; ++h) {
       const size_t from = static_cast<size_t>(h * n_ctx_ * hd);
       const size_t to = static_cast<size_t>((l * c.n_head_kv + h) * n * hd);
-      std::memcpy(saved_k_.as<float>() + to, KCache(l, seq) + from, n * hd * sizeof(float));
-      std::memcpy(saved_v_.as<float>() + to, VCache(l, seq) + from, n * hd * sizeof(float));
+      std::memcpy(KvAt(saved_k_.as<uint8_t>(), to), KvAt(KCache(l, seq), from), n * hd * kv_bytes_);
+      std::memcpy(KvAt(saved_v_.as<uint8_t>(), to), KvAt(VCache(l, seq), from), n * hd * kv_bytes_);
     }
   }
   saved_n_ = n;
@@ -143,8 +164,8 @@ Status Context::LoadPrefix(int dst, int64_t n) {
     for (int64_t h = 0; h < c.n_head_kv; ++h) {
       const size_t to = static_cast<size_t>(h * n_ctx_ * hd);
       const size_t from = static_cast<size_t>((l * c.n_head_kv + h) * saved_n_ * hd);
-      std::memcpy(KCache(l, dst) + to, saved_k_.as<float>() + from, n * hd * sizeof(float));
-      std::memcpy(VCache(l, dst) + to, saved_v_.as<float>() + from, n * hd * sizeof(float));
+      std::memcpy(KvAt(KCache(l, dst), to), KvAt(saved_k_.as<uint8_t>(), from), n * hd * kv_bytes_);
+      std::memcpy(KvAt(VCache(l, dst), to), KvAt(saved_v_.as<uint8_t>(), from), n * hd * kv_bytes_);
     }
   }
   seq_past_[dst] = n;
@@ -231,25 +252,18 @@ void Context::ForwardChunk(int seq, const int32_t* tokens, int64_t m, bool all_l
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& w = model_.layer(l);
-    float* kc = KCache(l, seq);  // (n_head_kv, n_ctx, hd)
-    float* vc = VCache(l, seq);
 
     // Attention block.
     cpu::RmsNorm(pool_, x, w.attn_norm, m, D, c.rms_norm_eps, xb);
     cpu::MatMulShared(pool_, {&w.wq, &w.wk, &w.wv}, xb, m, {q, k, v});
     cpu::RopeRotateHalf(q, m, c.n_head, hd, cos, sin);
     cpu::RopeRotateHalf(k, m, c.n_head_kv, hd, cos, sin);
-    for (int64_t t = 0; t < m; ++t) {
-      for (int64_t h = 0; h < c.n_head_kv; ++h) {
-        const size_t dst = static_cast<size_t>((h * n_ctx_ + n_past + t) * hd);
-        std::memcpy(kc + dst, k + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
-        std::memcpy(vc + dst, v + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
-      }
-    }
+    StoreKv(l, seq, n_past, 0, m);
     cpu::AttentionArgs a;
     a.q = q;
-    a.k = kc;
-    a.v = vc;
+    a.k = KCache(l, seq);  // (n_head_kv, n_ctx, hd)
+    a.v = VCache(l, seq);
+    a.kv_type = kv_type_;
     a.out = att;
     a.n_tokens = m;
     a.n_past = n_past;
@@ -356,18 +370,12 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
       cpu::RopeRotateHalf(q + t * c.n_head * hd, 1, c.n_head, hd, cs, sn);
       cpu::RopeRotateHalf(k + t * c.n_head_kv * hd, 1, c.n_head_kv, hd, cs, sn);
       const int s = seqs[t];
-      float* kc = KCache(l, s);
-      float* vc = VCache(l, s);
-      for (int64_t h = 0; h < c.n_head_kv; ++h) {
-        const size_t dst = static_cast<size_t>((h * n_ctx_ + pos[t]) * hd);
-        std::memcpy(kc + dst, k + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
-        std::memcpy(vc + dst, v + (t * c.n_head_kv + h) * hd, hd * sizeof(float));
-      }
+      StoreKv(l, s, pos[t], t, 1);
       const int64_t plen = prefix_len_[s];
       const int src = plen > 0 ? prefix_src_[s] : s;
       prefix[t] = {KCache(l, src), VCache(l, src), plen};
       // Own positions plen..pos live at the same offsets of this sequence's cache.
-      own[t] = {kc + plen * hd, vc + plen * hd, pos[t] + 1 - plen};
+      own[t] = {KvAt(KCache(l, s), plen * hd), KvAt(VCache(l, s), plen * hd), pos[t] + 1 - plen};
     }
     cpu::BatchAttentionArgs a;
     a.q = q;
@@ -380,6 +388,7 @@ void Context::ForwardBatch(const int32_t* tokens, const int* seqs, int64_t m, fl
     a.head_dim = hd;
     a.stride = n_ctx_;
     a.max_keys = n_ctx_;
+    a.kv_type = kv_type_;
     cpu::BatchAttention(pool_, a);
     OutputAndFeedForward(w, m);
   }

@@ -33,6 +33,9 @@ struct ContextOptions {
   int n_threads = 0;      // 0 = one per core
   int64_t n_batch = 256;  // prompt tokens per forward chunk (bounds scratch memory)
   int n_seq = 1;          // sequences that can decode together (EvalBatch)
+  // Values of the KV cache: kF16 (half the memory and the bytes attention
+  // reads, as llama.cpp's default) or kF32 (exact).
+  DType kv_type = DType::kF16;
 };
 
 class Context {
@@ -91,6 +94,7 @@ class Context {
   int64_t n_past() const { return seq_past_[0]; }
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_batch() const { return n_batch_; }
+  DType kv_type() const { return kv_type_; }
   const Model& model() const { return model_; }
   ThreadPool& pool() { return pool_; }
 
@@ -99,22 +103,28 @@ class Context {
   void ForwardChunk(int seq, const int32_t* tokens, int64_t n, bool all_logits, float* logits_out);
   void ForwardBatch(const int32_t* tokens, const int* seqs, int64_t n, float* logits_out);
   void OutputAndFeedForward(const LayerWeights& w, int64_t m);
-  // The K and V caches of one layer of one sequence: (n_head_kv, n_ctx, head_dim).
-  float* KCache(int64_t layer, int seq);
-  float* VCache(int64_t layer, int seq);
+  // The K and V caches of one layer of one sequence: (n_head_kv, n_ctx,
+  // head_dim) values of kv_type_, and the address of value i of one.
+  uint8_t* KCache(int64_t layer, int seq);
+  uint8_t* VCache(int64_t layer, int seq);
+  uint8_t* KvAt(uint8_t* cache, int64_t i) const { return cache + static_cast<size_t>(i) * kv_bytes_; }
+  // Cache positions pos.. of token rows (n_tokens, n_head_kv, head_dim) of k_ / v_.
+  void StoreKv(int64_t layer, int seq, int64_t pos, int64_t t0, int64_t n_tokens);
 
   const Model& model_;
   const int64_t n_ctx_;
   const int64_t n_batch_;
   ThreadPool pool_;
   const int n_seq_;
+  const DType kv_type_;
+  const size_t kv_bytes_;
   std::vector<int64_t> seq_past_;    // positions held by each sequence
   std::vector<int64_t> prefix_len_;  // positions read from another sequence's cache (0 = none)
   std::vector<int> prefix_src_;      // the sequence they are read from (-1 = none)
 
-  // KV cache, per layer and sequence: (n_head_kv, n_ctx, head_dim) floats each for K and V.
+  // KV cache, per layer and sequence: (n_head_kv, n_ctx, head_dim) values each for K and V.
   AlignedBuffer k_cache_, v_cache_;
-  // The saved prefix: (n_layer, n_head_kv, saved_n_, head_dim) floats each for K and V.
+  // The saved prefix: (n_layer, n_head_kv, saved_n_, head_dim) values each for K and V.
   AlignedBuffer saved_k_, saved_v_;
   int64_t saved_n_ = 0;
   // RoPE tables: (n_ctx, head_dim/2).

@@ -65,7 +65,7 @@ TEST_P(ModelFixtureTest, LogitsMatchFloat64ReferenceWithF32Compute) {
   Expected e = LoadExpected(dir);
   const int64_t V = (*model)->config().n_vocab;
   for (size_t p = 0; p < e.prompts.size(); ++p) {
-    auto ctx = Context::Create(**model, {.n_ctx = 64, .n_threads = 2});
+    auto ctx = Context::Create(**model, {.n_ctx = 64, .n_threads = 2, .kv_type = DType::kF32});
     ASSERT_TRUE(ctx.ok());
     auto logits = (*ctx)->Eval(e.prompts[p], /*all_logits=*/true);
     ASSERT_TRUE(logits.ok()) << logits.status().ToString();
@@ -88,12 +88,14 @@ TEST_P(ModelFixtureTest, IncrementalDecodeEqualsFullSequenceForwardAtEveryPositi
   const std::vector<int32_t>& prompt = e.prompts.back();
   const int64_t V = (*model)->config().n_vocab;
   // Small prefill chunks also exercise chunked prompt processing.
-  auto full = Context::Create(**model, {.n_ctx = 64, .n_threads = 3, .n_batch = 5});
+  // A float cache: an F16 one rounds keys that the two paths compute a
+  // rounding apart to different halves (F16KvCache… covers that cache).
+  auto full = Context::Create(**model, {.n_ctx = 64, .n_threads = 3, .n_batch = 5, .kv_type = DType::kF32});
   ASSERT_TRUE(full.ok());
   auto all = (*full)->Eval(prompt, true);
   ASSERT_TRUE(all.ok());
   std::vector<float> reference(all->begin(), all->end());
-  auto inc = Context::Create(**model, {.n_ctx = 64, .n_threads = 1});
+  auto inc = Context::Create(**model, {.n_ctx = 64, .n_threads = 1, .kv_type = DType::kF32});
   ASSERT_TRUE(inc.ok());
   for (size_t t = 0; t < prompt.size(); ++t) {
     auto one = (*inc)->Eval(std::span<const int32_t>(&prompt[t], 1));
@@ -105,6 +107,49 @@ TEST_P(ModelFixtureTest, IncrementalDecodeEqualsFullSequenceForwardAtEveryPositi
   auto tail = (*inc)->Eval(std::span<const int32_t>(prompt).subspan(prompt.size() / 2));
   ASSERT_TRUE(tail.ok());
   EXPECT_LE(RelError(*tail, reference.data() + (prompt.size() - 1) * V, V), 1e-5);
+}
+
+// The default F16 KV cache: logits stay within F16's rounding of the
+// float64 reference at every position, differ from a float cache's (the
+// values really are rounded), and incremental decoding matches the
+// full-sequence pass as closely; other cache types are refused.
+TEST_P(ModelFixtureTest, F16KvCacheStaysCloseToReferenceAndIncrementalDecode) {
+  const std::string dir = GetParam();
+  auto model = Model::Load(dir, {.dtype = DType::kF32, .n_threads = 2});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  Expected e = LoadExpected(dir);
+  const int64_t V = (*model)->config().n_vocab;
+  const std::vector<int32_t>& prompt = e.prompts.back();
+  auto half = Context::Create(**model, {.n_ctx = 64, .n_threads = 2});
+  auto exact = Context::Create(**model, {.n_ctx = 64, .n_threads = 2, .kv_type = DType::kF32});
+  ASSERT_TRUE(half.ok() && exact.ok());
+  EXPECT_EQ((*half)->kv_type(), DType::kF16);
+  auto h = (*half)->Eval(prompt, true);
+  auto x = (*exact)->Eval(prompt, true);
+  ASSERT_TRUE(h.ok() && x.ok());
+  const std::vector<float> got(h->begin(), h->end());
+  const SafetensorsTensor* want = e.logits.Find("logits." + std::to_string(e.prompts.size() - 1));
+  ASSERT_NE(want, nullptr);
+  const float* w = reinterpret_cast<const float*>(e.logits.Data(*want));
+  double worst = 0;
+  for (size_t t = 0; t < prompt.size(); ++t) {
+    const double err = RelError(std::span<const float>(got).subspan(t * V, V), w + t * V, V);
+    worst = std::max(worst, err);
+    EXPECT_LE(err, 2e-3) << dir << " position " << t;
+  }
+  EXPECT_GT(worst, 0.0);
+  EXPECT_NE(got, std::vector<float>(x->begin(), x->end()));
+  auto inc = Context::Create(**model, {.n_ctx = 64, .n_threads = 1});
+  ASSERT_TRUE(inc.ok());
+  for (size_t t = 0; t < prompt.size(); ++t) {
+    auto one = (*inc)->Eval(std::span<const int32_t>(&prompt[t], 1));
+    ASSERT_TRUE(one.ok());
+    EXPECT_LE(RelError(*one, got.data() + t * V, V), 2e-3) << dir << " position " << t;
+  }
+  auto bad = Context::Create(**model, {.n_ctx = 64, .kv_type = DType::kQ8_0});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("KV cache type must be f16 or f32"), std::string::npos)
+      << bad.status().ToString();
 }
 
 TEST_P(ModelFixtureTest, HalfPrecisionComputeStaysCloseToReference) {

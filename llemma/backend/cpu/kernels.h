@@ -77,6 +77,15 @@ struct Kernels {
   // keys over several calls gives the same result as one call, whatever n_q.
   void (*attn_pv)(const float* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd,
                   float* out);
+  // The same over an F16 cache: the float kernels' sums over the rows
+  // converted to float (the same bits where those do not depend on the
+  // rows' alignment, as the AVX-512 ones do not), with the same guarantees.
+  void (*attn_qk_f16)(const uint16_t* k, int64_t n_keys, const float* q, int n_q, int64_t hd, float scale, float* s,
+                      int64_t s_stride);
+  void (*attn_pv_f16)(const uint16_t* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd,
+                      float* out);
+  // dst[i] = x[i] rounded to the nearest F16 (ties to even; inf beyond its range).
+  void (*to_f16)(const float* x, uint16_t* dst, int64_t n);
   // gate[i] = gate[i] / (1 + e^−gate[i]) · up[i]
   void (*silu_mul)(float* gate, const float* up, int64_t n);
   // Softmax's exponentials: x[i] = e^(x[i] − m) for i < n (m ≥ every x[i]),

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "llemma/backend/cpu/quants.h"
 #include "llemma/core/half.h"
@@ -260,12 +261,20 @@ void GemmQ6_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, in
   GemmKAvx2<KPanel::kQ6>(panels, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
+void ToF16Avx2(const float* x, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  ToF16(x + i, dst + i, n - i);
+}
+
 }  // namespace
 
 constexpr Kernels kTable = {"avx2",        DotF32,         DotBf16,        DotF16,        ToF32,
                             Gemm4x4,       GemmPacked32x6, Axpy,           VecDotQ8_0,    VecDotQ4_0,
                             VecDotQ8_0x4,  VecDotQ4_0x4,   GemmQ8_0PAvx2,  GemmQ4_0PAvx2, GemmQ4_KPAvx2,
-                            GemmQ5_KPAvx2, GemmQ6_KPAvx2,  QuantizeActs,  QuantizeQ8_0,   AttnQK,         AttnPV,         SiluMul,
+                            GemmQ5_KPAvx2, GemmQ6_KPAvx2,  QuantizeActs,  QuantizeQ8_0,   AttnQK,         AttnPV,         AttnQKF16,
+                            AttnPVF16,     ToF16Avx2,      SiluMul,
                             ExpSum};
 }  // namespace avx2
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "llemma/backend/cpu/kpanel_avx512.h"
 #include "llemma/backend/cpu/quants.h"
@@ -464,14 +465,21 @@ void GemmPacked32x6Fast(const float* w, const float* x, int64_t x_stride, int64_
   }
 }
 
+// 16 cache values as floats: a float cache's as they are, an F16 cache's
+// converted exactly.
+inline __m512 Load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 Load16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
 // Hotspot (attention over long contexts, batched decoding): scores with one
 // accumulator chain per (key, query), 4 queries sharing each key load.
-template <int kQ>
-inline void QKRow(const float* kr, const float* q, int64_t hd, float scale, float* s, int64_t s_stride) {
+template <int kQ, typename T>
+inline void QKRow(const T* kr, const float* q, int64_t hd, float scale, float* s, int64_t s_stride) {
   __m512 acc[kQ];
   for (int i = 0; i < kQ; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t c = 0; c < hd; c += 16) {
-    const __m512 kv = _mm512_loadu_ps(kr + c);
+    const __m512 kv = Load16(kr + c);
     for (int i = 0; i < kQ; ++i) acc[i] = _mm512_fmadd_ps(kv, _mm512_loadu_ps(q + i * hd + c), acc[i]);
   }
   for (int i = 0; i < kQ; ++i) s[i * s_stride] = _mm512_reduce_add_ps(acc[i]) * scale;
@@ -481,8 +489,8 @@ inline void QKRow(const float* kr, const float* q, int64_t hd, float scale, floa
 // transposing reduction tree that pairs lanes exactly as
 // _mm512_reduce_add_ps does (i with i+8, then i+4, i+2, i+1), so every
 // score has the same bits as QKRow's, and one vector holds all 16 scores.
-template <int kK, int kQ>
-inline void QKTree(const float* k, const float* q, int64_t hd, float scale, float* s, int64_t s_stride) {
+template <int kK, int kQ, typename T>
+inline void QKTree(const T* k, const float* q, int64_t hd, float scale, float* s, int64_t s_stride) {
   static_assert(kK * kQ == 16);
   __m512 v[16];
   for (int m = 0; m < 16; ++m) v[m] = _mm512_setzero_ps();
@@ -490,7 +498,7 @@ inline void QKTree(const float* k, const float* q, int64_t hd, float scale, floa
     __m512 qv[kQ];
     for (int i = 0; i < kQ; ++i) qv[i] = _mm512_loadu_ps(q + i * hd + c);
     for (int j = 0; j < kK; ++j) {
-      const __m512 kv = _mm512_loadu_ps(k + j * hd + c);
+      const __m512 kv = Load16(k + j * hd + c);
       for (int i = 0; i < kQ; ++i) v[i * kK + j] = _mm512_fmadd_ps(kv, qv[i], v[i * kK + j]);
     }
   }
@@ -514,9 +522,9 @@ inline void QKTree(const float* k, const float* q, int64_t hd, float scale, floa
   for (int i = 0; i < kQ; ++i) std::memcpy(s + i * s_stride, out + i * kK, kK * sizeof(float));
 }
 
-void AttnQKFast(const float* k, int64_t n_keys, const float* q, int n_q, int64_t hd, float scale, float* s,
-                int64_t s_stride) {
-  if (hd % 16 != 0) return AttnQK(k, n_keys, q, n_q, hd, scale, s, s_stride);
+template <typename T>
+void AttnQKT(const T* k, int64_t n_keys, const float* q, int n_q, int64_t hd, float scale, float* s,
+             int64_t s_stride) {
   int i = 0;
   // Four queries per key load where there are that many (batched samples),
   // then pairs, then one.
@@ -539,15 +547,15 @@ void AttnQKFast(const float* k, int64_t n_keys, const float* q, int n_q, int64_t
 
 // kQ queries × kC 16-float column chunks held in registers while every key's
 // value row streams past once.
-template <int kQ, int kC>
-inline void PVBlock(const float* v, int64_t n_keys, const float* p, int64_t p_stride, int64_t hd, float* out) {
+template <int kQ, int kC, typename T>
+inline void PVBlock(const T* v, int64_t n_keys, const float* p, int64_t p_stride, int64_t hd, float* out) {
   __m512 acc[kQ][kC];
   for (int i = 0; i < kQ; ++i)
     for (int c = 0; c < kC; ++c) acc[i][c] = _mm512_loadu_ps(out + i * hd + 16 * c);
   for (int64_t j = 0; j < n_keys; ++j) {
-    const float* vr = v + j * hd;
+    const T* vr = v + j * hd;
     __m512 vv[kC];
-    for (int c = 0; c < kC; ++c) vv[c] = _mm512_loadu_ps(vr + 16 * c);
+    for (int c = 0; c < kC; ++c) vv[c] = Load16(vr + 16 * c);
     for (int i = 0; i < kQ; ++i) {
       const __m512 w = _mm512_set1_ps(p[i * p_stride + j]);
       for (int c = 0; c < kC; ++c) acc[i][c] = _mm512_fmadd_ps(vv[c], w, acc[i][c]);
@@ -557,11 +565,11 @@ inline void PVBlock(const float* v, int64_t n_keys, const float* p, int64_t p_st
     for (int c = 0; c < kC; ++c) _mm512_storeu_ps(out + i * hd + 16 * c, acc[i][c]);
 }
 
-template <int kQ>
-inline void PVColumns(const float* v, int64_t n_keys, const float* p, int64_t p_stride, int64_t hd, float* out) {
+template <int kQ, typename T>
+inline void PVColumns(const T* v, int64_t n_keys, const float* p, int64_t p_stride, int64_t hd, float* out) {
   // Passes of up to 8 chunks (128 floats) over the columns.
   for (int64_t c0 = 0; c0 < hd; c0 += 128) {
-    const float* vc = v + c0;
+    const T* vc = v + c0;
     float* oc = out + c0;
     switch (std::min<int64_t>(8, (hd - c0) / 16)) {
       case 8: PVBlock<kQ, 8>(vc, n_keys, p, p_stride, hd, oc); break;
@@ -576,11 +584,39 @@ inline void PVColumns(const float* v, int64_t n_keys, const float* p, int64_t p_
   }
 }
 
-void AttnPVFast(const float* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd, float* out) {
-  if (hd % 16 != 0) return AttnPV(v, n_keys, p, n_q, p_stride, hd, out);
+template <typename T>
+void AttnPVT(const T* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd, float* out) {
   int i = 0;
   for (; i + 2 <= n_q; i += 2) PVColumns<2>(v, n_keys, p + i * p_stride, p_stride, hd, out + i * hd);
   for (; i < n_q; ++i) PVColumns<1>(v, n_keys, p + i * p_stride, p_stride, hd, out + i * hd);
+}
+
+void AttnQKFast(const float* k, int64_t n_keys, const float* q, int n_q, int64_t hd, float scale, float* s,
+                int64_t s_stride) {
+  if (hd % 16 != 0) return AttnQK(k, n_keys, q, n_q, hd, scale, s, s_stride);
+  AttnQKT(k, n_keys, q, n_q, hd, scale, s, s_stride);
+}
+void AttnQKF16Fast(const uint16_t* k, int64_t n_keys, const float* q, int n_q, int64_t hd, float scale, float* s,
+                   int64_t s_stride) {
+  if (hd % 16 != 0) return AttnQKF16(k, n_keys, q, n_q, hd, scale, s, s_stride);
+  AttnQKT(k, n_keys, q, n_q, hd, scale, s, s_stride);
+}
+void AttnPVFast(const float* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd, float* out) {
+  if (hd % 16 != 0) return AttnPV(v, n_keys, p, n_q, p_stride, hd, out);
+  AttnPVT(v, n_keys, p, n_q, p_stride, hd, out);
+}
+void AttnPVF16Fast(const uint16_t* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd,
+                   float* out) {
+  if (hd % 16 != 0) return AttnPVF16(v, n_keys, p, n_q, p_stride, hd, out);
+  AttnPVT(v, n_keys, p, n_q, p_stride, hd, out);
+}
+
+void ToF16Fast(const float* x, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  ToF16(x + i, dst + i, n - i);
 }
 
 // e^x for 16 floats: x = n·ln2 + r with |r| ≤ ln2/2, e^r from its Taylor
@@ -635,7 +671,8 @@ constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   D
                             VecDotQ8_0Fast,   VecDotQ4_0Fast,   VecDotQ8_0x4Fast,   VecDotQ4_0x4Fast,
                             GemmQ8_0PFast,    GemmQ4_0PFast,    GemmQ4_KPFast,      GemmQ5_KPFast,
                             GemmQ6_KPFast,    QuantizeActsFast,
-                            QuantizeQ8_0,     AttnQKFast,       AttnPVFast,         SiluMulFast,
+                            QuantizeQ8_0,     AttnQKFast,       AttnPVFast,         AttnQKF16Fast,
+                            AttnPVF16Fast,    ToF16Fast,        SiluMulFast,
                             ExpSumFast};
 }  // namespace avx512
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "llemma/backend/cpu/quants.h"
 #include "llemma/core/half.h"

@@ -6,9 +6,11 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "llemma/backend/cpu/ref_ops.h"
+#include "llemma/core/half.h"
 
 namespace llemma::cpu::internal {
 namespace {
@@ -211,6 +213,64 @@ TEST(Kernels, AttentionKernelsMatchReferenceAndAreIndependentOfBlocking) {
               EXPECT_EQ(split[i * hd + c], out[i * hd + c]) << k->name << " hd " << hd;
               EXPECT_EQ(single[c], out[i * hd + c]) << k->name << " hd " << hd;
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+// F16 cache rows: the F16 kernels give what the float kernels give on the
+// rows converted to float (head sizes on and off the vector width, past the
+// generic kernels' on-stack row, misaligned rows), keep the guarantees
+// batched attention relies on, and to_f16 rounds as F32ToF16 does, tails
+// included.
+TEST(Kernels, F16CacheKernelsEqualTheFloatKernelsOnConvertedRowsForEveryIsa) {
+  for (const Kernels* k : SupportedTables()) {
+    for (int64_t hd : {16, 24, 128, 320}) {
+      for (int n_q : {1, 2, 3, 5, 8}) {
+        for (int offset : {0, 3}) {
+          const int64_t n_keys = 37, stride = n_keys + 1;
+          const auto keys = Random(n_keys * hd + offset, hd * 7 + n_q + offset);
+          const auto vals = Random(n_keys * hd + offset, hd * 5 + n_q + offset);
+          const auto q = Random(n_q * hd, hd * 3 + n_q);
+          std::vector<uint16_t> k16(keys.size()), v16(vals.size());
+          k->to_f16(keys.data(), k16.data(), static_cast<int64_t>(keys.size()));
+          k->to_f16(vals.data(), v16.data(), static_cast<int64_t>(vals.size()));
+          std::vector<float> kf(keys.size()), vf(vals.size());
+          for (size_t i = 0; i < keys.size(); ++i) {
+            ASSERT_EQ(k16[i], F32ToF16(keys[i])) << k->name << " " << keys[i];
+            kf[i] = F16ToF32(k16[i]);
+          }
+          for (size_t i = 0; i < vals.size(); ++i) vf[i] = F16ToF32(v16[i]);
+          std::vector<float> s(n_q * stride), s16(n_q * stride);
+          k->attn_qk(kf.data() + offset, n_keys, q.data(), n_q, hd, 0.125f, s.data(), stride);
+          k->attn_qk_f16(k16.data() + offset, n_keys, q.data(), n_q, hd, 0.125f, s16.data(), stride);
+          // The vector-loop kernels' sums do not depend on where the rows
+          // sit; the compiler-vectorized ones' may (loop peeling), so they
+          // match to rounding.
+          const bool exact = (std::string(k->name) == "avx512" || std::string(k->name) == "amx") && hd % 16 == 0;
+          auto same = [&](float got, float want) {
+            if (exact) return got == want;
+            return std::fabs(got - want) <= 1e-5f * (std::fabs(want) + 1.0f);
+          };
+          for (int i = 0; i < n_q; ++i) {
+            for (int64_t j = 0; j < n_keys; ++j) {
+              ASSERT_TRUE(same(s16[i * stride + j], s[i * stride + j]))
+                  << k->name << " hd " << hd << " n_q " << n_q << ": " << s16[i * stride + j] << " vs " << s[i * stride + j];
+              float one = 0;  // a score does not depend on the queries sharing the call
+              k->attn_qk_f16(k16.data() + offset + j * hd, 1, q.data() + i * hd, 1, hd, 0.125f, &one, 0);
+              ASSERT_EQ(one, s16[i * stride + j]) << k->name << " hd " << hd;
+            }
+          }
+          std::vector<float> out(n_q * hd, 0.5f), out16(n_q * hd, 0.5f), split(n_q * hd, 0.5f);
+          k->attn_pv(vf.data() + offset, n_keys, s.data(), n_q, stride, hd, out.data());
+          k->attn_pv_f16(v16.data() + offset, n_keys, s.data(), n_q, stride, hd, out16.data());
+          k->attn_pv_f16(v16.data() + offset, 11, s.data(), n_q, stride, hd, split.data());
+          k->attn_pv_f16(v16.data() + offset + 11 * hd, n_keys - 11, s.data() + 11, n_q, stride, hd, split.data());
+          for (size_t i = 0; i < out.size(); ++i) {
+            ASSERT_TRUE(same(out16[i], out[i])) << k->name << " hd " << hd << " n_q " << n_q;
+            ASSERT_EQ(split[i], out16[i]) << k->name << " hd " << hd << " (keys split over two calls)";
           }
         }
       }

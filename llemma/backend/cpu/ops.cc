@@ -398,6 +398,45 @@ void Softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+size_t KvBytes(DType kv_type) {
+  LLEMMA_CHECK(kv_type == DType::kF32 || kv_type == DType::kF16) << "KV cache type " << DTypeName(kv_type);
+  return kv_type == DType::kF16 ? 2 : 4;
+}
+
+void StoreKv(DType kv_type, const float* x, void* dst, int64_t n) {
+  if (KvBytes(kv_type) == 4) {
+    std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
+  } else {
+    ActiveKernels().to_f16(x, static_cast<uint16_t*>(dst), n);
+  }
+}
+
+namespace {
+// The attention kernels for one cache type, and offsets into its rows.
+class KvRows {
+ public:
+  explicit KvRows(DType type) : kern_(ActiveKernels()), f16_(type == DType::kF16), bytes_(KvBytes(type)) {}
+  const void* At(const void* base, int64_t values) const {
+    return static_cast<const uint8_t*>(base) + static_cast<size_t>(values) * bytes_;
+  }
+  void Scores(const void* k, int64_t n_keys, const float* q, int n_q, int64_t hd, float scale, float* s,
+              int64_t s_stride) const {
+    if (f16_) return kern_.attn_qk_f16(static_cast<const uint16_t*>(k), n_keys, q, n_q, hd, scale, s, s_stride);
+    kern_.attn_qk(static_cast<const float*>(k), n_keys, q, n_q, hd, scale, s, s_stride);
+  }
+  void Values(const void* v, int64_t n_keys, const float* p, int n_q, int64_t p_stride, int64_t hd,
+              float* out) const {
+    if (f16_) return kern_.attn_pv_f16(static_cast<const uint16_t*>(v), n_keys, p, n_q, p_stride, hd, out);
+    kern_.attn_pv(static_cast<const float*>(v), n_keys, p, n_q, p_stride, hd, out);
+  }
+
+ private:
+  const internal::Kernels& kern_;
+  bool f16_;
+  size_t bytes_;
+};
+}  // namespace
+
 void Attention(ThreadPool& pool, const AttentionArgs& a) {
   LLEMMA_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
   LLEMMA_CHECK_LE(a.n_past + a.n_tokens, a.n_ctx);
@@ -409,7 +448,7 @@ void Attention(ThreadPool& pool, const AttentionArgs& a) {
   // the value sums see exactly its own terms (adding 0·v changes nothing).
   const int64_t n_blocks = (a.n_tokens + kAttnQueries - 1) / kAttnQueries;
   const size_t n_items = static_cast<size_t>(n_blocks * a.n_head);
-  const internal::Kernels& kern = ActiveKernels();
+  const KvRows kv(a.kv_type);
   pool.ParallelFor(n_items, [&](size_t begin, size_t end, int) {
     thread_local std::vector<float> scores, qbuf, obuf;
     // Items run head-major so that every thread's share of the causal
@@ -425,16 +464,16 @@ void Attention(ThreadPool& pool, const AttentionArgs& a) {
       obuf.assign(static_cast<size_t>(n_q * hd), 0.0f);
       for (int i = 0; i < n_q; ++i)
         std::memcpy(qbuf.data() + i * hd, a.q + ((t0 + i) * a.n_head + h) * hd, hd * sizeof(float));
-      const float* kbase = a.k + kvh * a.n_ctx * hd;
-      const float* vbase = a.v + kvh * a.n_ctx * hd;
-      kern.attn_qk(kbase, row, qbuf.data(), n_q, hd, scale, scores.data(), row);
+      const void* kbase = kv.At(a.k, kvh * a.n_ctx * hd);
+      const void* vbase = kv.At(a.v, kvh * a.n_ctx * hd);
+      kv.Scores(kbase, row, qbuf.data(), n_q, hd, scale, scores.data(), row);
       for (int i = 0; i < n_q; ++i) {
         float* s = scores.data() + i * row;
         const int64_t n_keys = a.n_past + t0 + i + 1;
         Softmax(s, n_keys);
         std::fill(s + n_keys, s + row, 0.0f);
       }
-      kern.attn_pv(vbase, row, scores.data(), n_q, row, hd, obuf.data());
+      kv.Values(vbase, row, scores.data(), n_q, row, hd, obuf.data());
       for (int i = 0; i < n_q; ++i)
         std::memcpy(a.out + ((t0 + i) * a.n_head + h) * hd, obuf.data() + i * hd, hd * sizeof(float));
     }
@@ -445,7 +484,7 @@ void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a) {
   LLEMMA_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
   const int64_t group = a.n_head / a.n_head_kv, hd = a.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const internal::Kernels& kern = ActiveKernels();
+  const KvRows kv(a.kv_type);
   // Tokens that read the same prefix (k samples forked from one prompt) form
   // a bucket: its keys and values are streamed from memory once per step for
   // all of the bucket's queries instead of once per token. Tokens without a
@@ -481,7 +520,7 @@ void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a) {
     if (b < n_shared) {
       const int64_t n = prefix[buckets[b][0]].n;
       prefix[t] = {own[t].k, own[t].v, n};
-      own[t] = {own[t].k + n * hd, own[t].v + n * hd, own[t].n - n};
+      own[t] = {kv.At(own[t].k, n * hd), kv.At(own[t].v, n * hd), own[t].n - n};
     } else {
       b = buckets.size();
       buckets.emplace_back();
@@ -526,19 +565,19 @@ void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a) {
       }
       // Scores: the prefix's key rows stream past all queries at once, then
       // each token's own keys.
-      if (pre.n > 0) kern.attn_qk(pre.k + off, pre.n, qbuf.data(), n_q, hd, scale, scores.data(), row);
+      if (pre.n > 0) kv.Scores(kv.At(pre.k, off), pre.n, qbuf.data(), n_q, hd, scale, scores.data(), row);
       for (int qi = 0; qi < n_q; ++qi) {
         const KvSegment& mine = own[token_of(qi)];
         float* s = scores.data() + qi * row;
-        kern.attn_qk(mine.k + off, mine.n, qbuf.data() + qi * hd, 1, hd, scale, s + pre.n, 0);
+        kv.Scores(kv.At(mine.k, off), mine.n, qbuf.data() + qi * hd, 1, hd, scale, s + pre.n, 0);
         Softmax(s, pre.n + mine.n);
       }
       // Values in the same key order (prefix, then own): each query's sum is
       // what attending to its keys in one pass gives.
-      if (pre.n > 0) kern.attn_pv(pre.v + off, pre.n, scores.data(), n_q, row, hd, obuf.data());
+      if (pre.n > 0) kv.Values(kv.At(pre.v, off), pre.n, scores.data(), n_q, row, hd, obuf.data());
       for (int qi = 0; qi < n_q; ++qi) {
         const KvSegment& mine = own[token_of(qi)];
-        kern.attn_pv(mine.v + off, mine.n, scores.data() + qi * row + pre.n, 1, 0, hd, obuf.data() + qi * hd);
+        kv.Values(kv.At(mine.v, off), mine.n, scores.data() + qi * row + pre.n, 1, 0, hd, obuf.data() + qi * hd);
         std::memcpy(a.out + (token_of(qi) * a.n_head + head_of(qi)) * hd, obuf.data() + qi * hd, hd * sizeof(float));
       }
     }

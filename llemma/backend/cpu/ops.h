@@ -64,11 +64,12 @@ void AddTo(ThreadPool& pool, float* x, const float* y, int64_t n);
 // In-place numerically stable softmax over n values.
 void Softmax(float* x, int64_t n);
 
-// Causal grouped-query attention over a KV cache.
+// Causal grouped-query attention over a KV cache. The cache holds kF32 or
+// kF16 values (kv_type); queries, scores and sums are float either way.
 struct AttentionArgs {
   const float* q = nullptr;   // (n_tokens, n_head, head_dim), already rotated
-  const float* k = nullptr;   // cache of this layer: (n_head_kv, n_ctx, head_dim)
-  const float* v = nullptr;   // (n_head_kv, n_ctx, head_dim)
+  const void* k = nullptr;    // cache of this layer: (n_head_kv, n_ctx, head_dim)
+  const void* v = nullptr;    // (n_head_kv, n_ctx, head_dim)
   float* out = nullptr;       // (n_tokens, n_head, head_dim)
   int64_t n_tokens = 0;
   int64_t n_past = 0;         // query t sits at position n_past + t and sees 0..n_past+t
@@ -76,8 +77,15 @@ struct AttentionArgs {
   int64_t n_head = 0;
   int64_t n_head_kv = 0;      // query head h uses kv head h / (n_head / n_head_kv)
   int64_t head_dim = 0;
+  DType kv_type = DType::kF32;
 };
 void Attention(ThreadPool& pool, const AttentionArgs& a);
+
+// Cache rows: n floats from x into dst as kv_type values (F16: nearest, ties
+// to even).
+void StoreKv(DType kv_type, const float* x, void* dst, int64_t n);
+// Bytes of one cache value.
+size_t KvBytes(DType kv_type);
 
 // Attention for a batch of single tokens from different sequences (batched
 // decoding). Token t attends to the keys of up to two segments: a shared
@@ -87,8 +95,8 @@ void Attention(ThreadPool& pool, const AttentionArgs& a);
 // together, so a prefix shared by k samples is read from memory once per
 // call, not k times.
 struct KvSegment {
-  const float* k = nullptr;
-  const float* v = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
   int64_t n = 0;
 };
 struct BatchAttentionArgs {
@@ -99,6 +107,7 @@ struct BatchAttentionArgs {
   int64_t n_tokens = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
   int64_t stride = 0;                  // positions per kv head in a segment's layout
   int64_t max_keys = 0;                // ≥ prefix.n + own.n for every token
+  DType kv_type = DType::kF32;         // of every segment
 };
 void BatchAttention(ThreadPool& pool, const BatchAttentionArgs& a);
 

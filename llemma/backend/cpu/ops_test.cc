@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "llemma/backend/cpu/quants.h"
@@ -242,25 +243,78 @@ TEST(SiluMulAndSoftmax, MatchReference) {
   EXPECT_NEAR(sum, 1.0, 1e-5);
 }
 
-TEST(Attention, MatchesReferenceForMhaGqaAndMqaWithPastTokens) {
+// Values rounded to F16 and back, and their F16 bits.
+std::vector<float> ThroughF16(const std::vector<float>& x, std::vector<uint16_t>* bits) {
+  std::vector<float> out(x.size());
+  bits->resize(x.size());
+  for (size_t i = 0; i < x.size(); ++i) out[i] = F16ToF32((*bits)[i] = F32ToF16(x[i]));
+  return out;
+}
+
+TEST(Attention, MatchesReferenceForMhaGqaAndMqaWithPastTokensOverF32AndF16Caches) {
   struct Case {
     int64_t n_head, n_head_kv, head_dim, n_past, n_tokens;
   };
-  for (Case c : {Case{4, 4, 8, 0, 5}, Case{6, 2, 16, 3, 4}, Case{3, 1, 6, 9, 1}, Case{8, 4, 4, 0, 1},
-                 Case{4, 2, 32, 5, 19}, Case{2, 2, 128, 0, 17}}) {
-    const int64_t n_ctx = c.n_past + c.n_tokens + 2;
-    ThreadPool pool(2);
-    auto q = RandomVector(c.n_tokens * c.n_head * c.head_dim, 11);
-    auto k = RandomVector(c.n_head_kv * n_ctx * c.head_dim, 12);
-    auto v = RandomVector(c.n_head_kv * n_ctx * c.head_dim, 13);
-    std::vector<float> got(q.size()), want(q.size());
-    AttentionArgs a{q.data(), k.data(), v.data(), got.data(), c.n_tokens, c.n_past,
-                    n_ctx, c.n_head, c.n_head_kv, c.head_dim};
-    Attention(pool, a);
-    a.out = want.data();
-    ref::Attention(a);
-    EXPECT_LT(MaxRelError(got, want), 1e-5) << c.n_head << "/" << c.n_head_kv;
+  for (DType kv_type : {DType::kF32, DType::kF16}) {
+    for (Case c : {Case{4, 4, 8, 0, 5}, Case{6, 2, 16, 3, 4}, Case{3, 1, 6, 9, 1}, Case{8, 4, 4, 0, 1},
+                   Case{4, 2, 32, 5, 19}, Case{2, 2, 128, 0, 17}, Case{2, 1, 320, 2, 3}}) {
+      const int64_t n_ctx = c.n_past + c.n_tokens + 2;
+      ThreadPool pool(2);
+      auto q = RandomVector(c.n_tokens * c.n_head * c.head_dim, 11);
+      auto k = RandomVector(c.n_head_kv * n_ctx * c.head_dim, 12);
+      auto v = RandomVector(c.n_head_kv * n_ctx * c.head_dim, 13);
+      std::vector<uint16_t> k16, v16;
+      const std::vector<float> k_rounded = ThroughF16(k, &k16), v_rounded = ThroughF16(v, &v16);
+      const bool f16 = kv_type == DType::kF16;
+      std::vector<float> got(q.size()), want(q.size());
+      AttentionArgs a{q.data(), f16 ? static_cast<const void*>(k16.data()) : k.data(),
+                      f16 ? static_cast<const void*>(v16.data()) : v.data(), got.data(), c.n_tokens, c.n_past,
+                      n_ctx, c.n_head, c.n_head_kv, c.head_dim, kv_type};
+      Attention(pool, a);
+      // The reference reads the same cache; over F16 it must also equal
+      // float attention over the rounded values.
+      a.out = want.data();
+      ref::Attention(a);
+      EXPECT_LT(MaxRelError(got, want), 1e-5) << c.n_head << "/" << c.n_head_kv << " " << DTypeName(kv_type);
+      if (f16) {
+        std::vector<float> as_f32(q.size());
+        Attention(pool, AttentionArgs{q.data(), k_rounded.data(), v_rounded.data(), as_f32.data(), c.n_tokens,
+                                      c.n_past, n_ctx, c.n_head, c.n_head_kv, c.head_dim});
+        // bit for bit on the AVX-512 kernels (head sizes of whole vectors);
+        // compiler-vectorized sums may depend on the rows' alignment
+        const std::string isa = KernelIsaName();
+        if ((isa == "avx512" || isa == "amx") && c.head_dim % 16 == 0) {
+          EXPECT_EQ(got, as_f32) << c.n_head << "/" << c.n_head_kv << " head_dim " << c.head_dim;
+        } else {
+          EXPECT_LT(MaxRelError(got, as_f32), 1e-5) << c.n_head << "/" << c.n_head_kv << " head_dim " << c.head_dim;
+        }
+        // and rounding the cache moved the result (the test sees the type)
+        std::vector<float> unrounded(q.size());
+        Attention(pool, AttentionArgs{q.data(), k.data(), v.data(), unrounded.data(), c.n_tokens, c.n_past, n_ctx,
+                                      c.n_head, c.n_head_kv, c.head_dim});
+        EXPECT_NE(got, unrounded);
+      }
+    }
   }
+}
+
+TEST(Attention, StoreKvRoundsToNearestF16AndRejectsOtherTypes) {
+  // 1 + 2^-11 is a tie between 1 and 1 + 2^-10 (to even: 1); 1 + 3·2^-11
+  // rounds up to 1 + 2^-9; 65520 is past F16's largest value (inf);
+  // 2^-25 is half the smallest subnormal (ties to 0), 3·2^-26 rounds up to it.
+  std::vector<float> x = {1.0f + 0x1p-11f, 1.0f + 0x3p-11f, -2.5f, 65520.0f, 0x1p-25f, 0x3p-26f, 0.0f, -0.0f};
+  for (int i = 0; i < 40; ++i) x.push_back(0.37f * static_cast<float>(i) - 7.0f);  // the vector lanes
+  std::vector<uint16_t> got(x.size());
+  StoreKv(DType::kF16, x.data(), got.data(), static_cast<int64_t>(x.size()));
+  const uint16_t want[] = {0x3c00, 0x3c02, 0xc100, 0x7c00, 0x0000, 0x0001, 0x0000, 0x8000};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(got[i], want[i]) << i;
+  for (size_t i = 8; i < x.size(); ++i) EXPECT_EQ(got[i], F32ToF16(x[i])) << i;
+  std::vector<float> back(x.size());
+  StoreKv(DType::kF32, x.data(), back.data(), static_cast<int64_t>(x.size()));
+  EXPECT_EQ(back, x);
+  EXPECT_EQ(KvBytes(DType::kF16), 2u);
+  EXPECT_EQ(KvBytes(DType::kF32), 4u);
+  EXPECT_DEATH(KvBytes(DType::kQ8_0), "KV cache type");
 }
 
 // Prompt queries are computed in blocks; each must still equal, bit for bit,
@@ -306,58 +360,71 @@ std::vector<double> NaiveAttend(const float* q, const std::vector<const float*>&
 // own tail, and one token is the sequence A belongs to (its own segment
 // starts with A's keys); every output must equal attending to that token's
 // keys alone.
-TEST(BatchAttention, SharedPrefixesMatchPerTokenAttentionForMhaAndGqa) {
-  for (int64_t n_head_kv : {4, 2, 1}) {
-    for (int threads : {1, 3}) {
-      const int64_t n_head = 4, hd = 64, stride = 40;
-      const int64_t n_tokens = 8;
-      auto cache = [&](uint32_t seed) { return RandomVector(n_head_kv * stride * hd, seed); };
-      std::vector<std::vector<float>> ks, vs;
-      for (uint32_t i = 0; i < 2 + n_tokens; ++i) {
-        ks.push_back(cache(100 + i));
-        vs.push_back(cache(200 + i));
-      }
-      // Caches 0 and 1 are prefixes A and B; cache 2 + t is token t's own.
-      const int64_t prefix_of[n_tokens] = {0, 0, 1, -1, 0, 1, 0, -1};
-      const int64_t prefix_len[n_tokens] = {23, 23, 9, 0, 23, 9, 11, 0};
-      const int64_t own_len[n_tokens] = {3, 1, 5, 7, 2, 1, 4, 30};
-      std::vector<KvSegment> prefix(n_tokens), own(n_tokens);
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        if (prefix_of[t] >= 0) prefix[t] = {ks[prefix_of[t]].data(), vs[prefix_of[t]].data(), prefix_len[t]};
-        own[t] = {ks[2 + t].data(), vs[2 + t].data(), own_len[t]};
-      }
-      own[7] = {ks[0].data(), vs[0].data(), own_len[7]};  // the sequence holding prefix A
-      const std::vector<float> q = RandomVector(n_tokens * n_head * hd, 7);
-      std::vector<float> out(n_tokens * n_head * hd, -1.0f);
-      BatchAttentionArgs a;
-      a.q = q.data();
-      a.out = out.data();
-      a.prefix = prefix.data();
-      a.own = own.data();
-      a.n_tokens = n_tokens;
-      a.n_head = n_head;
-      a.n_head_kv = n_head_kv;
-      a.head_dim = hd;
-      a.stride = stride;
-      a.max_keys = stride;
-      ThreadPool pool(threads);
-      BatchAttention(pool, a);
-      double worst = 0;
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        for (int64_t h = 0; h < n_head; ++h) {
-          const int64_t off = (h / (n_head / n_head_kv)) * stride * hd;
-          std::vector<const float*> keys, values;
-          for (const KvSegment* s : {&prefix[t], &own[t]})
-            for (int64_t j = 0; j < s->n; ++j) {
-              keys.push_back(s->k + off + j * hd);
-              values.push_back(s->v + off + j * hd);
-            }
-          const std::vector<double> want = NaiveAttend(q.data() + (t * n_head + h) * hd, keys, values, hd);
-          for (int64_t i = 0; i < hd; ++i)
-            worst = std::max(worst, std::abs(want[i] - out[(t * n_head + h) * hd + i]));
+TEST(BatchAttention, SharedPrefixesMatchPerTokenAttentionForMhaAndGqaOverF32AndF16Caches) {
+  for (DType kv_type : {DType::kF32, DType::kF16}) {
+    for (int64_t n_head_kv : {4, 2, 1}) {
+      for (int threads : {1, 3}) {
+        const int64_t n_head = 4, hd = 64, stride = 40;
+        const int64_t n_tokens = 8;
+        const bool f16 = kv_type == DType::kF16;
+        // Each cache as the values attention sees (rounded through F16 for an
+        // F16 cache) and as stored.
+        std::vector<std::vector<float>> ks, vs;
+        std::vector<std::vector<uint16_t>> ks16(2 + n_tokens), vs16(2 + n_tokens);
+        for (uint32_t i = 0; i < 2 + n_tokens; ++i) {
+          ks.push_back(RandomVector(n_head_kv * stride * hd, 100 + i));
+          vs.push_back(RandomVector(n_head_kv * stride * hd, 200 + i));
+          if (f16) ks[i] = ThroughF16(ks[i], &ks16[i]), vs[i] = ThroughF16(vs[i], &vs16[i]);
         }
+        auto kdata = [&](int64_t i) -> const void* { return f16 ? static_cast<const void*>(ks16[i].data()) : ks[i].data(); };
+        auto vdata = [&](int64_t i) -> const void* { return f16 ? static_cast<const void*>(vs16[i].data()) : vs[i].data(); };
+        // Caches 0 and 1 are prefixes A and B; cache 2 + t is token t's own,
+        // except token 7, the sequence holding prefix A.
+        const int64_t prefix_of[n_tokens] = {0, 0, 1, -1, 0, 1, 0, -1};
+        const int64_t prefix_len[n_tokens] = {23, 23, 9, 0, 23, 9, 11, 0};
+        const int64_t own_len[n_tokens] = {3, 1, 5, 7, 2, 1, 4, 30};
+        const int64_t own_of[n_tokens] = {2, 3, 4, 5, 6, 7, 8, 0};
+        std::vector<KvSegment> prefix(n_tokens), own(n_tokens);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          if (prefix_of[t] >= 0) prefix[t] = {kdata(prefix_of[t]), vdata(prefix_of[t]), prefix_len[t]};
+          own[t] = {kdata(own_of[t]), vdata(own_of[t]), own_len[t]};
+        }
+        const std::vector<float> q = RandomVector(n_tokens * n_head * hd, 7);
+        std::vector<float> out(n_tokens * n_head * hd, -1.0f);
+        BatchAttentionArgs a;
+        a.q = q.data();
+        a.out = out.data();
+        a.prefix = prefix.data();
+        a.own = own.data();
+        a.n_tokens = n_tokens;
+        a.n_head = n_head;
+        a.n_head_kv = n_head_kv;
+        a.head_dim = hd;
+        a.stride = stride;
+        a.max_keys = stride;
+        a.kv_type = kv_type;
+        ThreadPool pool(threads);
+        BatchAttention(pool, a);
+        double worst = 0;
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          for (int64_t h = 0; h < n_head; ++h) {
+            const int64_t off = (h / (n_head / n_head_kv)) * stride * hd;
+            std::vector<const float*> keys, values;
+            auto add = [&](int64_t cache, int64_t n) {
+              for (int64_t j = 0; j < n; ++j) {
+                keys.push_back(ks[cache].data() + off + j * hd);
+                values.push_back(vs[cache].data() + off + j * hd);
+              }
+            };
+            if (prefix_of[t] >= 0) add(prefix_of[t], prefix_len[t]);
+            add(own_of[t], own_len[t]);
+            const std::vector<double> want = NaiveAttend(q.data() + (t * n_head + h) * hd, keys, values, hd);
+            for (int64_t i = 0; i < hd; ++i)
+              worst = std::max(worst, std::abs(want[i] - out[(t * n_head + h) * hd + i]));
+          }
+        }
+        EXPECT_LT(worst, 2e-5) << "n_head_kv " << n_head_kv << ", threads " << threads << " " << DTypeName(kv_type);
       }
-      EXPECT_LT(worst, 2e-5) << "n_head_kv " << n_head_kv << ", threads " << threads;
     }
   }
 }

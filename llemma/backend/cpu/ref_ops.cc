@@ -75,6 +75,11 @@ void Softmax(float* x, int64_t n) {
 }
 
 void Attention(const AttentionArgs& a) {
+  LLEMMA_CHECK(a.kv_type == DType::kF32 || a.kv_type == DType::kF16) << DTypeName(a.kv_type);
+  auto kv = [&](const void* base, int64_t i) -> double {
+    if (a.kv_type == DType::kF16) return F16ToF32(static_cast<const uint16_t*>(base)[i]);
+    return static_cast<const float*>(base)[i];
+  };
   const int64_t group = a.n_head / a.n_head_kv;
   const double scale = 1.0 / std::sqrt(static_cast<double>(a.head_dim));
   std::vector<double> scores;
@@ -86,9 +91,9 @@ void Attention(const AttentionArgs& a) {
       scores.assign(n_keys, 0.0);
       double m = -INFINITY;
       for (int64_t j = 0; j < n_keys; ++j) {
-        const float* k = a.k + (kvh * a.n_ctx + j) * a.head_dim;
+        const int64_t k = (kvh * a.n_ctx + j) * a.head_dim;
         double dot = 0;
-        for (int64_t d = 0; d < a.head_dim; ++d) dot += static_cast<double>(q[d]) * k[d];
+        for (int64_t d = 0; d < a.head_dim; ++d) dot += static_cast<double>(q[d]) * kv(a.k, k + d);
         scores[j] = dot * scale;
         m = std::max(m, scores[j]);
       }
@@ -97,7 +102,7 @@ void Attention(const AttentionArgs& a) {
       float* out = a.out + (t * a.n_head + h) * a.head_dim;
       for (int64_t d = 0; d < a.head_dim; ++d) {
         double acc = 0;
-        for (int64_t j = 0; j < n_keys; ++j) acc += scores[j] * a.v[(kvh * a.n_ctx + j) * a.head_dim + d];
+        for (int64_t j = 0; j < n_keys; ++j) acc += scores[j] * kv(a.v, (kvh * a.n_ctx + j) * a.head_dim + d);
         out[d] = static_cast<float>(acc / sum);
       }
     }
