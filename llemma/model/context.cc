@@ -17,7 +17,7 @@ Context::Context(const Model& model, const ContextOptions& opts)
       pool_(opts.n_threads),
       n_seq_(std::max(1, opts.n_seq)),
       kv_type_(opts.kv_type),
-      kv_bytes_(opts.kv_type == DType::kF16 ? 2 : 4),
+      kv_bytes_(cpu::KvBytes(opts.kv_type)),  // Create checked the type
       seq_past_(n_seq_, 0),
       prefix_len_(n_seq_, 0),
       prefix_src_(n_seq_, -1) {}
