@@ -18,6 +18,7 @@ using internal::ActiveKernels;
 constexpr int64_t kRowTile = 16;    // weight rows converted to f32 at once (prefill)
 constexpr int64_t kTokenTile = 64;  // tokens per pass over a converted tile
 constexpr size_t kPanelGroupBytes = size_t{1} << 20;  // weights kept in L2 across activation tiles
+constexpr size_t kUnitMajorActBytes = size_t{256} << 10;  // activation tiles small enough to run unit by unit
 // From this many tokens on (a prompt, not a decoding batch), panel weights
 // go through the bf16 tile route where the CPU has one.
 constexpr int64_t kBf16MinTokens = 64;
@@ -151,17 +152,21 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
     n_units += (ws[m]->rows / kPanelRows + 1) / 2;
   }
   first_unit[n_w] = n_units;
+  // A few tokens (batched decode): all their activation tiles together fit in
+  // L2 beside the weights, so each unit meets every tile while its weights
+  // are hot and prefetches the next unit each time.
+  const bool unit_major = n_tiles > 1 && n_tiles * full_tile_bytes <= kUnitMajorActBytes;
   auto run_unit = [&](int64_t u, int64_t tile) {
     int m = 0;
     while (u >= first_unit[m + 1]) ++m;
     const Matrix& w = *ws[m];
     const int64_t N = w.rows, n_panels = N / kPanelRows, p = 2 * (u - first_unit[m]);
     const int np = static_cast<int>(std::min<int64_t>(2, n_panels - p));
-    // The first tile also prefetches the next unit of the same matrix, so
-    // its weights stream in while this one computes.
+    // The first tile (every tile, unit-major) also prefetches the next unit
+    // of the same matrix, so its weights stream in while this one computes.
     const bool next_exists = p + 2 * np <= n_panels;
     gemm(static_cast<const uint8_t*>(w.data) + p * panel_bytes, ap + tile * full_tile_bytes, K, tile_size(tile), np,
-         ys[m] + tile * tile_n * N + p * kPanelRows, N, next_exists && tile == 0);
+         ys[m] + tile * tile_n * N + p * kPanelRows, N, next_exists && (tile == 0 || unit_major));
   };
   // A thread's run of units is taken in groups whose weights fill about half
   // of a core's L2 cache; each group meets every activation tile before the
@@ -171,6 +176,11 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
   pool.ParallelFor(
       static_cast<size_t>(n_units),
       [&](size_t ub, size_t ue, int) {
+        if (unit_major) {
+          for (int64_t u = static_cast<int64_t>(ub); u < static_cast<int64_t>(ue); ++u)
+            for (int64_t i = 0; i < n_tiles; ++i) run_unit(u, i);
+          return;
+        }
         for (int64_t g0 = static_cast<int64_t>(ub); g0 < static_cast<int64_t>(ue); g0 += group) {
           const int64_t g1 = std::min(static_cast<int64_t>(ue), g0 + group);
           for (int64_t i = 0; i < n_tiles; ++i)
