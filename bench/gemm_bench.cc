@@ -150,20 +150,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gemm_bench: --cols must be a multiple of 256 and --rows of 32\n");
     return 2;
   }
-  std::vector<const internal::Kernels*> tables = {&internal::GenericKernels()};
+  const std::vector<const internal::Kernels*> tables = internal::SupportedKernels();
   double peak_avx2 = 0, peak_vnni = 0;
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (internal::Avx2Kernels() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c")) {
-    tables.push_back(internal::Avx2Kernels());
-    peak_avx2 = PeakAvx2();
+  for (const internal::Kernels* k : tables) {
+    if (std::string(k->name) == "avx2") peak_avx2 = PeakAvx2();
+    if (std::string(k->name) == "avx512") peak_vnni = PeakVnni();
   }
-  if (internal::Avx512Kernels() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) {
-    tables.push_back(internal::Avx512Kernels());
-    peak_vnni = PeakVnni();
-  }
-  if (internal::AmxKernels() != nullptr) tables.push_back(internal::AmxKernels());
 #endif
   std::printf("int8 probe, 1 thread: vpdpbusd %.1f G MAC/s, vpmaddubsw+vpmaddwd %.1f G MAC/s\n", peak_vnni / 1e9,
               peak_avx2 / 1e9);

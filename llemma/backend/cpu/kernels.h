@@ -1,10 +1,11 @@
 // Per-ISA kernel tables. The same loop bodies (kernels_impl.inc) are compiled
-// once per instruction set (generic, AVX2+FMA+F16C, AVX-512) and the best
+// once per instruction set (generic, AVX2+FMA+F16C, AVX-512, NEON) and the best
 // table this CPU supports is chosen at start-up. Internal to backend/cpu:
 // callers use ops.h. Tables are immutable; safe from any thread.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "llemma/core/dtype.h"
 
@@ -138,8 +139,16 @@ const Kernels* Avx512Kernels();  // nullptr when this build has no x86 kernels
 // AMX-INT8 and the OS lets this process use it.
 const Kernels* AmxKernels();
 
+// ARMv8.2 NEON with the dot-product extension; nullptr when this build has
+// no AArch64 kernels.
+const Kernels* NeonKernels();
+
+// Every table the running CPU can use, generic first, the best last.
+std::vector<const Kernels*> SupportedKernels();
+
 // The best table the running CPU supports. The environment variable
-// LLEMMA_ISA=generic|avx2|avx512|amx caps the choice (for tests and benchmarks).
+// LLEMMA_ISA=generic|avx2|neon|avx512|amx caps the choice (for tests and
+// benchmarks): the best supported table at or below that tier.
 const Kernels& ActiveKernels();
 
 }  // namespace llemma::cpu::internal

@@ -11,6 +11,11 @@
 #include <cstdlib>
 #include <string_view>
 
+#if defined(LLEMMA_HAVE_NEON_KERNELS)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 namespace llemma::cpu::internal {
 namespace generic {
 #include "llemma/backend/cpu/kernels_impl.inc"
@@ -24,24 +29,47 @@ const Kernels* Avx2Kernels() { return nullptr; }
 const Kernels* Avx512Kernels() { return nullptr; }
 const Kernels* AmxKernels() { return nullptr; }
 #endif
+#if !defined(LLEMMA_HAVE_NEON_KERNELS)
+const Kernels* NeonKernels() { return nullptr; }
+#endif
+
+std::vector<const Kernels*> SupportedKernels() {
+  std::vector<const Kernels*> out = {&GenericKernels()};
+#if defined(LLEMMA_HAVE_X86_KERNELS)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    __builtin_cpu_supports("f16c");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512vnni");
+  if (avx2) out.push_back(Avx2Kernels());
+  if (avx512) out.push_back(Avx512Kernels());
+  if (avx512 && AmxKernels() != nullptr) out.push_back(AmxKernels());
+#endif
+#if defined(LLEMMA_HAVE_NEON_KERNELS)
+  // The NEON table is built for ARMv8.2 with the dot-product extension
+  // (sdot), which Cortex-A76 / Neoverse N1 / Apple M1 and later have.
+  if ((getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0) out.push_back(NeonKernels());
+#endif
+  return out;
+}
 
 namespace {
 const Kernels& Choose() {
   const char* cap = std::getenv("LLEMMA_ISA");
   const std::string_view want = cap ? cap : "";
-#if defined(LLEMMA_HAVE_X86_KERNELS)
-  __builtin_cpu_init();
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-                      __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    __builtin_cpu_supports("f16c");
-  const bool capped = want == "generic" || want == "avx2" || want == "avx512";
-  if (avx512 && !capped && AmxKernels() != nullptr) return *AmxKernels();
-  if (avx512 && want != "generic" && want != "avx2") return *Avx512Kernels();
-  if (avx2 && want != "generic") return *Avx2Kernels();
-#endif
-  (void)want;  // only the x86 build has kernel sets to choose between
+  const std::vector<const Kernels*> tables = SupportedKernels();
+  // A cap picks the best supported table at or below its tier:
+  // generic < avx2, neon < avx512 < amx. An unknown name caps nothing.
+  auto rank = [](std::string_view name) {
+    if (name == "generic") return 0;
+    if (name == "avx2" || name == "neon") return 1;
+    if (name == "avx512") return 2;
+    return 3;
+  };
+  const int cap_rank = want.empty() ? 3 : rank(want);
+  for (auto it = tables.rbegin(); it != tables.rend(); ++it)
+    if (rank((*it)->name) <= cap_rank) return **it;
   return GenericKernels();
 }
 }  // namespace

@@ -15,22 +15,7 @@
 namespace llemma::cpu::internal {
 namespace {
 
-std::vector<const Kernels*> SupportedTables() {
-  std::vector<const Kernels*> out = {&GenericKernels()};
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (Avx2Kernels() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c")) {
-    out.push_back(Avx2Kernels());
-  }
-  if (Avx512Kernels() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) {
-    out.push_back(Avx512Kernels());
-  }
-  if (AmxKernels() != nullptr) out.push_back(AmxKernels());
-#endif
-  return out;
-}
+std::vector<const Kernels*> SupportedTables() { return SupportedKernels(); }
 
 std::vector<float> Random(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);

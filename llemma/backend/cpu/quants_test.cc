@@ -125,20 +125,7 @@ TEST(Quants, RoundTripErrorIsWithinTheFormatsBounds) {
   EXPECT_NEAR(y[5], -3.0f, 1e-3);
 }
 
-std::vector<const internal::Kernels*> Tables() {
-  std::vector<const internal::Kernels*> out = {&internal::GenericKernels()};
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (internal::Avx2Kernels() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
-    out.push_back(internal::Avx2Kernels());
-  if (internal::Avx512Kernels() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512vnni"))
-    out.push_back(internal::Avx512Kernels());
-  if (internal::AmxKernels() != nullptr) out.push_back(internal::AmxKernels());
-#endif
-  return out;
-}
+std::vector<const internal::Kernels*> Tables() { return internal::SupportedKernels(); }
 
 TEST(Quants, VecDotKernelsMatchTheScalarReferenceForEveryIsa) {
   for (const internal::Kernels* k : Tables()) {
