@@ -206,18 +206,6 @@ void PanelTileK(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, in
   StoreTile<kTokens>(f, y, y_stride);
 }
 
-// Tokens two at a time (8 accumulator and 8 sum registers), each panel in turn.
-template <typename Tile2, typename Tile1>
-void ForPanelsAndTokens(const uint8_t* p, size_t panel_bytes, int n, int n_panels, float* y, int64_t y_stride,
-                        Tile2 tile2, Tile1 tile1) {
-  for (int i = 0; i < n_panels; ++i) {
-    const uint8_t* panel = p + i * panel_bytes;
-    int t = 0;
-    for (; t + 2 <= n; t += 2) tile2(panel, t, y + t * y_stride + 16 * i);
-    if (t < n) tile1(panel, t, y + t * y_stride + 16 * i);
-  }
-}
-
 template <bool kQ4>
 void GemmPanelNeon(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                    int64_t y_stride) {
