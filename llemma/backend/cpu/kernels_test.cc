@@ -15,8 +15,6 @@
 namespace llemma::cpu::internal {
 namespace {
 
-std::vector<const Kernels*> SupportedTables() { return SupportedKernels(); }
-
 std::vector<float> Random(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(-1, 1);
@@ -32,14 +30,14 @@ double RefDot(DType dtype, const void* w, const float* x, int64_t n) {
 }
 
 TEST(Kernels, ActiveTableIsTheBestSupported) {
-  const auto tables = SupportedTables();
+  const auto tables = SupportedKernels();
   if (std::getenv("LLEMMA_ISA") == nullptr) {
     EXPECT_STREQ(ActiveKernels().name, tables.back()->name);
   }
 }
 
 TEST(Kernels, DotProductsMatchReferenceForEveryIsa) {
-  for (const Kernels* k : SupportedTables()) {
+  for (const Kernels* k : SupportedKernels()) {
     for (int64_t n : {1, 3, 15, 16, 17, 31, 64, 65, 127, 300, 4096 + 7}) {
       for (int offset : {0, 1, 5}) {
         const auto f = Random(n + offset, n * 7 + offset);
@@ -69,7 +67,7 @@ TEST(Kernels, DotProductsMatchReferenceForEveryIsa) {
 }
 
 TEST(Kernels, Gemm4x4AndAxpyMatchReferenceForEveryIsa) {
-  for (const Kernels* k : SupportedTables()) {
+  for (const Kernels* k : SupportedKernels()) {
     for (int64_t len : {1, 7, 16, 33, 257}) {
       const auto w = Random(4 * len + 1, len), x = Random(4 * len + 3, len + 9);
       float out[16];
@@ -88,7 +86,7 @@ TEST(Kernels, Gemm4x4AndAxpyMatchReferenceForEveryIsa) {
 }
 
 TEST(Kernels, PackedOuterProductGemmMatchesReferenceForEveryIsa) {
-  for (const Kernels* k : SupportedTables()) {
+  for (const Kernels* k : SupportedKernels()) {
     for (int64_t len : {1, 5, 64, 300}) {
       const auto rows = Random(32 * len, len + 3);                  // 32 rows, row-major
       const int64_t x_stride = len + 7, y_stride = 40;
@@ -119,7 +117,7 @@ TEST(Kernels, PackedOuterProductGemmMatchesReferenceForEveryIsa) {
 // around the vector width and gates from −100 to 100 (where e^−g overflows
 // or vanishes).
 TEST(Kernels, SiluMulMatchesTheFormulaForEveryIsa) {
-  for (const Kernels* k : SupportedTables()) {
+  for (const Kernels* k : SupportedKernels()) {
     for (int64_t n : {1, 15, 16, 17, 100, 1000}) {
       auto g = Random(n, n + 1), u = Random(n, n + 2);
       for (int64_t i = 0; i < n; ++i) g[i] *= (i % 7 == 0) ? 100.0f : 12.0f;
@@ -137,7 +135,7 @@ TEST(Kernels, SiluMulMatchesTheFormulaForEveryIsa) {
 // vector width (masked tails must leave the bytes after x alone) and
 // differences from the maximum down to −100 (where e^x underflows).
 TEST(Kernels, ExpSumMatchesTheFormulaForEveryIsa) {
-  for (const Kernels* k : SupportedTables()) {
+  for (const Kernels* k : SupportedKernels()) {
     for (int64_t n : {1, 15, 16, 17, 100, 1001}) {
       auto x = Random(n + 2, n + 5);
       for (int64_t i = 0; i < n; ++i) x[i + 1] *= (i % 5 == 0) ? 100.0f : 20.0f;
@@ -159,7 +157,7 @@ TEST(Kernels, ExpSumMatchesTheFormulaForEveryIsa) {
 }
 
 TEST(Kernels, AttentionKernelsMatchReferenceAndAreIndependentOfBlocking) {
-  for (const Kernels* k : SupportedTables()) {
+  for (const Kernels* k : SupportedKernels()) {
     for (int64_t hd : {16, 64, 80, 128, 160, 256, 24}) {
       for (int n_q : {1, 2, 3, 5, 8}) {
         for (int offset : {0, 3}) {
@@ -211,7 +209,7 @@ TEST(Kernels, AttentionKernelsMatchReferenceAndAreIndependentOfBlocking) {
 // batched attention relies on, and to_f16 rounds as F32ToF16 does, tails
 // included.
 TEST(Kernels, F16CacheKernelsEqualTheFloatKernelsOnConvertedRowsForEveryIsa) {
-  for (const Kernels* k : SupportedTables()) {
+  for (const Kernels* k : SupportedKernels()) {
     for (int64_t hd : {16, 24, 128, 320}) {
       for (int n_q : {1, 2, 3, 5, 8}) {
         for (int offset : {0, 3}) {

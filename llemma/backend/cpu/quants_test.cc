@@ -125,10 +125,8 @@ TEST(Quants, RoundTripErrorIsWithinTheFormatsBounds) {
   EXPECT_NEAR(y[5], -3.0f, 1e-3);
 }
 
-std::vector<const internal::Kernels*> Tables() { return internal::SupportedKernels(); }
-
 TEST(Quants, VecDotKernelsMatchTheScalarReferenceForEveryIsa) {
-  for (const internal::Kernels* k : Tables()) {
+  for (const internal::Kernels* k : internal::SupportedKernels()) {
     for (int64_t n : {32, 64, 96, 128, 4096, 11008}) {
       for (int offset : {0, 1, 7}) {  // byte offsets: blocks are unaligned in GGUF rows
         const auto w = Random(n, n + offset), x = Random(n, 2 * n + offset);
@@ -160,7 +158,7 @@ TEST(Quants, VecDotKernelsMatchTheScalarReferenceForEveryIsa) {
 }
 
 TEST(Quants, FourTokenKernelsEqualFourSingleDotsForEveryIsa) {
-  for (const internal::Kernels* k : Tables()) {
+  for (const internal::Kernels* k : internal::SupportedKernels()) {
     for (int64_t n : {32, 64, 96, 4096}) {
       const size_t xrow = RowBytes(DType::kQ8_0, n) + 3;  // odd stride: rows are not aligned
       std::vector<uint8_t> xq(4 * xrow);
@@ -230,7 +228,7 @@ TileToken ReadTile(const uint8_t* tile, int64_t k, int n, int t) {
 }
 
 TEST(Quants, PanelActivationsAreQ8_0ForEveryIsa) {
-  for (const internal::Kernels* k : Tables()) {
+  for (const internal::Kernels* k : internal::SupportedKernels()) {
     for (int64_t n : {32, 96, 4096}) {
       for (int tile_n : {1, 3, internal::kActTile}) {
         std::vector<uint8_t> tile(internal::ActTileBytes(n, tile_n) + 1);
@@ -285,7 +283,7 @@ TEST(Quants, PanelGemmMatchesRowDotsForEveryIsa) {
           QuantizeRow(DType::kQ8_0, xt.data(), xrow.data() + t * x_row, cols);
           internal::GenericKernels().quantize_acts(xt.data(), cols, offset, tp, tokens, t);
         }
-        for (const internal::Kernels* k : Tables()) {
+        for (const internal::Kernels* k : internal::SupportedKernels()) {
           const int64_t y_stride = rows + 5;
           std::vector<float> y(tokens * y_stride, -1.0f);
           (plain == DType::kQ4_0 ? k->gemm_q4_0p : k->gemm_q8_0p)(pp, tp, cols, tokens, rows / 16, y.data(), y_stride,
@@ -324,7 +322,7 @@ float KQuantRowDot(DType plain, const uint8_t* w, const BlockQ8_0* x, int64_t co
 // table has the wide kernels.
 TEST(Quants, WidePanelGemmMatchesRowDotsAndTheNarrowKernel) {
   bool ran = false;
-  for (const internal::Kernels* k : Tables()) {
+  for (const internal::Kernels* k : internal::SupportedKernels()) {
     if (k->gemm_q8_0p_16 == nullptr) continue;
     ran = true;
     for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
@@ -408,7 +406,7 @@ float Bf16Value(uint16_t h) {
 // writing nothing outside its rows and tokens.
 TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
   bool ran = false;
-  for (const internal::Kernels* k : Tables()) {
+  for (const internal::Kernels* k : internal::SupportedKernels()) {
     if (k->gemm_bf16 == nullptr) continue;
     ran = true;
     for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
@@ -557,7 +555,7 @@ TEST(Quants, KQuantPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
         // Any offset: the K-quant kernels do not read it.
         internal::GenericKernels().quantize_acts(xt.data(), cols, 8 * t, tile.data(), tokens, t);
       }
-      for (const internal::Kernels* k : Tables()) {
+      for (const internal::Kernels* k : internal::SupportedKernels()) {
         const int64_t y_stride = rows + 2;
         std::vector<float> y(tokens * y_stride, -1.0f);
         auto gemm = plain == DType::kQ4_K ? k->gemm_q4_kp : plain == DType::kQ5_K ? k->gemm_q5_kp : k->gemm_q6_kp;
