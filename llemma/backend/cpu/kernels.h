@@ -92,6 +92,10 @@ struct Kernels {
   // Softmax's exponentials: x[i] = e^(x[i] − m) for i < n (m ≥ every x[i]),
   // returning Σ x[i].
   double (*exp_sum)(float* x, int64_t n, float m);
+  // Decode of F16 / BF16 rows against activations already rounded to F16
+  // (to_f16): Σ w[i] · x[i], the products and sums in float.
+  float (*dot_f16_h)(const uint16_t* w, const uint16_t* x, int64_t n);
+  float (*dot_bf16_h)(const uint16_t* w, const uint16_t* x, int64_t n);
   // Panel GEMM for activation tiles of up to kWideActTile tokens (AMX), with
   // gemm_q8_0p's contract and the same results; nullptr where the CPU has no
   // such unit (MatMul then uses gemm_q8_0p / gemm_q4_0p on tiles of kActTile).

@@ -53,6 +53,17 @@ TEST(Kernels, DotProductsMatchReferenceForEveryIsa) {
             << k->name << " n=" << n;
         EXPECT_NEAR(k->dot_f16(hf.data() + offset, xp, n), RefDot(DType::kF16, hf.data() + offset, xp, n), tol)
             << k->name << " n=" << n;
+        // Activations rounded to F16 (the decode route of F16 / BF16 rows).
+        std::vector<uint16_t> xh(n + offset);
+        ConvertElements(DType::kF32, x.data(), DType::kF16, xh.data(), n + offset);
+        std::vector<float> xr(n);
+        for (int64_t i = 0; i < n; ++i) xr[i] = F16ToF32(xh[offset + i]);
+        EXPECT_NEAR(k->dot_f16_h(hf.data() + offset, xh.data() + offset, n),
+                    RefDot(DType::kF16, hf.data() + offset, xr.data(), n), tol)
+            << k->name << " n=" << n;
+        EXPECT_NEAR(k->dot_bf16_h(bf.data() + offset, xh.data() + offset, n),
+                    RefDot(DType::kBF16, bf.data() + offset, xr.data(), n), tol)
+            << k->name << " n=" << n;
         std::vector<float> out(n);
         for (DType d : {DType::kF32, DType::kBF16, DType::kF16}) {
           const void* src = d == DType::kF32 ? static_cast<const void*>(f.data() + offset)

@@ -60,7 +60,15 @@ TEST(MatMul, MatchesReferenceOverDtypesSizesTokensAndMisalignment) {
             const float* xp = x.data() + offset;
             std::vector<float> got(tokens * rows), want(tokens * rows);
             MatMul(pool, w.m, xp, tokens, got.data());
-            ref::MatMul(w.m, xp, tokens, want.data());
+            // One token against F16 / BF16 rows: the activations are rounded
+            // to F16 first, and the sums are those of the rounded values.
+            std::vector<float> xr(xp, xp + tokens * cols);
+            if (tokens == 1 && dtype != DType::kF32) {
+              std::vector<uint16_t> h(xr.size());
+              ConvertElements(DType::kF32, xr.data(), DType::kF16, h.data(), cols);
+              ConvertElements(DType::kF16, h.data(), DType::kF32, xr.data(), cols);
+            }
+            ref::MatMul(w.m, xr.data(), tokens, want.data());
             ASSERT_LT(MaxRelError(got, want), 2e-6)
                 << DTypeName(dtype) << " rows=" << rows << " cols=" << cols << " tokens=" << tokens
                 << " offset=" << offset << " threads=" << threads;
@@ -68,6 +76,24 @@ TEST(MatMul, MatchesReferenceOverDtypesSizesTokensAndMisalignment) {
         }
       }
     }
+  }
+}
+
+// An activation beyond F16's range (65504) would become infinite there: such
+// a vector keeps the float route, exact to the reference.
+TEST(MatMul, OneTokenBeyondF16RangeKeepsFloatActivations) {
+  ThreadPool pool(2);
+  for (DType dtype : {DType::kBF16, DType::kF16}) {
+    const int64_t rows = 40, cols = 300;
+    StoredMatrix w = MakeMatrix(dtype, rows, cols, 5, 0);
+    std::vector<float> x = RandomVector(cols, 9);
+    x[17] = 1.0e5f;
+    x[200] = 3.0001f;  // not an F16 number: rounding it would show
+    std::vector<float> got(rows), want(rows);
+    MatMul(pool, w.m, x.data(), 1, got.data());
+    ref::MatMul(w.m, x.data(), 1, want.data());
+    EXPECT_LT(MaxRelError(got, want), 2e-6) << DTypeName(dtype);
+    for (float v : got) EXPECT_TRUE(std::isfinite(v));
   }
 }
 
