@@ -1,6 +1,7 @@
 // llemma quantize: write a model as GGUF (F32/F16/BF16/Q8_0/Q4_0/K-quants and
 // their _M mixes), streaming.
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -20,12 +21,19 @@ int RunQuantize(const QuantizeArgs& a) {
   if (!parsed.ok()) return ReportError(parsed.status());
   ExportOptions o = *parsed;
   o.n_threads = a.threads;
-  o.progress = [](const std::string& name, int64_t bytes) {
-    fmt::print(stderr, "\rllemma: {:>9.1f} MiB written, {:<40}", bytes / 1048576.0, name);
+  // A terminal sees one line rewritten per tensor; a log gets a line per GiB.
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  o.progress = [tty, next = int64_t{1} << 30](const std::string& name, int64_t bytes) mutable {
+    if (tty) {
+      fmt::print(stderr, "\rllemma: {:>9.1f} MiB written, {:<40}", bytes / 1048576.0, name);
+    } else if (bytes >= next) {
+      fmt::print(stderr, "llemma: {:>9.1f} MiB written, {}\n", bytes / 1048576.0, name);
+      while (next <= bytes) next += int64_t{1} << 30;
+    }
   };
   const int64_t t0 = NowMicros();
   if (Status s = ExportGguf(a.model, a.out, o); !s.ok()) return ReportError(s);
-  fmt::print(stderr, "\nllemma: wrote {} ({}) in {:.1f} s\n", a.out, a.type, (NowMicros() - t0) / 1e6);
+  fmt::print(stderr, "{}llemma: wrote {} ({}) in {:.1f} s\n", tty ? "\n" : "", a.out, a.type, (NowMicros() - t0) / 1e6);
   return 0;
 }
 }  // namespace
