@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <set>
@@ -10,11 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "llemma/backend/cpu/quants.h"
+#include "llemma/core/half.h"
 #include "llemma/core/mapped_file.h"
 #include "llemma/gguf/gguf.h"
 #include "llemma/gguf/spm_proto.h"
 #include "llemma/model/context.h"
 #include "llemma/model/export_gguf.h"
+#include "llemma/model/gguf_config.h"
 #include "llemma/model/safetensors.h"
 #include "llemma/model/tensor_names.h"
 #include "llemma/tokenizer/tokenizer.h"
@@ -139,7 +142,52 @@ TEST_P(GgufExportTest, TokenizerRebuiltFromGgufMetadataMatchesTokenizerModel) {
 // (a multiple of 256 columns): one layer, GQA, every matrix a different
 // K-quant. `dequantized` writes the same weights, expanded to F32 from the
 // quantized rows, so the two files hold exactly the same model.
-void WriteKQuantGguf(const std::string& path, bool dequantized) {
+// A file's Q5_0 / Q3_K blocks decoded here from the GGUF layout, written
+// independently of the library's widening (the loop order of the format's
+// reference decoder: per 128 elements, 4 shifts of qs and of the hmask bit).
+void DecodeQ5_0(const uint8_t* in, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b, in += 22, y += 32) {
+    uint16_t dh;
+    uint32_t qh;
+    std::memcpy(&dh, in, 2);
+    std::memcpy(&qh, in + 2, 4);
+    const float d = F16ToF32(dh);
+    for (int j = 0; j < 16; ++j) {
+      y[j] = d * static_cast<float>(static_cast<int>((in[6 + j] & 0x0F) | (((qh >> j) << 4) & 0x10)) - 16);
+      y[j + 16] = d * static_cast<float>(static_cast<int>((in[6 + j] >> 4) | ((qh >> (j + 12)) & 0x10)) - 16);
+    }
+  }
+}
+void DecodeQ3_K(const uint8_t* in, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / 256; ++b, in += 110) {
+    uint16_t dh;
+    std::memcpy(&dh, in + 108, 2);
+    const float d = F16ToF32(dh);
+    const uint8_t* sc = in + 96;
+    int scale[16];
+    for (int i = 0; i < 8; ++i) {
+      scale[i] = (sc[i] & 0xF) | ((sc[8 + i % 4] >> (2 * (i / 4))) & 3) << 4;
+      scale[i + 8] = (sc[i] >> 4) | ((sc[8 + i % 4] >> (2 * (i / 4) + 4)) & 3) << 4;
+    }
+    const uint8_t* q = in + 32;
+    const uint8_t* hm = in;
+    uint8_t m = 1;
+    int is = 0;
+    for (int half = 0; half < 2; ++half, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2, m <<= 1) {
+        for (int part = 0; part < 2; ++part, ++is) {
+          const float dl = d * static_cast<float>(scale[is] - 32);
+          for (int l = 16 * part; l < 16 * part + 16; ++l)
+            *y++ = dl * static_cast<float>(((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
+        }
+      }
+    }
+  }
+}
+
+void WriteKQuantGguf(const std::string& path, bool dequantized,
+                     std::vector<gguf::TensorType> kinds = {gguf::TensorType::kQ4_K, gguf::TensorType::kQ5_K,
+                                                            gguf::TensorType::kQ6_K}) {
   Config c;
   c.n_embd = 256, c.n_ff = 512, c.n_layer = 1, c.n_head = 4, c.n_head_kv = 2, c.head_dim = 64;
   c.n_vocab = 400, c.n_ctx_train = 256;
@@ -165,13 +213,12 @@ void WriteKQuantGguf(const std::string& path, bool dequantized) {
   w.SetValue("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5f));
   gguf::VocabToGguf(*vocab, &w);
   const std::vector<TensorSpec> specs = LlamaTensorSpecs(c, /*with_lm_head=*/true);
-  const DType kinds[] = {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
-  std::vector<DType> types;
+  std::vector<gguf::TensorType> types;
   for (size_t i = 0; i < specs.size(); ++i) {
-    const DType t = !specs[i].is_matrix ? DType::kF32 : kinds[i % 3];
+    const gguf::TensorType t = !specs[i].is_matrix ? gguf::TensorType::kF32 : kinds[i % kinds.size()];
     types.push_back(t);
     w.AddTensor(specs[i].gguf_name, std::vector<int64_t>(specs[i].shape.rbegin(), specs[i].shape.rend()),
-                gguf::DTypeToTensorType(dequantized ? DType::kF32 : t));
+                dequantized ? gguf::TensorType::kF32 : t);
   }
   LLEMMA_CHECK(w.Open(path).ok());
   std::mt19937 rng(5);
@@ -185,11 +232,27 @@ void WriteKQuantGguf(const std::string& path, bool dequantized) {
       LLEMMA_CHECK(w.WriteTensorData(x.data(), x.size() * 4).ok());
       continue;
     }
-    const size_t row_bytes = RowBytes(types[i], cols);
+    const uint32_t tt = static_cast<uint32_t>(types[i]);
+    const size_t row_bytes = FileRowBytes(tt, cols);
     std::vector<uint8_t> q(row_bytes * rows);
-    for (int64_t r = 0; r < rows; ++r) {
-      cpu::QuantizeRow(types[i], x.data() + r * cols, q.data() + r * row_bytes, cols);
-      cpu::DequantizeRow(types[i], q.data() + r * row_bytes, x.data() + r * cols, cols);
+    if (!gguf::TensorTypeToDType(tt)) {
+      // Any bits are a valid block: random values and scales, d about the
+      // size that gives weights of about 0.08 (Q5_0, Q3_K).
+      std::uniform_int_distribution<int> byte(0, 255);
+      for (uint8_t& v : q) v = static_cast<uint8_t>(byte(rng));
+      const bool q5 = types[i] == gguf::TensorType::kQ5_0, q3 = types[i] == gguf::TensorType::kQ3_K;
+      const size_t block = q5 ? 22 : 110, d_at = q5 ? 0 : 108;
+      const uint16_t d = F32ToF16(q5 ? 0.009f : 0.0012f);
+      for (size_t o = 0; (q5 || q3) && o < q.size(); o += block) std::memcpy(&q[o + d_at], &d, 2);
+      for (int64_t r = 0; (q5 || q3) && r < rows; ++r) {
+        (q5 ? DecodeQ5_0 : DecodeQ3_K)(q.data() + r * row_bytes, x.data() + r * cols, cols);
+      }
+    } else {
+      const DType dt = *gguf::TensorTypeToDType(tt);
+      for (int64_t r = 0; r < rows; ++r) {
+        cpu::QuantizeRow(dt, x.data() + r * cols, q.data() + r * row_bytes, cols);
+        cpu::DequantizeRow(dt, q.data() + r * row_bytes, x.data() + r * cols, cols);
+      }
     }
     const Status st = dequantized ? w.WriteTensorData(x.data(), x.size() * 4) : w.WriteTensorData(q.data(), q.size());
     LLEMMA_CHECK(st.ok());
@@ -229,6 +292,48 @@ TEST(KQuantGguf, RunsOnPanelsAndMatchesItsWeightsInF32) {
     EXPECT_LT(err, 0.04) << n << " tokens";
     EXPECT_GT(err, 0.0) << n << " tokens";  // the fast path really ran (activations rounded)
   }
+}
+
+// Q5_0 and Q3_K (in community Q5_0 and Q3_K_S/M/L files) are held exactly
+// as Q8_0 and Q6_K panels: the logits are those of the same weights decoded
+// from the file's bits into F32, up to the activations' rounding.
+TEST(WidenedGguf, Q5_0AndQ3_KRunAsTheirExactWiderTypes) {
+  const std::string qpath = ::testing::TempDir() + "/widened.gguf", fpath = ::testing::TempDir() + "/widened.f32.gguf";
+  WriteKQuantGguf(qpath, false, {gguf::TensorType::kQ5_0, gguf::TensorType::kQ3_K, gguf::TensorType::kQ4_K});
+  WriteKQuantGguf(fpath, true, {gguf::TensorType::kQ5_0, gguf::TensorType::kQ3_K, gguf::TensorType::kQ4_K});
+  auto q = Model::Load(qpath, {});
+  auto f = Model::Load(fpath, {});
+  ASSERT_TRUE(q.ok() && f.ok()) << q.status().ToString() << f.status().ToString();
+  std::set<DType> held;
+  const LayerWeights& l = (*q)->layer(0);
+  for (const cpu::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) held.insert(m->dtype);
+  EXPECT_EQ(held, (std::set<DType>{DType::kQ8_0P, DType::kQ6_KP, DType::kQ4_KP}));
+  for (int n : {7, 70}) {
+    std::vector<int32_t> prompt;
+    for (int i = 0; i < n; ++i) prompt.push_back(1 + (i * 37) % 390);
+    auto ctx = Context::Create(**q, {.n_ctx = 128, .n_threads = 2});
+    auto ref = Context::Create(**f, {.n_ctx = 128, .n_threads = 2});
+    ASSERT_TRUE(ctx.ok() && ref.ok());
+    auto a = (*ctx)->Eval(prompt, true);
+    auto b = (*ref)->Eval(prompt, true);
+    ASSERT_TRUE(a.ok() && b.ok());
+    const double err = RelRms(std::vector<float>(a->begin(), a->end()), b->data());
+    EXPECT_LT(err, 0.04) << n << " tokens";
+  }
+  // A type with no exact home (Q2_K) is refused by name, with the list.
+  const std::string q2 = ::testing::TempDir() + "/q2k.gguf";
+  WriteKQuantGguf(q2, false, {gguf::TensorType::kQ2_K});
+  auto bad = Model::Load(q2, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("is Q2_K, which llemma cannot read yet"), std::string::npos)
+      << bad.status().message();
+  // Re-quantizing such a file reads the same values.
+  const std::string requant = ::testing::TempDir() + "/widened.q8.gguf";
+  ASSERT_TRUE(ExportGguf(qpath, requant, {.type = DType::kQ8_0}).ok());
+  auto r = Model::Load(requant, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::vector<int32_t> prompt = {1, 50, 77, 300};
+  EXPECT_LT(RelError(AllLogits(**r, prompt), AllLogits(**f, prompt).data()), 0.05);
 }
 
 // The _M mixes for a 32-layer model (LLEMMA 7B's shape): output and the

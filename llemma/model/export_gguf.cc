@@ -60,6 +60,7 @@ struct SourceTensor {
   uint64_t offset = 0;
   DType dtype = DType::kF32;
   bool gguf_layout = false;  // q/k rows already interleaved
+  uint32_t widen_from = 0;   // a GGUF type held as `dtype` (IsWidened), or 0
 };
 
 // The source checkpoint opened for streaming.
@@ -118,9 +119,9 @@ Status OpenGguf(const std::string& path, Source* s) {
   for (const TensorSpec& spec : LlamaTensorSpecs(c, s->has_lm_head)) {
     const gguf::GgufTensor* t = g.FindTensor(spec.gguf_name);
     if (!t) return DataLossError(path + ": tensor '" + spec.gguf_name + "' is missing");
-    auto dt = gguf::TensorTypeToDType(t->type);
+    auto dt = HeldType(t->type);
     if (!dt) return UnimplementedError(path + ": tensor '" + spec.gguf_name + "' has a type llemma cannot read yet");
-    s->tensors[spec.hf_name] = SourceTensor{&g.file(), t->offset, *dt, true};
+    s->tensors[spec.hf_name] = SourceTensor{&g.file(), t->offset, *dt, true, IsWidened(t->type) ? t->type : 0u};
   }
   return Status::Ok();
 }
@@ -222,13 +223,20 @@ Status ExportGguf(const std::string& source, const std::string& out_path, const 
     const TensorSpec& s = specs[i];
     const SourceTensor& t = src.tensors.at(s.hf_name);
     const int64_t rows = s.is_matrix ? s.shape[0] : 1, cols = s.shape.back();
-    const size_t in_row = RowBytes(t.dtype, cols), out_row = RowBytes(types[i], cols);
+    const size_t in_row = t.widen_from ? FileRowBytes(t.widen_from, cols) : RowBytes(t.dtype, cols);
+    const size_t out_row = RowBytes(types[i], cols);
     out.resize(out_row * rows);
     const uint8_t* in = t.file->data() + t.offset;
     pool.ParallelFor(static_cast<size_t>(rows), [&](size_t b, size_t e, int) {
       std::vector<float> tmp(cols);
+      std::vector<uint8_t> wide(t.widen_from ? RowBytes(t.dtype, cols) : 0);
       for (size_t r = b; r < e; ++r) {
-        cpu::DequantizeRow(t.dtype, in + r * in_row, tmp.data(), cols);
+        const uint8_t* row = in + r * in_row;
+        if (t.widen_from) {
+          WidenRows(t.widen_from, row, wide.data(), 1, cols);
+          row = wide.data();
+        }
+        cpu::DequantizeRow(t.dtype, row, tmp.data(), cols);
         cpu::QuantizeRow(types[i], tmp.data(), out.data() + r * out_row, cols);
       }
     });

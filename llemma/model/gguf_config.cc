@@ -1,5 +1,8 @@
 #include "llemma/model/gguf_config.h"
 
+#include "llemma/backend/cpu/quants.h"
+#include "llemma/core/check.h"
+
 namespace llemma {
 
 StatusOr<Config> ConfigFromGguf(const gguf::GgufFile& f) {
@@ -55,5 +58,39 @@ StatusOr<Config> ConfigFromGguf(const gguf::GgufFile& f) {
   return c;
 }
 
+std::optional<DType> HeldType(uint32_t gguf_type) {
+  switch (static_cast<gguf::TensorType>(gguf_type)) {
+    case gguf::TensorType::kQ5_0: return DType::kQ8_0;
+    case gguf::TensorType::kQ3_K: return DType::kQ6_K;
+    default: return gguf::TensorTypeToDType(gguf_type);
+  }
+}
+
+bool IsWidened(uint32_t gguf_type) {
+  return gguf_type == static_cast<uint32_t>(gguf::TensorType::kQ5_0) ||
+         gguf_type == static_cast<uint32_t>(gguf::TensorType::kQ3_K);
+}
+
+size_t FileRowBytes(uint32_t gguf_type, int64_t n) {
+  int64_t block = 0;
+  size_t bytes = 0;
+  LLEMMA_CHECK(gguf::TensorTypeInfo(gguf_type, nullptr, &block, &bytes)) << gguf_type;
+  return static_cast<size_t>(n / block) * bytes;
+}
+
+void WidenRows(uint32_t gguf_type, const void* src, void* dst, int64_t rows, int64_t n) {
+  const auto held = HeldType(gguf_type);
+  LLEMMA_CHECK(IsWidened(gguf_type) && held) << gguf_type;
+  const size_t in_row = FileRowBytes(gguf_type, n), out_row = RowBytes(*held, n);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* in = static_cast<const uint8_t*>(src) + r * in_row;
+    uint8_t* out = static_cast<uint8_t*>(dst) + r * out_row;
+    if (*held == DType::kQ8_0) {
+      cpu::WidenQ5_0ToQ8_0(in, reinterpret_cast<cpu::BlockQ8_0*>(out), n);
+    } else {
+      cpu::WidenQ3_KToQ6_K(in, reinterpret_cast<cpu::BlockQ6_K*>(out), n);
+    }
+  }
+}
 
 }  // namespace llemma

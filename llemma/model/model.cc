@@ -123,6 +123,21 @@ Status ModelBuilder::OpenShards(const std::string& dir) {
   return Status::Ok();
 }
 
+namespace {
+// One row of `cols` elements from type `from` to `to` (tmp: scratch floats).
+void ConvertRow(const uint8_t* src, DType from, uint8_t* out, DType to, int64_t cols, std::vector<float>* tmp) {
+  if (from == to) {
+    std::memcpy(out, src, RowBytes(from, cols));
+  } else if (!IsQuantized(from) && !IsQuantized(to)) {
+    ConvertElements(from, src, to, out, cols);
+  } else {
+    tmp->resize(cols);
+    cpu::DequantizeRow(from, src, tmp->data(), cols);
+    cpu::QuantizeRow(to, tmp->data(), out, cols);
+  }
+}
+}  // namespace
+
 void ModelBuilder::Convert(const MappedFile& file, uint64_t offset, DType from, DType to, int64_t rows,
                            int64_t cols, void* dst) {
   const uint8_t* in = file.data() + offset;
@@ -138,17 +153,7 @@ void ModelBuilder::Convert(const MappedFile& file, uint64_t offset, DType from, 
         [&](size_t b, size_t e, int) {
           std::vector<float> tmp;
           for (size_t r = b; r < e; ++r) {
-            const uint8_t* src = in + (r0 + r) * in_row;
-            uint8_t* out = static_cast<uint8_t*>(dst) + (r0 + r) * out_row;
-            if (from == to) {
-              std::memcpy(out, src, in_row);
-            } else if (!IsQuantized(from) && !IsQuantized(to)) {
-              ConvertElements(from, src, to, out, cols);
-            } else {
-              tmp.resize(cols);
-              cpu::DequantizeRow(from, src, tmp.data(), cols);
-              cpu::QuantizeRow(to, tmp.data(), out, cols);
-            }
+            ConvertRow(in + (r0 + r) * in_row, from, static_cast<uint8_t*>(dst) + (r0 + r) * out_row, to, cols, &tmp);
           }
         },
         /*grain=*/1);
@@ -296,11 +301,11 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
     }
     const char* type_name = "?";
     gguf::TensorTypeInfo(t->type, &type_name, nullptr, nullptr);
-    const std::optional<DType> dt = gguf::TensorTypeToDType(t->type);
+    const std::optional<DType> dt = HeldType(t->type);
     if (!dt) {
       return UnimplementedError(path + ": tensor '" + s.gguf_name + "' is " + type_name +
-                                ", which llemma cannot read yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, "
-                                "Q5_K, Q6_K); re-quantize with `llemma quantize`");
+                                ", which llemma cannot read yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q5_0, "
+                                "Q3_K, Q4_K, Q5_K, Q6_K); re-quantize with `llemma quantize`");
     }
     // K-quant matrices run natively (repacked into Q4_KP / Q5_KP / Q6_KP
     // panels below); one whose row count is not a multiple of 16 is
@@ -315,12 +320,24 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
     for (size_t i = 0; i < specs.size(); ++i) {
       const TensorSpec& s = specs[i];
       const gguf::GgufTensor* t = f.FindTensor(s.gguf_name);
-      const DType from = *gguf::TensorTypeToDType(t->type);
+      const DType from = *HeldType(t->type);
       void* dst = Allocate(*model, s, types[i]);
       const int64_t rows = s.is_matrix ? s.shape[0] : 1;
+      // Q5_0 / Q3_K rows are first rewritten, exactly, as Q8_0 / Q6_K.
+      std::vector<uint8_t> wide;
+      if (IsWidened(t->type)) {
+        const int64_t cols = s.shape.back();
+        const size_t in_row = FileRowBytes(t->type, cols), out_row = RowBytes(from, cols);
+        wide.resize(rows * out_row);
+        const uint8_t* in = f.file().data() + t->offset;
+        pool_.ParallelFor(static_cast<size_t>(rows), [&](size_t b, size_t e, int) {
+          WidenRows(t->type, in + b * in_row, wide.data() + b * out_row, static_cast<int64_t>(e - b), cols);
+        });
+        f.file().Release(t->offset, rows * in_row);
+      }
       if (IsKPanel(types[i])) {  // rows (q/k permuted back) → panels
         const size_t row_bytes = RowBytes(from, s.shape[1]);
-        const uint8_t* src = f.file().data() + t->offset;
+        const uint8_t* src = wide.empty() ? f.file().data() + t->offset : wide.data();
         std::vector<uint8_t> tmp;
         if (s.rope_heads > 0) {
           tmp.resize(rows * row_bytes);
@@ -334,12 +351,23 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
                               s.shape[1]);
           }
         });
-        f.file().Release(t->offset, rows * row_bytes);
+        if (wide.empty()) f.file().Release(t->offset, rows * row_bytes);
         Bind(*model, s, types[i], dst);
         model->stats_.bytes_read += static_cast<int64_t>(t->n_bytes);
         continue;
       }
-      Convert(f.file(), t->offset, from, types[i], rows, s.shape.back(), dst);
+      if (wide.empty()) {
+        Convert(f.file(), t->offset, from, types[i], rows, s.shape.back(), dst);
+      } else {
+        const int64_t cols = s.shape.back();
+        const size_t in_row = RowBytes(from, cols), out_row = RowBytes(types[i], cols);
+        pool_.ParallelFor(static_cast<size_t>(rows), [&](size_t b, size_t e, int) {
+          std::vector<float> tmp;
+          for (size_t r = b; r < e; ++r) {
+            ConvertRow(wide.data() + r * in_row, from, static_cast<uint8_t*>(dst) + r * out_row, types[i], cols, &tmp);
+          }
+        });
+      }
       if (s.rope_heads > 0) {  // back to the rotate-half layout the engine uses
         const size_t row_bytes = RowBytes(types[i], s.shape[1]);
         std::vector<uint8_t> tmp(static_cast<const uint8_t*>(dst), static_cast<const uint8_t*>(dst) + rows * row_bytes);

@@ -219,6 +219,21 @@ void QuantizeQ5_K(const float* x, BlockQ5_K* y, int64_t n) {
   }
 }
 
+// Stores 256 Q6_K values (0..63, the value + 32) in a block's ql / qh.
+void PackQ6_KValues(const int* q, BlockQ6_K* y) {
+  for (int h = 0; h < 2; ++h) {  // 128 elements per half: ql[64], qh[32]
+    uint8_t* ql = y->ql + 64 * h;
+    uint8_t* qh = y->qh + 32 * h;
+    const int* qq = q + 128 * h;
+    for (int l = 0; l < 32; ++l) {
+      ql[l] = static_cast<uint8_t>((qq[l] & 0xF) | ((qq[l + 64] & 0xF) << 4));
+      ql[l + 32] = static_cast<uint8_t>((qq[l + 32] & 0xF) | ((qq[l + 96] & 0xF) << 4));
+      qh[l] = static_cast<uint8_t>((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) | ((qq[l + 64] >> 4) << 4) |
+                                   ((qq[l + 96] >> 4) << 6));
+    }
+  }
+}
+
 // Q6_K: 16 symmetric sub-blocks of 16 with q ∈ [−32, 31]; the element of
 // largest magnitude maps to −32 so the wider negative side is used.
 void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
@@ -243,21 +258,50 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
         q[16 * j + i] = static_cast<int>(std::clamp(v, -32.0f, 31.0f)) + 32;
       }
     }
-    for (int h = 0; h < 2; ++h) {  // 128 elements per half: ql[64], qh[32]
-      uint8_t* ql = y[b].ql + 64 * h;
-      uint8_t* qh = y[b].qh + 32 * h;
-      const int* qq = q + 128 * h;
-      for (int l = 0; l < 32; ++l) {
-        ql[l] = static_cast<uint8_t>((qq[l] & 0xF) | ((qq[l + 64] & 0xF) << 4));
-        ql[l + 32] = static_cast<uint8_t>((qq[l + 32] & 0xF) | ((qq[l + 96] & 0xF) << 4));
-        qh[l] = static_cast<uint8_t>((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) | ((qq[l + 64] >> 4) << 4) |
-                                     ((qq[l + 96] >> 4) << 6));
-      }
-    }
+    PackQ6_KValues(q, &y[b]);
   }
 }
 
 }  // namespace
+
+void WidenQ5_0ToQ8_0(const void* src, BlockQ8_0* dst, int64_t n) {
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  for (int64_t b = 0; b < n / kQK; ++b, in += kQ5_0BlockBytes) {
+    uint32_t high;  // bit j: the fifth bit of element j
+    std::memcpy(&dst[b].d, in, 2);
+    std::memcpy(&high, in + 2, 4);
+    const uint8_t* qs = in + 6;
+    for (int j = 0; j < 16; ++j) {
+      const int lo = (qs[j] & 0xF) | static_cast<int>((high >> j) & 1) << 4;
+      const int hi = (qs[j] >> 4) | static_cast<int>((high >> (j + 16)) & 1) << 4;
+      dst[b].qs[j] = static_cast<int8_t>(lo - 16);
+      dst[b].qs[j + 16] = static_cast<int8_t>(hi - 16);
+    }
+  }
+}
+
+void WidenQ3_KToQ6_K(const void* src, BlockQ6_K* dst, int64_t n) {
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  for (int64_t b = 0; b < n / kQK_K; ++b, in += kQ3_KBlockBytes) {
+    const uint8_t* hmask = in;
+    const uint8_t* qs = in + 32;
+    const uint8_t* sc = in + 96;
+    std::memcpy(&dst[b].d, in + 108, 2);
+    for (int g = 0; g < 16; ++g) {  // 6-bit scale of elements 16g..16g+15, stored + 32
+      const int low = (sc[g % 8] >> (4 * (g / 8))) & 0xF;
+      const int top = (sc[8 + g % 4] >> (2 * (g / 4))) & 3;
+      dst[b].scales[g] = static_cast<int8_t>((low | top << 4) - 32);
+    }
+    int q[kQK_K];
+    for (int e = 0; e < kQK_K; ++e) {  // e = 128h + 32k + l
+      const int h = e / 128, k = (e / 32) % 4, l = e % 32;
+      const int low = (qs[32 * h + l] >> (2 * k)) & 3;
+      const int high = (hmask[l] >> (4 * h + k)) & 1;
+      q[e] = low - 4 * (1 - high) + 32;
+    }
+    PackQ6_KValues(q, &dst[b]);
+  }
+}
 
 namespace {
 

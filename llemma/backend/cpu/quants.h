@@ -52,6 +52,22 @@ struct BlockQ6_K {
 };
 static_assert(sizeof(BlockQ6_K) == 210);
 
+// Two more block types of GGUF files, without kernels of their own: each is
+// held exactly in a wider type that has them.
+//   Q5_0 (22 bytes per 32 elements): f16 d, a little-endian u32 whose bit j
+//     is the fifth bit of element j, 16 bytes of nibbles (element j low,
+//     j + 16 high); x = d·(q − 16). As Q8_0: the same d and q − 16.
+//   Q3_K (110 bytes per 256): 32 bytes hmask, 64 bytes qs, 12 bytes of 16
+//     6-bit scales s (low 4 bits of s_g in byte g % 8 at bit 4(g / 8), top 2
+//     bits in byte 8 + g % 4 at bit 2(g / 4)), f16 d. Element
+//     e = 128h + 32k + l has low bits (qs[32h + l] >> 2k) & 3 and high bit
+//     b = (hmask[l] >> (4h + k)) & 1; x = d·(s_(e/16) − 32)·(low − 4 + 4b).
+//     As Q6_K: the same d, scales s − 32 and values low − 4 + 4b.
+constexpr size_t kQ5_0BlockBytes = 22;
+constexpr size_t kQ3_KBlockBytes = 110;
+void WidenQ5_0ToQ8_0(const void* src, BlockQ8_0* dst, int64_t n);
+void WidenQ3_KToQ6_K(const void* src, BlockQ6_K* dst, int64_t n);
+
 // Quantizes n elements (n % block size == 0) into `dst`; float types convert.
 // K-quant types are written with our own scale fitting (the byte layout is
 // GGUF's, readable by llama.cpp).

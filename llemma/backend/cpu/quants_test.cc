@@ -96,6 +96,48 @@ TEST(Quants, HandBuiltKQuantBlocksDecodeToKnownValues) {
   }
 }
 
+// Q5_0 and Q3_K blocks with chosen bits, widened to Q8_0 / Q6_K; the
+// expected values are worked out by hand from the GGUF layout.
+TEST(Quants, HandBuiltQ5_0AndQ3_KBlocksWidenToKnownValues) {
+  uint8_t q5[22] = {};
+  const uint16_t half = 0x3800;  // 0.5
+  std::memcpy(q5, &half, 2);
+  const uint32_t fifth = (1u << 0) | (1u << 31);  // elements 0 and 31
+  std::memcpy(q5 + 2, &fifth, 4);
+  q5[6 + 0] = 0x3F;   // element 0: 0xF + 16 = 31 → 15; element 16: 3 → −13
+  q5[6 + 15] = 0xF0;  // element 15: 0 → −16; element 31: 0xF + 16 = 31 → 15
+  BlockQ8_0 q8;
+  WidenQ5_0ToQ8_0(q5, &q8, 32);
+  EXPECT_EQ(q8.d, half);
+  std::vector<float> y(32);
+  DequantizeRow(DType::kQ8_0, &q8, y.data(), 32);
+  for (int e = 0; e < 32; ++e) {
+    const float want = e == 0 || e == 31 ? 7.5f : e == 16 ? -6.5f : -8.0f;  // untouched: (0 − 16) · 0.5
+    EXPECT_EQ(y[e], want) << e;
+  }
+
+  uint8_t q3[110] = {};
+  const uint16_t one = 0x3C00;
+  std::memcpy(q3 + 108, &one, 2);
+  uint8_t* hmask = q3;
+  uint8_t* qs = q3 + 32;
+  uint8_t* sc = q3 + 96;
+  sc[0] = 0x01, sc[8] = 0x02;  // s_0 = 0b10'0001 = 33 → +1
+  sc[7] = 0xF0, sc[11] = 0xC0;  // s_15 = 63 → +31; every other s is 0 → −32
+  qs[0] = 0x03, hmask[0] = 0x01;  // e = 0: low 3, high 1 → q = 3
+  qs[63] = 0x40;                  // e = 255 (h 1, k 3, l 31): low 1, high 0 → q = −3
+  qs[32 + 22] = 0x02, hmask[22] = 0x10;  // e = 150 (h 1, k 0, l 22): low 2, high 1 → q = 2
+  BlockQ6_K q6;
+  WidenQ3_KToQ6_K(q3, &q6, 256);
+  std::vector<float> z(256);
+  DequantizeRow(DType::kQ6_K, &q6, z.data(), 256);
+  for (int e = 0; e < 256; ++e) {
+    const float scale = e < 16 ? 1.0f : e >= 240 ? 31.0f : -32.0f;
+    const float want = e == 0 ? 3.0f : e == 255 ? -93.0f : e == 150 ? -64.0f : scale * -4.0f;
+    EXPECT_EQ(z[e], want) << e;
+  }
+}
+
 TEST(Quants, RoundTripErrorIsWithinTheFormatsBounds) {
   const int64_t n = 4096;
   const auto x = Random(n, 1);
