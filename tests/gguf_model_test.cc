@@ -260,6 +260,19 @@ void WriteKQuantGguf(const std::string& path, bool dequantized,
   LLEMMA_CHECK(w.Close().ok());
 }
 
+// Relative RMS difference of the logits of two models on an n-token prompt.
+double PromptLogitsRelRms(const Model& a, const Model& b, int n) {
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < n; ++i) prompt.push_back(1 + (i * 37) % 390);
+  auto ca = Context::Create(a, {.n_ctx = 128, .n_threads = 2});
+  auto cb = Context::Create(b, {.n_ctx = 128, .n_threads = 2});
+  LLEMMA_CHECK(ca.ok() && cb.ok());
+  auto la = (*ca)->Eval(prompt, true);
+  auto lb = (*cb)->Eval(prompt, true);
+  LLEMMA_CHECK(la.ok() && lb.ok());
+  return RelRms(std::vector<float>(la->begin(), la->end()), lb->data());
+}
+
 // Q4_K, Q5_K and Q6_K matrices run natively on their panels and compute
 // the model their blocks hold: the logits of a short prompt (8-bit
 // activation blocks) and of a long one (the bf16 tile route where the CPU
@@ -278,16 +291,7 @@ TEST(KQuantGguf, RunsOnPanelsAndMatchesItsWeightsInF32) {
     EXPECT_TRUE(IsKPanel(m->dtype)) << DTypeName(m->dtype);
   EXPECT_LT((*q)->load_stats().bytes_weights, (*f)->load_stats().bytes_weights / 5);
   for (int n : {7, 70}) {
-    std::vector<int32_t> prompt;
-    for (int i = 0; i < n; ++i) prompt.push_back(1 + (i * 37) % 390);
-    auto ctx = Context::Create(**q, {.n_ctx = 128, .n_threads = 2});
-    auto ref = Context::Create(**f, {.n_ctx = 128, .n_threads = 2});
-    ASSERT_TRUE(ctx.ok() && ref.ok());
-    auto a = (*ctx)->Eval(prompt, true);
-    auto b = (*ref)->Eval(prompt, true);
-    ASSERT_TRUE(a.ok() && b.ok());
-    const std::vector<float> got(a->begin(), a->end());
-    const double err = RelRms(got, b->data());
+    const double err = PromptLogitsRelRms(**q, **f, n);
     // 8-bit activation blocks alone give about 0.016-0.021 here, bf16 0.009.
     EXPECT_LT(err, 0.04) << n << " tokens";
     EXPECT_GT(err, 0.0) << n << " tokens";  // the fast path really ran (activations rounded)
@@ -308,18 +312,7 @@ TEST(WidenedGguf, Q5_0AndQ3_KRunAsTheirExactWiderTypes) {
   const LayerWeights& l = (*q)->layer(0);
   for (const cpu::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) held.insert(m->dtype);
   EXPECT_EQ(held, (std::set<DType>{DType::kQ8_0P, DType::kQ6_KP, DType::kQ4_KP}));
-  for (int n : {7, 70}) {
-    std::vector<int32_t> prompt;
-    for (int i = 0; i < n; ++i) prompt.push_back(1 + (i * 37) % 390);
-    auto ctx = Context::Create(**q, {.n_ctx = 128, .n_threads = 2});
-    auto ref = Context::Create(**f, {.n_ctx = 128, .n_threads = 2});
-    ASSERT_TRUE(ctx.ok() && ref.ok());
-    auto a = (*ctx)->Eval(prompt, true);
-    auto b = (*ref)->Eval(prompt, true);
-    ASSERT_TRUE(a.ok() && b.ok());
-    const double err = RelRms(std::vector<float>(a->begin(), a->end()), b->data());
-    EXPECT_LT(err, 0.04) << n << " tokens";
-  }
+  for (int n : {7, 70}) EXPECT_LT(PromptLogitsRelRms(**q, **f, n), 0.04) << n << " tokens";
   // A type with no exact home (Q2_K) is refused by name, with the list.
   const std::string q2 = ::testing::TempDir() + "/q2k.gguf";
   WriteKQuantGguf(q2, false, {gguf::TensorType::kQ2_K});

@@ -36,40 +36,24 @@ inline __m512 LoadF16(const uint16_t* p) {
 }
 inline __m512 LoadF32(const float* p) { return _mm512_loadu_ps(p); }
 
-// Σ load(w)[i] · x[i] with 4 accumulators of 16 lanes; scalar tail.
-template <typename T, __m512 (*Load)(const T*), float (*Scalar)(T)>
-float Dot(const T* __restrict w, const float* __restrict x, int64_t n) {
+// Σ load(w)[i] · load(x)[i] with 4 accumulators of 16 lanes; scalar tail.
+// F16 activations (decode of F16 / BF16 rows) are half the bytes of float
+// ones, so they and the streamed weight rows leave each other in L1.
+template <typename T, typename X, __m512 (*Load)(const T*), __m512 (*LoadX)(const X*), float (*Scalar)(T),
+          float (*ScalarX)(X)>
+float Dot(const T* __restrict w, const X* __restrict x, int64_t n) {
   __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
   __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
-    a0 = _mm512_fmadd_ps(Load(w + i), _mm512_loadu_ps(x + i), a0);
-    a1 = _mm512_fmadd_ps(Load(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
-    a2 = _mm512_fmadd_ps(Load(w + i + 32), _mm512_loadu_ps(x + i + 32), a2);
-    a3 = _mm512_fmadd_ps(Load(w + i + 48), _mm512_loadu_ps(x + i + 48), a3);
+    a0 = _mm512_fmadd_ps(Load(w + i), LoadX(x + i), a0);
+    a1 = _mm512_fmadd_ps(Load(w + i + 16), LoadX(x + i + 16), a1);
+    a2 = _mm512_fmadd_ps(Load(w + i + 32), LoadX(x + i + 32), a2);
+    a3 = _mm512_fmadd_ps(Load(w + i + 48), LoadX(x + i + 48), a3);
   }
-  for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(Load(w + i), _mm512_loadu_ps(x + i), a0);
+  for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(Load(w + i), LoadX(x + i), a0);
   float acc = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  for (; i < n; ++i) acc += Scalar(w[i]) * x[i];
-  return acc;
-}
-
-// The same with F16 activations: half the bytes of float ones, so they and
-// the streamed weight rows leave each other in L1.
-template <__m512 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
-float DotH(const uint16_t* __restrict w, const uint16_t* __restrict x, int64_t n) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-  __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    a0 = _mm512_fmadd_ps(Load(w + i), LoadF16(x + i), a0);
-    a1 = _mm512_fmadd_ps(Load(w + i + 16), LoadF16(x + i + 16), a1);
-    a2 = _mm512_fmadd_ps(Load(w + i + 32), LoadF16(x + i + 32), a2);
-    a3 = _mm512_fmadd_ps(Load(w + i + 48), LoadF16(x + i + 48), a3);
-  }
-  for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(Load(w + i), LoadF16(x + i), a0);
-  float acc = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  for (; i < n; ++i) acc += Scalar(w[i]) * ::llemma::F16ToF32(x[i]);
+  for (; i < n; ++i) acc += Scalar(w[i]) * ScalarX(x[i]);
   return acc;
 }
 
@@ -77,15 +61,21 @@ float ScalarF32(float v) { return v; }
 float ScalarBf16(uint16_t v) { return Bf16Bits(v); }
 float ScalarF16(uint16_t v) { return ::llemma::F16ToF32(v); }
 
-float DotF32Fast(const float* w, const float* x, int64_t n) { return Dot<float, LoadF32, ScalarF32>(w, x, n); }
+float DotF32Fast(const float* w, const float* x, int64_t n) {
+  return Dot<float, float, LoadF32, LoadF32, ScalarF32, ScalarF32>(w, x, n);
+}
 float DotBf16Fast(const uint16_t* w, const float* x, int64_t n) {
-  return Dot<uint16_t, LoadBf16, ScalarBf16>(w, x, n);
+  return Dot<uint16_t, float, LoadBf16, LoadF32, ScalarBf16, ScalarF32>(w, x, n);
 }
 float DotF16Fast(const uint16_t* w, const float* x, int64_t n) {
-  return Dot<uint16_t, LoadF16, ScalarF16>(w, x, n);
+  return Dot<uint16_t, float, LoadF16, LoadF32, ScalarF16, ScalarF32>(w, x, n);
 }
-float DotF16HFast(const uint16_t* w, const uint16_t* x, int64_t n) { return DotH<LoadF16, ScalarF16>(w, x, n); }
-float DotBf16HFast(const uint16_t* w, const uint16_t* x, int64_t n) { return DotH<LoadBf16, ScalarBf16>(w, x, n); }
+float DotF16HFast(const uint16_t* w, const uint16_t* x, int64_t n) {
+  return Dot<uint16_t, uint16_t, LoadF16, LoadF16, ScalarF16, ScalarF16>(w, x, n);
+}
+float DotBf16HFast(const uint16_t* w, const uint16_t* x, int64_t n) {
+  return Dot<uint16_t, uint16_t, LoadBf16, LoadF16, ScalarBf16, ScalarF16>(w, x, n);
+}
 
 // Two consecutive blocks handled as one 512-bit vector: int32 lanes 0-7
 // belong to the first block, 8-15 to the second.
