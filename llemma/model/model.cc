@@ -62,9 +62,11 @@ class ModelBuilder {
   };
 
   Status OpenShards(const std::string& dir);
-  // Converts `n` elements (rows × cols for matrices) from `in` to `to`.
-  void Convert(const MappedFile& file, uint64_t offset, DType from, DType to, int64_t rows, int64_t cols,
-               void* dst);
+  // Converts rows × cols elements at `in` from `from` to `to`. `file` (or
+  // nullptr for memory) is the mapping `in` lies in, at `offset`: its pages
+  // are read ahead and dropped slice by slice.
+  void Convert(const uint8_t* in, const MappedFile* file, uint64_t offset, DType from, DType to, int64_t rows,
+               int64_t cols, void* dst);
   // Rewrites Q4_0/Q8_0 matrices with whole 128-element groups per row into the
   // grouped in-memory layout the fast kernels read (same size, in place).
   void MaybeRepack(const TensorSpec& spec, DType* type, void* data);
@@ -123,41 +125,35 @@ Status ModelBuilder::OpenShards(const std::string& dir) {
   return Status::Ok();
 }
 
-namespace {
-// One row of `cols` elements from type `from` to `to` (tmp: scratch floats).
-void ConvertRow(const uint8_t* src, DType from, uint8_t* out, DType to, int64_t cols, std::vector<float>* tmp) {
-  if (from == to) {
-    std::memcpy(out, src, RowBytes(from, cols));
-  } else if (!IsQuantized(from) && !IsQuantized(to)) {
-    ConvertElements(from, src, to, out, cols);
-  } else {
-    tmp->resize(cols);
-    cpu::DequantizeRow(from, src, tmp->data(), cols);
-    cpu::QuantizeRow(to, tmp->data(), out, cols);
-  }
-}
-}  // namespace
-
-void ModelBuilder::Convert(const MappedFile& file, uint64_t offset, DType from, DType to, int64_t rows,
-                           int64_t cols, void* dst) {
-  const uint8_t* in = file.data() + offset;
+void ModelBuilder::Convert(const uint8_t* in, const MappedFile* file, uint64_t offset, DType from, DType to,
+                           int64_t rows, int64_t cols, void* dst) {
   const size_t in_row = RowBytes(from, cols), out_row = RowBytes(to, cols);
   // Stream in slices of rows: convert a slice on all threads, then drop its
   // source pages so a float32 checkpoint never accumulates in our resident set.
   const int64_t slice = std::max<int64_t>(1, (int64_t{64} << 20) / static_cast<int64_t>(in_row));
   for (int64_t r0 = 0; r0 < rows; r0 += slice) {
     const int64_t m = std::min(slice, rows - r0);
-    if (r0 + m < rows) file.WillNeed(offset + (r0 + m) * in_row, std::min(slice, rows - r0 - m) * in_row);
+    if (file && r0 + m < rows) file->WillNeed(offset + (r0 + m) * in_row, std::min(slice, rows - r0 - m) * in_row);
     pool_.ParallelFor(
         static_cast<size_t>(m),
         [&](size_t b, size_t e, int) {
           std::vector<float> tmp;
           for (size_t r = b; r < e; ++r) {
-            ConvertRow(in + (r0 + r) * in_row, from, static_cast<uint8_t*>(dst) + (r0 + r) * out_row, to, cols, &tmp);
+            const uint8_t* src = in + (r0 + r) * in_row;
+            uint8_t* out = static_cast<uint8_t*>(dst) + (r0 + r) * out_row;
+            if (from == to) {
+              std::memcpy(out, src, in_row);
+            } else if (!IsQuantized(from) && !IsQuantized(to)) {
+              ConvertElements(from, src, to, out, cols);
+            } else {
+              tmp.resize(cols);
+              cpu::DequantizeRow(from, src, tmp.data(), cols);
+              cpu::QuantizeRow(to, tmp.data(), out, cols);
+            }
           }
         },
         /*grain=*/1);
-    file.Release(offset + r0 * in_row, m * in_row);
+    if (file) file->Release(offset + r0 * in_row, m * in_row);
   }
 }
 
@@ -262,7 +258,9 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadHfDirectory(const std::string
       const DType to = s->is_matrix ? opts_.dtype : DType::kF32;  // (q4_0 may be regrouped below)
       void* dst = Allocate(*model, *s, to);
       const int64_t rows = s->is_matrix ? s->shape[0] : 1;
-      Convert(files_[src.file].file(), src.tensor->offset, src.tensor->dtype, to, rows, s->shape.back(), dst);
+      const MappedFile& mf = files_[src.file].file();
+      Convert(mf.data() + src.tensor->offset, &mf, src.tensor->offset, src.tensor->dtype, to, rows, s->shape.back(),
+              dst);
       DType stored = to;
       MaybeRepack(*s, &stored, dst);
       Bind(*model, *s, stored, dst);
@@ -323,15 +321,19 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
       const DType from = *HeldType(t->type);
       void* dst = Allocate(*model, s, types[i]);
       const int64_t rows = s.is_matrix ? s.shape[0] : 1;
-      // Q5_0 / Q3_K rows are first rewritten, exactly, as Q8_0 / Q6_K.
+      // Q5_0 / Q3_K rows are first rewritten, exactly, as Q8_0 / Q6_K:
+      // straight into place where that is the type they are held in.
       std::vector<uint8_t> wide;
-      if (IsWidened(t->type)) {
+      const bool widened = IsWidened(t->type);
+      const bool in_place = widened && !IsKPanel(types[i]) && types[i] == from;
+      if (widened) {
         const int64_t cols = s.shape.back();
         const size_t in_row = FileRowBytes(t->type, cols), out_row = RowBytes(from, cols);
-        wide.resize(rows * out_row);
+        if (!in_place) wide.resize(rows * out_row);
+        uint8_t* out = in_place ? static_cast<uint8_t*>(dst) : wide.data();
         const uint8_t* in = f.file().data() + t->offset;
         pool_.ParallelFor(static_cast<size_t>(rows), [&](size_t b, size_t e, int) {
-          WidenRows(t->type, in + b * in_row, wide.data() + b * out_row, static_cast<int64_t>(e - b), cols);
+          WidenRows(t->type, in + b * in_row, out + b * out_row, static_cast<int64_t>(e - b), cols);
         });
         f.file().Release(t->offset, rows * in_row);
       }
@@ -351,22 +353,15 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
                               s.shape[1]);
           }
         });
-        if (wide.empty()) f.file().Release(t->offset, rows * row_bytes);
+        if (!widened) f.file().Release(t->offset, rows * row_bytes);
         Bind(*model, s, types[i], dst);
         model->stats_.bytes_read += static_cast<int64_t>(t->n_bytes);
         continue;
       }
-      if (wide.empty()) {
-        Convert(f.file(), t->offset, from, types[i], rows, s.shape.back(), dst);
-      } else {
-        const int64_t cols = s.shape.back();
-        const size_t in_row = RowBytes(from, cols), out_row = RowBytes(types[i], cols);
-        pool_.ParallelFor(static_cast<size_t>(rows), [&](size_t b, size_t e, int) {
-          std::vector<float> tmp;
-          for (size_t r = b; r < e; ++r) {
-            ConvertRow(wide.data() + r * in_row, from, static_cast<uint8_t*>(dst) + r * out_row, types[i], cols, &tmp);
-          }
-        });
+      if (!widened) {
+        Convert(f.file().data() + t->offset, &f.file(), t->offset, from, types[i], rows, s.shape.back(), dst);
+      } else if (!in_place) {
+        Convert(wide.data(), nullptr, 0, from, types[i], rows, s.shape.back(), dst);
       }
       if (s.rope_heads > 0) {  // back to the rotate-half layout the engine uses
         const size_t row_bytes = RowBytes(types[i], s.shape[1]);

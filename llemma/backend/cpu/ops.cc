@@ -270,38 +270,32 @@ void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens,
   const int64_t K = w.cols, N = w.rows;
   const size_t row_bytes = RowBytes(w.dtype, K);
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
-  if (n_tokens == 1 && (w.dtype == DType::kF16 || w.dtype == DType::kBF16)) {
-    // F16 / BF16 rows meet the activations rounded to F16 once: half the
-    // bytes of float ones, so they stay in L1 beside the streamed rows (5-40%
-    // faster where memory is fast). Activations beyond F16's range keep
-    // the float route below.
-    thread_local std::vector<uint16_t> xh;
-    xh.resize(static_cast<size_t>(K));
-    const internal::Kernels& kern = ActiveKernels();
-    kern.to_f16(x, xh.data(), K);
-    uint16_t inf = 0;
-    for (int64_t k = 0; k < K; ++k) inf |= static_cast<uint16_t>((xh[k] & 0x7c00u) == 0x7c00u);
-    if (inf == 0) {
-      const auto dot = w.dtype == DType::kF16 ? kern.dot_f16_h : kern.dot_bf16_h;
-      const uint16_t* xp = xh.data();
+  if (n_tokens == 1) {
+    // Matrix-vector: each thread streams a contiguous slice of rows.
+    auto stream_rows = [&](auto row_dot) {
       pool.ParallelFor(
           N,
           [&](size_t begin, size_t end, int) {
-            for (size_t n = begin; n < end; ++n) y[n] = dot(reinterpret_cast<const uint16_t*>(base + n * row_bytes), xp, K);
+            for (size_t n = begin; n < end; ++n) y[n] = row_dot(base + n * row_bytes);
           },
           /*grain=*/DecodeGrain(pool, static_cast<size_t>(N), 64));
-      return;
+    };
+    if (w.dtype == DType::kF16 || w.dtype == DType::kBF16) {
+      // F16 / BF16 rows meet the activations rounded to F16 once: half the
+      // bytes of float ones, so they stay in L1 beside the streamed rows
+      // (5-40% faster where memory is fast). Activations beyond F16's range
+      // keep the float route below.
+      thread_local std::vector<uint16_t> xh;
+      xh.resize(static_cast<size_t>(K));
+      const internal::Kernels& kern = ActiveKernels();
+      kern.to_f16(x, xh.data(), K);
+      if (std::none_of(xh.begin(), xh.end(), [](uint16_t h) { return (h & 0x7c00u) == 0x7c00u; })) {
+        const auto dot = w.dtype == DType::kF16 ? kern.dot_f16_h : kern.dot_bf16_h;
+        const uint16_t* xp = xh.data();
+        return stream_rows([&](const uint8_t* row) { return dot(reinterpret_cast<const uint16_t*>(row), xp, K); });
+      }
     }
-  }
-  if (n_tokens == 1) {
-    // Matrix-vector: each thread streams a contiguous slice of rows.
-    pool.ParallelFor(
-        N,
-        [&](size_t begin, size_t end, int) {
-          for (size_t n = begin; n < end; ++n) y[n] = DotRow(w.dtype, base + n * row_bytes, x, K);
-        },
-        /*grain=*/DecodeGrain(pool, static_cast<size_t>(N), 64));
-    return;
+    return stream_rows([&](const uint8_t* row) { return DotRow(w.dtype, row, x, K); });
   }
   // Matrix-matrix: threads own tiles of 32 weight rows; each tile is
   // converted to f32 once, packed k-major, and multiplied against 6 tokens at
