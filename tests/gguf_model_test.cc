@@ -142,9 +142,10 @@ TEST_P(GgufExportTest, TokenizerRebuiltFromGgufMetadataMatchesTokenizerModel) {
 // (a multiple of 256 columns): one layer, GQA, every matrix a different
 // K-quant. `dequantized` writes the same weights, expanded to F32 from the
 // quantized rows, so the two files hold exactly the same model.
-// A file's Q5_0 / Q3_K blocks decoded here from the GGUF layout, written
-// independently of the library's widening (the loop order of the format's
-// reference decoder: per 128 elements, 4 shifts of qs and of the hmask bit).
+// A file's Q5_0 / Q3_K / Q2_K blocks decoded here from the GGUF layout,
+// written independently of the library's readers (the loop order of the
+// format's reference decoder: per 128 elements, 4 shifts of qs and, for
+// Q3_K, of the hmask bit).
 void DecodeQ5_0(const uint8_t* in, float* y, int64_t n) {
   for (int64_t b = 0; b < n / 32; ++b, in += 22, y += 32) {
     uint16_t dh;
@@ -179,6 +180,25 @@ void DecodeQ3_K(const uint8_t* in, float* y, int64_t n) {
           const float dl = d * static_cast<float>(scale[is] - 32);
           for (int l = 16 * part; l < 16 * part + 16; ++l)
             *y++ = dl * static_cast<float>(((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
+        }
+      }
+    }
+  }
+}
+
+void DecodeQ2_K(const uint8_t* in, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / 256; ++b, in += 84) {
+    uint16_t dh, mh;
+    std::memcpy(&dh, in + 80, 2);
+    std::memcpy(&mh, in + 82, 2);
+    const float d = F16ToF32(dh), dmin = F16ToF32(mh);
+    const uint8_t* q = in + 16;
+    int is = 0;
+    for (int half = 0; half < 2; ++half, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2) {
+        for (int part = 0; part < 2; ++part, ++is) {
+          const float dl = d * static_cast<float>(in[is] & 0xF), ml = dmin * static_cast<float>(in[is] >> 4);
+          for (int l = 16 * part; l < 16 * part + 16; ++l) *y++ = dl * static_cast<float>((q[l] >> shift) & 3) - ml;
         }
       }
     }
@@ -235,17 +255,22 @@ void WriteKQuantGguf(const std::string& path, bool dequantized,
     const uint32_t tt = static_cast<uint32_t>(types[i]);
     const size_t row_bytes = FileRowBytes(tt, cols);
     std::vector<uint8_t> q(row_bytes * rows);
-    if (!gguf::TensorTypeToDType(tt)) {
-      // Any bits are a valid block: random values and scales, d about the
-      // size that gives weights of about 0.08 (Q5_0, Q3_K).
+    const bool q5 = types[i] == gguf::TensorType::kQ5_0, q3 = types[i] == gguf::TensorType::kQ3_K,
+               q2 = types[i] == gguf::TensorType::kQ2_K;
+    if (q5 || q3 || q2 || !gguf::TensorTypeToDType(tt)) {
+      // Types llemma reads but does not write (and unreadable ones): any bits
+      // are a valid block, so random values and scales, with d (and dmin)
+      // about the size that gives weights of about 0.08.
       std::uniform_int_distribution<int> byte(0, 255);
       for (uint8_t& v : q) v = static_cast<uint8_t>(byte(rng));
-      const bool q5 = types[i] == gguf::TensorType::kQ5_0, q3 = types[i] == gguf::TensorType::kQ3_K;
-      const size_t block = q5 ? 22 : 110, d_at = q5 ? 0 : 108;
-      const uint16_t d = F32ToF16(q5 ? 0.009f : 0.0012f);
-      for (size_t o = 0; (q5 || q3) && o < q.size(); o += block) std::memcpy(&q[o + d_at], &d, 2);
-      for (int64_t r = 0; (q5 || q3) && r < rows; ++r) {
-        (q5 ? DecodeQ5_0 : DecodeQ3_K)(q.data() + r * row_bytes, x.data() + r * cols, cols);
+      const size_t block = q5 ? 22 : q3 ? 110 : 84, d_at = q5 ? 0 : q3 ? 108 : 80;
+      const uint16_t d = F32ToF16(q5 ? 0.009f : q3 ? 0.0012f : 0.004f), dmin = F32ToF16(0.006f);
+      for (size_t o = 0; (q5 || q3 || q2) && o < q.size(); o += block) {
+        std::memcpy(&q[o + d_at], &d, 2);
+        if (q2) std::memcpy(&q[o + d_at + 2], &dmin, 2);
+      }
+      for (int64_t r = 0; (q5 || q3 || q2) && r < rows; ++r) {
+        (q5 ? DecodeQ5_0 : q3 ? DecodeQ3_K : DecodeQ2_K)(q.data() + r * row_bytes, x.data() + r * cols, cols);
       }
     } else {
       const DType dt = *gguf::TensorTypeToDType(tt);
@@ -298,30 +323,37 @@ TEST(KQuantGguf, RunsOnPanelsAndMatchesItsWeightsInF32) {
   }
 }
 
-// Q5_0 and Q3_K (in community Q5_0 and Q3_K_S/M/L files) are held exactly
-// as Q8_0 and Q6_K panels: the logits are those of the same weights decoded
-// from the file's bits into F32, up to the activations' rounding.
-TEST(WidenedGguf, Q5_0AndQ3_KRunAsTheirExactWiderTypes) {
-  const std::string qpath = ::testing::TempDir() + "/widened.gguf", fpath = ::testing::TempDir() + "/widened.f32.gguf";
-  WriteKQuantGguf(qpath, false, {gguf::TensorType::kQ5_0, gguf::TensorType::kQ3_K, gguf::TensorType::kQ4_K});
-  WriteKQuantGguf(fpath, true, {gguf::TensorType::kQ5_0, gguf::TensorType::kQ3_K, gguf::TensorType::kQ4_K});
+// Q3_K and Q2_K (in community Q3_K_S/M/L and Q2_K files) run natively on
+// their own panels, and Q5_0 is held exactly as Q8_0 panels: the logits are
+// those of the same weights decoded from the file's bits into F32, up to the
+// activations' rounding.
+TEST(LowBitGguf, Q3_KAndQ2_KRunNativelyAndQ5_0AsItsExactWiderType) {
+  const std::string qpath = ::testing::TempDir() + "/lowbit.gguf", fpath = ::testing::TempDir() + "/lowbit.f32.gguf";
+  const std::vector<gguf::TensorType> kinds = {gguf::TensorType::kQ5_0, gguf::TensorType::kQ3_K,
+                                               gguf::TensorType::kQ2_K};
+  WriteKQuantGguf(qpath, false, kinds);
+  WriteKQuantGguf(fpath, true, kinds);
   auto q = Model::Load(qpath, {});
   auto f = Model::Load(fpath, {});
   ASSERT_TRUE(q.ok() && f.ok()) << q.status().ToString() << f.status().ToString();
   std::set<DType> held;
   const LayerWeights& l = (*q)->layer(0);
   for (const cpu::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) held.insert(m->dtype);
-  EXPECT_EQ(held, (std::set<DType>{DType::kQ8_0P, DType::kQ6_KP, DType::kQ4_KP}));
-  for (int n : {7, 70}) EXPECT_LT(PromptLogitsRelRms(**q, **f, n), 0.04) << n << " tokens";
-  // A type with no exact home (Q2_K) is refused by name, with the list.
-  const std::string q2 = ::testing::TempDir() + "/q2k.gguf";
-  WriteKQuantGguf(q2, false, {gguf::TensorType::kQ2_K});
-  auto bad = Model::Load(q2, {});
+  EXPECT_EQ(held, (std::set<DType>{DType::kQ8_0P, DType::kQ3_KP, DType::kQ2_KP}));
+  for (int n : {7, 70}) {
+    const double err = PromptLogitsRelRms(**q, **f, n);
+    EXPECT_LT(err, 0.04) << n << " tokens";
+    EXPECT_GT(err, 0.0) << n << " tokens";  // the integer kernels ran (activations rounded)
+  }
+  // A type with no kernels and no exact home (Q4_1) is refused by name, with the list.
+  const std::string q41 = ::testing::TempDir() + "/q4_1.gguf";
+  WriteKQuantGguf(q41, false, {gguf::TensorType::kQ4_1});
+  auto bad = Model::Load(q41, {});
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("is Q2_K, which llemma cannot read yet"), std::string::npos)
+  EXPECT_NE(bad.status().message().find("is Q4_1, which llemma cannot read yet"), std::string::npos)
       << bad.status().message();
   // Re-quantizing such a file reads the same values.
-  const std::string requant = ::testing::TempDir() + "/widened.q8.gguf";
+  const std::string requant = ::testing::TempDir() + "/lowbit.q8.gguf";
   ASSERT_TRUE(ExportGguf(qpath, requant, {.type = DType::kQ8_0}).ok());
   auto r = Model::Load(requant, {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();

@@ -21,6 +21,10 @@ const char* DTypeName(DType t) {
     case DType::kQ4_KP: return "q4_k";
     case DType::kQ5_KP: return "q5_k";
     case DType::kQ6_KP: return "q6_k";
+    case DType::kQ2_K:
+    case DType::kQ2_KP: return "q2_k";
+    case DType::kQ3_K:
+    case DType::kQ3_KP: return "q3_k";
   }
   return "?";
 }

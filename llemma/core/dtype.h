@@ -18,6 +18,9 @@ namespace llemma {
 //         elements 0..15, high nibbles 16..31);       x = d · (q − 8)
 //   Q4_K, Q5_K, Q6_K: 256-element super-blocks with per-32 (Q4_K, Q5_K) or
 //         per-16 (Q6_K) scales, as in GGUF files.
+//   Q2_K, Q3_K: 256-element super-blocks of 2- and 3-bit values with per-16
+//         scales (and Q2_K per-16 minimums), as in GGUF files; read from
+//         files and held as panels, not written.
 //   Q4_0P, Q8_0P: Q4_0 / Q8_0 matrices repacked in panels of 16 rows, for the
 //         integer GEMM kernels (in memory only, never in files; same bytes per
 //         element as the plain form). A panel holds, per 32-column block, the
@@ -27,21 +30,25 @@ namespace llemma {
 //         backend/cpu/quants.h.
 //   Q4_KP, Q5_KP, Q6_KP: Q4_K / Q5_K / Q6_K in panels of 16 rows (148, 180
 //         and 210 bytes per 256 elements per row).
+//   Q2_KP, Q3_KP: Q2_K / Q3_K in panels of 16 rows (100 and 114 bytes per
+//         256 elements per row).
 enum class DType : uint8_t {
-  kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0P, kQ8_0P, kQ4_KP, kQ5_KP, kQ6_KP
+  kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0P, kQ8_0P, kQ4_KP, kQ5_KP, kQ6_KP,
+  kQ2_K, kQ3_K, kQ2_KP, kQ3_KP
 };
 
-// Panel layouts (Q4_0P, Q8_0P, Q4_KP, Q5_KP, Q6_KP): rows come in groups of 16.
-inline bool IsPanel(DType t) {
-  return t == DType::kQ4_0P || t == DType::kQ8_0P || t == DType::kQ4_KP || t == DType::kQ5_KP || t == DType::kQ6_KP;
-}
 // K-quant panel layouts.
-inline bool IsKPanel(DType t) { return t == DType::kQ4_KP || t == DType::kQ5_KP || t == DType::kQ6_KP; }
+inline bool IsKPanel(DType t) {
+  return t == DType::kQ4_KP || t == DType::kQ5_KP || t == DType::kQ6_KP || t == DType::kQ2_KP || t == DType::kQ3_KP;
+}
+// Panel layouts (Q4_0P, Q8_0P and the K panels): rows come in groups of 16.
+inline bool IsPanel(DType t) { return t == DType::kQ4_0P || t == DType::kQ8_0P || IsKPanel(t); }
 constexpr int64_t kPanelRows = 16;
 
 inline bool IsQuantized(DType t) { return t != DType::kF32 && t != DType::kF16 && t != DType::kBF16; }
 inline bool IsKQuant(DType t) {
-  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || IsKPanel(t);
+  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K || t == DType::kQ2_K || t == DType::kQ3_K ||
+         IsKPanel(t);
 }
 // Elements per block (1 for float types).
 inline int64_t DTypeBlockSize(DType t) {
@@ -63,6 +70,10 @@ inline size_t DTypeBlockBytes(DType t) {
     case DType::kQ4_KP: return 148;
     case DType::kQ5_KP: return 180;
     case DType::kQ6_KP: return 210;
+    case DType::kQ2_K: return 84;
+    case DType::kQ3_K: return 110;
+    case DType::kQ2_KP: return 100;
+    case DType::kQ3_KP: return 114;
   }
   return 0;
 }

@@ -55,6 +55,8 @@ std::optional<DType> TensorTypeToDType(uint32_t type) {
     case TensorType::kQ4_K: return DType::kQ4_K;
     case TensorType::kQ5_K: return DType::kQ5_K;
     case TensorType::kQ6_K: return DType::kQ6_K;
+    case TensorType::kQ2_K: return DType::kQ2_K;
+    case TensorType::kQ3_K: return DType::kQ3_K;
     default: return std::nullopt;
   }
 }
@@ -74,6 +76,10 @@ TensorType DTypeToTensorType(DType t) {
     case DType::kQ4_KP: return TensorType::kQ4_K;
     case DType::kQ5_KP: return TensorType::kQ5_K;
     case DType::kQ6_KP: return TensorType::kQ6_K;
+    case DType::kQ2_K:
+    case DType::kQ2_KP: return TensorType::kQ2_K;
+    case DType::kQ3_K:
+    case DType::kQ3_KP: return TensorType::kQ3_K;
   }
   return TensorType::kF32;
 }

@@ -40,6 +40,10 @@ uint32_t FileType(DType t) {
     case DType::kQ4_KP: return 14;
     case DType::kQ5_KP: return 16;
     case DType::kQ6_KP: return 18;
+    case DType::kQ2_K:
+    case DType::kQ2_KP: return 10;
+    case DType::kQ3_K:
+    case DType::kQ3_KP: return 11;  // Q3_K_S
   }
   return 0;
 }

@@ -61,14 +61,12 @@ StatusOr<Config> ConfigFromGguf(const gguf::GgufFile& f) {
 std::optional<DType> HeldType(uint32_t gguf_type) {
   switch (static_cast<gguf::TensorType>(gguf_type)) {
     case gguf::TensorType::kQ5_0: return DType::kQ8_0;
-    case gguf::TensorType::kQ3_K: return DType::kQ6_K;
     default: return gguf::TensorTypeToDType(gguf_type);
   }
 }
 
 bool IsWidened(uint32_t gguf_type) {
-  return gguf_type == static_cast<uint32_t>(gguf::TensorType::kQ5_0) ||
-         gguf_type == static_cast<uint32_t>(gguf::TensorType::kQ3_K);
+  return gguf_type == static_cast<uint32_t>(gguf::TensorType::kQ5_0);
 }
 
 size_t FileRowBytes(uint32_t gguf_type, int64_t n) {
@@ -85,11 +83,7 @@ void WidenRows(uint32_t gguf_type, const void* src, void* dst, int64_t rows, int
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* in = static_cast<const uint8_t*>(src) + r * in_row;
     uint8_t* out = static_cast<uint8_t*>(dst) + r * out_row;
-    if (*held == DType::kQ8_0) {
-      cpu::WidenQ5_0ToQ8_0(in, reinterpret_cast<cpu::BlockQ8_0*>(out), n);
-    } else {
-      cpu::WidenQ3_KToQ6_K(in, reinterpret_cast<cpu::BlockQ6_K*>(out), n);
-    }
+    cpu::WidenQ5_0ToQ8_0(in, reinterpret_cast<cpu::BlockQ8_0*>(out), n);
   }
 }
 

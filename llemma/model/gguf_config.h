@@ -16,9 +16,8 @@ namespace llemma {
 StatusOr<Config> ConfigFromGguf(const gguf::GgufFile& f);
 
 // The type a GGUF tensor type is held in: its own where there are kernels
-// for it, else an exact wider one (Q5_0 as Q8_0, Q3_K as Q6_K: the same
-// values, more bytes; cpu/quants.h); nullopt where there is neither (Q2_K,
-// Q4_1, Q5_1, ...).
+// for it, else an exact wider one (Q5_0 as Q8_0: the same values, more
+// bytes; cpu/quants.h); nullopt where there is neither (Q4_1, Q5_1, ...).
 std::optional<DType> HeldType(uint32_t gguf_type);
 // Whether HeldType differs from the file's type (the rows need WidenRows).
 bool IsWidened(uint32_t gguf_type);

@@ -303,10 +303,10 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
     if (!dt) {
       return UnimplementedError(path + ": tensor '" + s.gguf_name + "' is " + type_name +
                                 ", which llemma cannot read yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q5_0, "
-                                "Q3_K, Q4_K, Q5_K, Q6_K); re-quantize with `llemma quantize`");
+                                "Q2_K, Q3_K, Q4_K, Q5_K, Q6_K); re-quantize with `llemma quantize`");
     }
-    // K-quant matrices run natively (repacked into Q4_KP / Q5_KP / Q6_KP
-    // panels below); one whose row count is not a multiple of 16 is
+    // K-quant matrices run natively (repacked into Q2_KP … Q6_KP panels
+    // below); one whose row count is not a multiple of 16 is
     // expanded to Q8_0 blocks as it loads (the extra rounding is far below
     // the K-quant error) and uses the Q8_0 kernels.
     const bool native_k = IsKQuant(*dt) && s.is_matrix && s.shape[0] % kPanelRows == 0;
@@ -321,7 +321,7 @@ StatusOr<std::unique_ptr<Model>> ModelBuilder::LoadGgufFile(const std::string& p
       const DType from = *HeldType(t->type);
       void* dst = Allocate(*model, s, types[i]);
       const int64_t rows = s.is_matrix ? s.shape[0] : 1;
-      // Q5_0 / Q3_K rows are first rewritten, exactly, as Q8_0 / Q6_K:
+      // Q5_0 rows are first rewritten, exactly, as Q8_0:
       // straight into place where that is the type they are held in.
       std::vector<uint8_t> wide;
       const bool widened = IsWidened(t->type);

@@ -96,6 +96,12 @@ struct Kernels {
   // (to_f16): Σ w[i] · x[i], the products and sums in float.
   float (*dot_f16_h)(const uint16_t* w, const uint16_t* x, int64_t n);
   float (*dot_bf16_h)(const uint16_t* w, const uint16_t* x, int64_t n);
+  // The panel GEMM for Q2_KP and Q3_KP panels (k % 256 == 0), with
+  // gemm_q4_kp's contract; these use the tile's per-16 sums.
+  void (*gemm_q2_kp)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                     int64_t y_stride, bool prefetch_next);
+  void (*gemm_q3_kp)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                     int64_t y_stride, bool prefetch_next);
   // Panel GEMM for activation tiles of up to kWideActTile tokens (AMX), with
   // gemm_q8_0p's contract and the same results; nullptr where the CPU has no
   // such unit (MatMul then uses gemm_q8_0p / gemm_q4_0p on tiles of kActTile).

@@ -263,7 +263,7 @@ constexpr Kernels kTable = {"avx2",        DotF32,         DotBf16,        DotF1
                             VecDotQ8_0x4,  VecDotQ4_0x4,   GemmQ8_0PAvx2,  GemmQ4_0PAvx2, GemmQ4_KPAvx2,
                             GemmQ5_KPAvx2, GemmQ6_KPAvx2,  QuantizeActs,  QuantizeQ8_0,   AttnQK,         AttnPV,         AttnQKF16,
                             AttnPVF16,     ToF16Avx2,      SiluMul,
-                            ExpSum,        DotF16H,       DotBf16H};
+                            ExpSum,        DotF16H,       DotBf16H,      GemmQ2_KP,      GemmQ3_KP};
 }  // namespace avx2
 
 const Kernels* Avx2Kernels() { return &avx2::kTable; }

@@ -419,6 +419,126 @@ void GemmQ6_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int
   GemmKPanelsFast<KPanel::kQ6>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
+// Q2_KP / Q3_KP panels: per 16-column half, the 2-bit values of steps
+// 4h..4h+3 come from one 64-byte plane (Q3 ORs in its third bits, bit s of
+// each byte moved to bit 2), then the half is folded as Q6_K's halves are:
+// Q3 sums start at −4·Σx and take d·scale; Q2 sums take d·scale and the
+// minimum dmin·min·dx·Σx is subtracted.
+inline __m512i BitToTwo(__m512i v, int from) {
+  return from < 2 ? _mm512_slli_epi16(v, 2 - from) : from > 2 ? _mm512_srli_epi16(v, from - 2) : v;
+}
+
+template <bool kQ3, int kTokens, int kPanels>
+inline void PanelTileLowK(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t ns, int n,
+                          float* __restrict y, int64_t y_stride, bool prefetch_next) {
+  constexpr size_t kSuper = kQ3 ? kQ3KPanelSuperBytes : kQ2KPanelSuperBytes;
+  constexpr size_t kSub = kQ3 ? kQ3KPanelSubBytes : kQ2KPanelSubBytes, kHead = kQ3 ? 32 : 64;
+  constexpr size_t kPlanes = kQ3 ? 32 : 64;
+  const size_t panel_bytes = ns * kSuper, act_bytes = kActBlockBytes * static_cast<size_t>(n);
+  __m512 f[kPanels][kTokens];
+  for (int i = 0; i < kPanels; ++i)
+    for (int t = 0; t < kTokens; ++t) f[i][t] = _mm512_setzero_ps();
+  const __m512i two = _mm512_set1_epi8(0x03), third = _mm512_set1_epi8(0x04);
+  const uint8_t* xb = acts;
+  for (int64_t sb = 0; sb < ns; ++sb) {
+    const uint8_t* head = panel + sb * kSuper;
+    __m512 d[kPanels], dmin[kPanels];
+    for (int i = 0; i < kPanels; ++i) {
+      d[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(head + i * panel_bytes)));
+      if constexpr (!kQ3)
+        dmin[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(head + i * panel_bytes + 32)));
+    }
+    for (int j = 0; j < 8; ++j, xb += act_bytes) {
+      const uint8_t* sub = head + kHead + kSub * j;
+      if (prefetch_next) {
+        for (int i = 0; i < kPanels; ++i)
+          for (size_t off = 0; off < kSub; off += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(sub + (kPanels + i) * panel_bytes + off), _MM_HINT_T0);
+      }
+      __m512i hb[kPanels];
+      if constexpr (kQ3) {
+        for (int i = 0; i < kPanels; ++i) hb[i] = _mm512_loadu_si512(sub + i * panel_bytes + 160);
+      }
+      for (int h = 0; h < 2; ++h) {
+        int16_t sums[kTokens];
+        for (int t = 0; t < kTokens; ++t) std::memcpy(&sums[t], xb + 44 * n + 4 * t + 2 * h, 2);
+        __m512i acc[kPanels][kTokens];
+        for (int t = 0; t < kTokens; ++t) {
+          const __m512i c = kQ3 ? _mm512_set1_epi32(-4 * sums[t]) : _mm512_setzero_si512();
+          for (int i = 0; i < kPanels; ++i) acc[i][t] = c;
+        }
+        __m512i plane[kPanels];
+        for (int i = 0; i < kPanels; ++i) plane[i] = _mm512_loadu_si512(sub + i * panel_bytes + kPlanes + 64 * h);
+        for (int m = 0; m < 4; ++m) {
+          const int s = 4 * h + m;
+          __m512i w[kPanels];
+          for (int i = 0; i < kPanels; ++i) {
+            w[i] = _mm512_and_si512(_mm512_srli_epi16(plane[i], 2 * m), two);
+            if constexpr (kQ3) w[i] = _mm512_ternarylogic_epi32(w[i], BitToTwo(hb[i], s), third, 0xF8);
+          }
+          for (int t = 0; t < kTokens; ++t) {
+            const __m512i a = Broadcast4(xb + 32 * t + 4 * s);
+            for (int i = 0; i < kPanels; ++i) acc[i][t] = _mm512_dpbusd_epi32(acc[i][t], w[i], a);
+          }
+        }
+        for (int i = 0; i < kPanels; ++i) {
+          const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sub + i * panel_bytes + 16 * h));
+          const __m512 scale =
+              _mm512_mul_ps(d[i], _mm512_cvtepi32_ps(kQ3 ? _mm512_cvtepi8_epi32(sc) : _mm512_cvtepu8_epi32(sc)));
+          __m512 mins = _mm512_setzero_ps();
+          if constexpr (!kQ3) {
+            const __m128i mn = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sub + i * panel_bytes + 32 + 16 * h));
+            mins = _mm512_mul_ps(dmin[i], _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mn)));
+          }
+          for (int t = 0; t < kTokens; ++t) {
+            float dx;
+            std::memcpy(&dx, xb + 32 * n + 4 * t, 4);
+            f[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][t]), _mm512_mul_ps(scale, _mm512_set1_ps(dx)), f[i][t]);
+            if constexpr (!kQ3) f[i][t] = _mm512_fnmadd_ps(mins, _mm512_set1_ps(dx * static_cast<float>(sums[t])), f[i][t]);
+          }
+        }
+      }
+    }
+  }
+  for (int i = 0; i < kPanels; ++i)
+    for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
+}
+
+template <bool kQ3, int kPanels>
+void PanelsByTokensLowK(const uint8_t* p, const uint8_t* acts, int64_t ns, int n, float* y, int64_t y_stride,
+                        bool prefetch_next) {
+  switch (n) {
+    case 6: return PanelTileLowK<kQ3, 6, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 5: return PanelTileLowK<kQ3, 5, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 4: return PanelTileLowK<kQ3, 4, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 3: return PanelTileLowK<kQ3, 3, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 2: return PanelTileLowK<kQ3, 2, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    case 1: return PanelTileLowK<kQ3, 1, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
+    default: return;
+  }
+}
+
+template <bool kQ3>
+void GemmLowKPanelsFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                        int64_t y_stride, bool prefetch_next) {
+  const uint8_t* p = static_cast<const uint8_t*>(panel);
+  const int64_t ns = k / 256;
+  const size_t panel_bytes = ns * (kQ3 ? kQ3KPanelSuperBytes : kQ2KPanelSuperBytes);
+  int i = 0;
+  for (; i + 2 <= n_panels; i += 2) {
+    PanelsByTokensLowK<kQ3, 2>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
+  }
+  if (i < n_panels) PanelsByTokensLowK<kQ3, 1>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
+}
+void GemmQ2_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                   bool prefetch_next) {
+  GemmLowKPanelsFast<false>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+void GemmQ3_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
+                   bool prefetch_next) {
+  GemmLowKPanelsFast<true>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+
 // Activations for the panel GEMM, 32 at a time; rounds half away from zero
 // exactly as roundf does (the portable QuantizeActs is the reference).
 inline __m512i RoundAway(__m512 v) {
@@ -684,7 +804,8 @@ constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   D
                             GemmQ6_KPFast,    QuantizeActsFast,
                             QuantizeQ8_0,     AttnQKFast,       AttnPVFast,         AttnQKF16Fast,
                             AttnPVF16Fast,    ToF16Fast,        SiluMulFast,
-                            ExpSumFast,       DotF16HFast,      DotBf16HFast};
+                            ExpSumFast,       DotF16HFast,      DotBf16HFast,       GemmQ2_KPFast,
+                            GemmQ3_KPFast};
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }

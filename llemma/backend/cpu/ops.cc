@@ -57,6 +57,7 @@ bool UsesBf16Tiles(const Matrix& w, int64_t n_tokens) {
   const internal::Kernels& kern = ActiveKernels();
   if (n_tokens < kBf16MinTokens || kern.gemm_bf16 == nullptr || w.rows % kPanelRows != 0 || w.cols % 32 != 0)
     return false;
+  if (w.dtype == DType::kQ2_KP || w.dtype == DType::kQ3_KP) return false;  // the integer route only
   if (IsKPanel(w.dtype)) return w.cols % kQK_K == 0;
   return w.dtype == DType::kQ8_0P || w.dtype == DType::kQ4_0P || w.dtype == DType::kF16 || w.dtype == DType::kBF16;
 }
@@ -120,6 +121,8 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
     case DType::kQ4_KP: gemm = kern.gemm_q4_kp; break;
     case DType::kQ5_KP: gemm = kern.gemm_q5_kp; break;
     case DType::kQ6_KP: gemm = kern.gemm_q6_kp; break;
+    case DType::kQ2_KP: gemm = kern.gemm_q2_kp; break;
+    case DType::kQ3_KP: gemm = kern.gemm_q3_kp; break;
     default: break;
   }
   int64_t tile_n = internal::kActTile;
@@ -128,6 +131,7 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
     if (w0.dtype == DType::kQ4_KP) wide = kern.gemm_q4_kp_16;
     if (w0.dtype == DType::kQ5_KP) wide = kern.gemm_q5_kp_16;
     if (w0.dtype == DType::kQ6_KP) wide = kern.gemm_q6_kp_16;
+    if (w0.dtype == DType::kQ2_KP || w0.dtype == DType::kQ3_KP) wide = nullptr;  // no tile-unit kernels
     if (wide != nullptr) gemm = wide, tile_n = internal::kWideActTile;
   }
   const size_t full_tile_bytes = internal::ActTileBytes(K, static_cast<int>(tile_n));

@@ -125,6 +125,41 @@ void DequantizeQ6_K(const BlockQ6_K* x, float* y, int64_t n) {
   }
 }
 
+// The stored integers of the 2- and 3-bit K-quants (quants.h): element
+// e = 128h + 32k + l takes bits 2k..2k+1 of qs[32h + l] (Q2_K 0..3), Q3_K
+// adds bit 4h + k of hmask[l] as 4 (0..7, value + 4).
+int Q2Value(const BlockQ2_K& b, int e) { return (b.qs[32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3; }
+int Q3Value(const BlockQ3_K& b, int e) {
+  const int h = e / 128, k = (e / 32) % 4, l = e % 32;
+  return ((b.qs[32 * h + l] >> (2 * k)) & 3) | ((b.hmask[l] >> (4 * h + k)) & 1) << 2;
+}
+// Q3_K's scale of elements 16g..16g+15, signed (the stored 6 bits − 32).
+int Q3Scale(const BlockQ3_K& b, int g) {
+  const int low = (b.scales[g % 8] >> (4 * (g / 8))) & 0xF;
+  const int top = (b.scales[8 + g % 4] >> (2 * (g / 4))) & 3;
+  return (low | top << 4) - 32;
+}
+
+void DequantizeQ2_K(const BlockQ2_K* x, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK_K; ++b, y += kQK_K) {
+    const float d = F16ToF32(x[b].d), dmin = F16ToF32(x[b].dmin);
+    for (int e = 0; e < kQK_K; ++e) {
+      const uint8_t sm = x[b].scales[e / 16];
+      y[e] = d * static_cast<float>(sm & 0xF) * static_cast<float>(Q2Value(x[b], e)) -
+             dmin * static_cast<float>(sm >> 4);
+    }
+  }
+}
+
+void DequantizeQ3_K(const BlockQ3_K* x, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK_K; ++b, y += kQK_K) {
+    const float d = F16ToF32(x[b].d);
+    for (int e = 0; e < kQK_K; ++e) {
+      y[e] = d * static_cast<float>(Q3Scale(x[b], e / 16)) * static_cast<float>(Q3Value(x[b], e) - 4);
+    }
+  }
+}
+
 // --- K-quant writers. The formats are llama.cpp's; the fitting is ours: per
 // sub-block an affine (Q4_K, Q5_K) or symmetric (Q6_K) fit refined by
 // alternating rounding and least squares, then the sub-block scales are
@@ -280,29 +315,6 @@ void WidenQ5_0ToQ8_0(const void* src, BlockQ8_0* dst, int64_t n) {
   }
 }
 
-void WidenQ3_KToQ6_K(const void* src, BlockQ6_K* dst, int64_t n) {
-  const uint8_t* in = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kQK_K; ++b, in += kQ3_KBlockBytes) {
-    const uint8_t* hmask = in;
-    const uint8_t* qs = in + 32;
-    const uint8_t* sc = in + 96;
-    std::memcpy(&dst[b].d, in + 108, 2);
-    for (int g = 0; g < 16; ++g) {  // 6-bit scale of elements 16g..16g+15, stored + 32
-      const int low = (sc[g % 8] >> (4 * (g / 8))) & 0xF;
-      const int top = (sc[8 + g % 4] >> (2 * (g / 4))) & 3;
-      dst[b].scales[g] = static_cast<int8_t>((low | top << 4) - 32);
-    }
-    int q[kQK_K];
-    for (int e = 0; e < kQK_K; ++e) {  // e = 128h + 32k + l
-      const int h = e / 128, k = (e / 32) % 4, l = e % 32;
-      const int low = (qs[32 * h + l] >> (2 * k)) & 3;
-      const int high = (hmask[l] >> (4 * h + k)) & 1;
-      q[e] = low - 4 * (1 - high) + 32;
-    }
-    PackQ6_KValues(q, &dst[b]);
-  }
-}
-
 namespace {
 
 // Nibble byte for column pair (8g+j, 8g+4+j) of a 32-column sub-block in
@@ -317,12 +329,17 @@ void PackPanelNibbles(uint8_t* out, int r, Nibble nibble) {
 // Element e (0..255) of a K-quant super-block as its stored integer:
 // Q4_K 0..15 (64-element group e/64 holds low nibbles, first 32, then high
 // nibbles); Q5_K the same plus bit e/32 of qh[e % 32] as the fifth bit;
+// Q2_K 0..3 and Q3_K 0..7 (value + 4) as Q2Value / Q3Value;
 // Q6_K 0..63 (value + 32): per 128 elements, 32-element group g takes a
 // nibble of ql (low nibbles of ql[0..63] for g < 2, high for g ≥ 2) and bits
 // 2g..2g+1 of qh.
 template <DType kPlain>
 int KValue(const uint8_t* blk, int e) {
-  if constexpr (kPlain == DType::kQ6_K) {
+  if constexpr (kPlain == DType::kQ2_K) {
+    return Q2Value(*reinterpret_cast<const BlockQ2_K*>(blk), e);
+  } else if constexpr (kPlain == DType::kQ3_K) {
+    return Q3Value(*reinterpret_cast<const BlockQ3_K*>(blk), e);
+  } else if constexpr (kPlain == DType::kQ6_K) {
     const auto& b = *reinterpret_cast<const BlockQ6_K*>(blk);
     const int h = e / 128, g = (e % 128) / 32, l = e % 32;
     const uint8_t byte = b.ql[64 * h + l + 32 * (g % 2)];
@@ -345,14 +362,23 @@ struct KPanelLayout {
 constexpr KPanelLayout KLayout(DType panel) {
   return panel == DType::kQ4_KP   ? KPanelLayout{kQ4KPanelSuperBytes, 64, kQ4KPanelSubBytes}
          : panel == DType::kQ5_KP ? KPanelLayout{kQ5KPanelSuperBytes, 64, kQ5KPanelSubBytes}
+         : panel == DType::kQ2_KP ? KPanelLayout{kQ2KPanelSuperBytes, 64, kQ2KPanelSubBytes}
+         : panel == DType::kQ3_KP ? KPanelLayout{kQ3KPanelSuperBytes, 32, kQ3KPanelSubBytes}
                                   : KPanelLayout{kQ6KPanelSuperBytes, 32, kQ6KPanelSubBytes};
 }
+// Where the 2-bit planes of a Q2_KP / Q3_KP sub-block start.
+constexpr size_t LowBitsAt(DType panel) { return panel == DType::kQ2_KP ? 64 : 32; }
 
 // The stored integer of row r, column k (0..31) of a K panel sub-block: its
 // low 4 bits in Q4_0P order, Q5's fifth bit and Q6's top 2 bits in their
 // planes. PutKPanelRow writes row r's 32 values q (every byte it owns).
 int GetKPanelValue(DType panel, const uint8_t* sub, int r, int k) {
   const int step = k / 4;
+  if (panel == DType::kQ2_KP || panel == DType::kQ3_KP) {
+    int q = (sub[LowBitsAt(panel) + 64 * (step / 4) + 4 * r + k % 4] >> (2 * (step % 4))) & 3;
+    if (panel == DType::kQ3_KP) q |= ((sub[160 + 4 * r + k % 4] >> step) & 1) << 2;
+    return q;
+  }
   const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
   int q = (k % 8) < 4 ? byte & 0x0F : byte >> 4;
   if (panel == DType::kQ5_KP) q |= ((sub[288 + 4 * r + k % 4] >> step) & 1) << 4;
@@ -361,6 +387,21 @@ int GetKPanelValue(DType panel, const uint8_t* sub, int r, int k) {
 }
 template <DType kPanel>
 void PutKPanelRow(uint8_t* sub, int r, const uint8_t* q) {
+  if constexpr (kPanel == DType::kQ2_KP || kPanel == DType::kQ3_KP) {
+    for (int i = 0; i < 4; ++i) {
+      for (int h = 0; h < 2; ++h) {
+        int byte = 0;
+        for (int m = 0; m < 4; ++m) byte |= (q[4 * (4 * h + m) + i] & 3) << (2 * m);
+        sub[LowBitsAt(kPanel) + 64 * h + 4 * r + i] = static_cast<uint8_t>(byte);
+      }
+      if constexpr (kPanel == DType::kQ3_KP) {
+        int byte = 0;
+        for (int step = 0; step < 8; ++step) byte |= ((q[4 * step + i] >> 2) & 1) << step;
+        sub[160 + 4 * r + i] = static_cast<uint8_t>(byte);
+      }
+    }
+    return;
+  }
   PackPanelNibbles(sub + 32, r, [&](int k) { return q[k] & 0x0F; });
   for (int i = 0; i < 4; ++i) {
     if constexpr (kPanel == DType::kQ5_KP) {
@@ -380,7 +421,11 @@ void PutKPanelRow(uint8_t* sub, int r, const uint8_t* q) {
 
 template <DType kPlain>
 void RepackPanelsK(const void* src, void* dst, int64_t rows, int64_t cols) {
-  constexpr DType kPanel = kPlain == DType::kQ4_K ? DType::kQ4_KP : kPlain == DType::kQ5_K ? DType::kQ5_KP : DType::kQ6_KP;
+  constexpr DType kPanel = kPlain == DType::kQ4_K   ? DType::kQ4_KP
+                           : kPlain == DType::kQ5_K ? DType::kQ5_KP
+                           : kPlain == DType::kQ2_K ? DType::kQ2_KP
+                           : kPlain == DType::kQ3_K ? DType::kQ3_KP
+                                                    : DType::kQ6_KP;
   constexpr KPanelLayout kL = KLayout(kPanel);
   const size_t row_bytes = RowBytes(kPlain, cols), block_bytes = DTypeBlockBytes(kPlain);
   const int64_t ns = cols / kQK_K;
@@ -390,7 +435,19 @@ void RepackPanelsK(const void* src, void* dst, int64_t rows, int64_t cols) {
       uint8_t* subs = out + kL.head;
       for (int r = 0; r < kPanelRows; ++r) {
         const uint8_t* blk = static_cast<const uint8_t*>(src) + (p * kPanelRows + r) * row_bytes + sb * block_bytes;
-        if constexpr (kPlain == DType::kQ6_K) {
+        if constexpr (kPlain == DType::kQ2_K) {
+          const auto& b = *reinterpret_cast<const BlockQ2_K*>(blk);
+          std::memcpy(out + 2 * r, &b.d, 2);
+          std::memcpy(out + 32 + 2 * r, &b.dmin, 2);
+          for (int g = 0; g < 16; ++g) {  // sub-block g / 2, half g % 2
+            subs[kL.sub * (g / 2) + 16 * (g % 2) + r] = b.scales[g] & 0xF;
+            subs[kL.sub * (g / 2) + 32 + 16 * (g % 2) + r] = b.scales[g] >> 4;
+          }
+        } else if constexpr (kPlain == DType::kQ3_K) {
+          const auto& b = *reinterpret_cast<const BlockQ3_K*>(blk);
+          std::memcpy(out + 2 * r, &b.d, 2);
+          for (int g = 0; g < 16; ++g) subs[kL.sub * (g / 2) + 16 * (g % 2) + r] = static_cast<uint8_t>(Q3Scale(b, g));
+        } else if constexpr (kPlain == DType::kQ6_K) {
           const auto& b = *reinterpret_cast<const BlockQ6_K*>(blk);
           std::memcpy(out + 2 * r, &b.d, 2);
           for (int j = 0; j < 8; ++j) {
@@ -421,6 +478,8 @@ DType PanelTypeOf(DType plain) {
     case DType::kQ4_K: return DType::kQ4_KP;
     case DType::kQ5_K: return DType::kQ5_KP;
     case DType::kQ6_K: return DType::kQ6_KP;
+    case DType::kQ2_K: return DType::kQ2_KP;
+    case DType::kQ3_K: return DType::kQ3_KP;
     default: LLEMMA_CHECK(false) << DTypeName(plain) << " has no panel form";
   }
   return plain;
@@ -433,6 +492,8 @@ void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t
   if (plain == DType::kQ4_K) return RepackPanelsK<DType::kQ4_K>(src, dst, rows, cols);
   if (plain == DType::kQ5_K) return RepackPanelsK<DType::kQ5_K>(src, dst, rows, cols);
   if (plain == DType::kQ6_K) return RepackPanelsK<DType::kQ6_K>(src, dst, rows, cols);
+  if (plain == DType::kQ2_K) return RepackPanelsK<DType::kQ2_K>(src, dst, rows, cols);
+  if (plain == DType::kQ3_K) return RepackPanelsK<DType::kQ3_K>(src, dst, rows, cols);
   const bool q4 = plain == DType::kQ4_0;
   const size_t row_bytes = RowBytes(plain, cols), block_bytes = q4 ? kQ4PanelBlockBytes : kQ8PanelBlockBytes;
   const int64_t nb = cols / kQK;
@@ -467,16 +528,20 @@ void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols
       const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * ns + sb) * L.super;
       uint16_t dh, mh = 0;
       std::memcpy(&dh, blk + 2 * r, 2);
-      if (type != DType::kQ6_KP) std::memcpy(&mh, blk + 32 + 2 * r, 2);
+      if (type == DType::kQ4_KP || type == DType::kQ5_KP || type == DType::kQ2_KP) std::memcpy(&mh, blk + 32 + 2 * r, 2);
       const float d = F16ToF32(dh), dmin = F16ToF32(mh);
       for (int j = 0; j < 8; ++j) {
         const uint8_t* sub = blk + L.head + L.sub * j;
         float* out = dst + sb * kQK_K + 32 * j;
         for (int k = 0; k < kQK; ++k) {
           const int q = GetKPanelValue(type, sub, static_cast<int>(r), k);
-          if (type == DType::kQ6_KP) {  // (d·scale)·(q − 32), as Q6_K
+          if (type == DType::kQ6_KP || type == DType::kQ3_KP) {  // (d·scale)·(q − 32 or 4), as Q6_K / Q3_K
             const float dsc = d * static_cast<float>(static_cast<int8_t>(sub[k < 16 ? r : 16 + r]));
-            out[k] = dsc * static_cast<float>(q - 32);
+            out[k] = dsc * static_cast<float>(q - (type == DType::kQ6_KP ? 32 : 4));
+          } else if (type == DType::kQ2_KP) {  // d·scale·q − dmin·min per 16 columns, as Q2_K
+            const int half = k < 16 ? 0 : 16;
+            out[k] = d * static_cast<float>(sub[half + r]) * static_cast<float>(q) -
+                     dmin * static_cast<float>(sub[32 + half + r]);
           } else {  // d·scale·q − dmin·min, as Q4_K / Q5_K
             const float d1 = d * sub[r], m1 = dmin * sub[16 + r];
             out[k] = d1 * q - m1;
@@ -545,6 +610,10 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n) {
     DequantizeQ5_K(static_cast<const BlockQ5_K*>(src), dst, n);
   } else if (type == DType::kQ6_K) {
     DequantizeQ6_K(static_cast<const BlockQ6_K*>(src), dst, n);
+  } else if (type == DType::kQ2_K) {
+    DequantizeQ2_K(static_cast<const BlockQ2_K*>(src), dst, n);
+  } else if (type == DType::kQ3_K) {
+    DequantizeQ3_K(static_cast<const BlockQ3_K*>(src), dst, n);
   } else {
     ConvertElements(type, src, DType::kF32, dst, n);
   }

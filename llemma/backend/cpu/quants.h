@@ -52,21 +52,37 @@ struct BlockQ6_K {
 };
 static_assert(sizeof(BlockQ6_K) == 210);
 
-// Two more block types of GGUF files, without kernels of their own: each is
-// held exactly in a wider type that has them.
-//   Q5_0 (22 bytes per 32 elements): f16 d, a little-endian u32 whose bit j
-//     is the fifth bit of element j, 16 bytes of nibbles (element j low,
-//     j + 16 high); x = d·(q − 16). As Q8_0: the same d and q − 16.
+// The 2- and 3-bit K-quants of GGUF files (read, repacked into panels; not
+// written):
+//   Q2_K (84 bytes per 256): 16 bytes of scales (byte g: the 4-bit scale of
+//     elements 16g..16g+15 in its low nibble, the 4-bit min in its high
+//     nibble), 64 bytes qs, f16 d, f16 dmin. Element e = 128h + 32k + l has
+//     q = (qs[32h + l] >> 2k) & 3; x = d·sc·q − dmin·m.
 //   Q3_K (110 bytes per 256): 32 bytes hmask, 64 bytes qs, 12 bytes of 16
 //     6-bit scales s (low 4 bits of s_g in byte g % 8 at bit 4(g / 8), top 2
 //     bits in byte 8 + g % 4 at bit 2(g / 4)), f16 d. Element
 //     e = 128h + 32k + l has low bits (qs[32h + l] >> 2k) & 3 and high bit
 //     b = (hmask[l] >> (4h + k)) & 1; x = d·(s_(e/16) − 32)·(low − 4 + 4b).
-//     As Q6_K: the same d, scales s − 32 and values low − 4 + 4b.
+struct BlockQ2_K {
+  uint8_t scales[16];
+  uint8_t qs[64];
+  uint16_t d, dmin;
+};
+static_assert(sizeof(BlockQ2_K) == 84);
+struct BlockQ3_K {
+  uint8_t hmask[32];
+  uint8_t qs[64];
+  uint8_t scales[12];
+  uint16_t d;
+};
+static_assert(sizeof(BlockQ3_K) == 110);
+
+// Q5_0 (22 bytes per 32 elements), a block type of GGUF files without
+// kernels of its own, held exactly as Q8_0: f16 d, a little-endian u32
+// whose bit j is the fifth bit of element j, 16 bytes of nibbles (element j
+// low, j + 16 high); x = d·(q − 16). As Q8_0: the same d and q − 16.
 constexpr size_t kQ5_0BlockBytes = 22;
-constexpr size_t kQ3_KBlockBytes = 110;
 void WidenQ5_0ToQ8_0(const void* src, BlockQ8_0* dst, int64_t n);
-void WidenQ3_KToQ6_K(const void* src, BlockQ6_K* dst, int64_t n);
 
 // Quantizes n elements (n % block size == 0) into `dst`; float types convert.
 // K-quant types are written with our own scale fitting (the byte layout is
@@ -100,6 +116,19 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n);
 //     order, and two 64-byte planes of the top 2 bits: bits 2m..2m+1 of
 //     byte 4r+i of plane h belong to column 4(4h+m)+i of row r.
 //     element = (d·scale)·(q − 32), exactly as Q6_K.
+//   Q2_KP super-block (1600 bytes): 16 f16 d, 16 f16 dmin, then per
+//     32-column sub-block 192 bytes: 16 scales of columns 0..15 (u8, one per
+//     row), 16 of columns 16..31, 16 mins of columns 0..15, 16 of columns
+//     16..31, and two 64-byte planes of the 2-bit values q (0..3): bits
+//     2m..2m+1 of byte 4r+i of plane h belong to column 4(4h+m)+i of row r
+//     (the order of Q6_KP's top bits). element = d·scale·q − dmin·min,
+//     exactly as Q2_K.
+//   Q3_KP super-block (1824 bytes): 16 f16 d, then per 32-column sub-block
+//     224 bytes: 16 int8 scales (s − 32) of columns 0..15, 16 of columns
+//     16..31, two 64-byte planes of the low 2 bits of q (as Q2_KP), and 64
+//     bytes of third bits (bit s of byte 4r+i: column 4s+i of row r, as
+//     Q5_KP's fifth bits). element = (d·scale)·(q − 4) with q = 0..7,
+//     exactly as Q3_K.
 constexpr size_t kQ8PanelBlockBytes = 544;
 constexpr size_t kQ4PanelBlockBytes = 288;
 constexpr size_t kQ4KPanelSuperBytes = 2368;
@@ -108,7 +137,11 @@ constexpr size_t kQ6KPanelSuperBytes = 3360;
 constexpr size_t kQ4KPanelSubBytes = 288;
 constexpr size_t kQ5KPanelSubBytes = 352;
 constexpr size_t kQ6KPanelSubBytes = 416;
-// Repacks `rows` plain Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K rows (src) into
+constexpr size_t kQ2KPanelSuperBytes = 1600;
+constexpr size_t kQ3KPanelSuperBytes = 1824;
+constexpr size_t kQ2KPanelSubBytes = 192;
+constexpr size_t kQ3KPanelSubBytes = 224;
+// Repacks `rows` plain Q4_0 / Q8_0 / Q2_K … Q6_K rows (src) into
 // panels (dst: the same size for Q4_0 and Q8_0, RowBytes(panel type) per row
 // for the K-quants).
 void RepackPanels(DType plain, const void* src, void* dst, int64_t rows, int64_t cols);

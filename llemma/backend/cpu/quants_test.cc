@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -96,9 +97,10 @@ TEST(Quants, HandBuiltKQuantBlocksDecodeToKnownValues) {
   }
 }
 
-// Q5_0 and Q3_K blocks with chosen bits, widened to Q8_0 / Q6_K; the
-// expected values are worked out by hand from the GGUF layout.
-TEST(Quants, HandBuiltQ5_0AndQ3_KBlocksWidenToKnownValues) {
+// Q5_0 blocks with chosen bits widened to Q8_0, and Q3_K / Q2_K blocks
+// dequantized; the expected values are worked out by hand from the GGUF
+// layout.
+TEST(Quants, HandBuiltQ5_0Q3_KAndQ2_KBlocksGiveKnownValues) {
   uint8_t q5[22] = {};
   const uint16_t half = 0x3800;  // 0.5
   std::memcpy(q5, &half, 2);
@@ -127,13 +129,33 @@ TEST(Quants, HandBuiltQ5_0AndQ3_KBlocksWidenToKnownValues) {
   qs[0] = 0x03, hmask[0] = 0x01;  // e = 0: low 3, high 1 → q = 3
   qs[63] = 0x40;                  // e = 255 (h 1, k 3, l 31): low 1, high 0 → q = −3
   qs[32 + 22] = 0x02, hmask[22] = 0x10;  // e = 150 (h 1, k 0, l 22): low 2, high 1 → q = 2
-  BlockQ6_K q6;
-  WidenQ3_KToQ6_K(q3, &q6, 256);
   std::vector<float> z(256);
-  DequantizeRow(DType::kQ6_K, &q6, z.data(), 256);
+  DequantizeRow(DType::kQ3_K, q3, z.data(), 256);
   for (int e = 0; e < 256; ++e) {
     const float scale = e < 16 ? 1.0f : e >= 240 ? 31.0f : -32.0f;
     const float want = e == 0 ? 3.0f : e == 255 ? -93.0f : e == 150 ? -64.0f : scale * -4.0f;
+    EXPECT_EQ(z[e], want) << e;
+  }
+
+  uint8_t q2[84] = {};
+  const uint16_t quarter = 0x3400;  // 0.25
+  std::memcpy(q2 + 80, &one, 2);      // d = 1
+  std::memcpy(q2 + 82, &quarter, 2);  // dmin = 0.25
+  uint8_t* scales = q2;
+  uint8_t* q2s = q2 + 16;
+  scales[0] = 0x23;   // elements 0..15: scale 3, min 2
+  scales[9] = 0xF1;   // elements 144..159: scale 1, min 15
+  scales[15] = 0x0F;  // elements 240..255: scale 15, min 0
+  q2s[0] = 0x03;                // e = 0 (h 0, k 0, l 0): q = 3
+  q2s[32 + 16] = 0x02 << 2;     // e = 176 (h 1, k 1, l 16): q = 2, scale of 176..191 is 0
+  q2s[32 + 17] = 0x01;          // e = 145 (h 1, k 0, l 17): q = 1
+  q2s[63] = 0x03 << 6;          // e = 255 (h 1, k 3, l 31): q = 3
+  DequantizeRow(DType::kQ2_K, q2, z.data(), 256);
+  for (int e = 0; e < 256; ++e) {
+    float want = 0.0f;
+    if (e < 16) want = e == 0 ? 3.0f * 3 - 0.5f : -0.5f;
+    if (e >= 144 && e < 160) want = e == 145 ? 1.0f - 3.75f : -3.75f;
+    if (e == 255) want = 45.0f;
     EXPECT_EQ(z[e], want) << e;
   }
 }
@@ -564,8 +586,27 @@ TEST(Quants, Q4_KWriterRecoversValuesOnItsGrid) {
 // K-quant panels: every row reads back exactly as the plain row's reference
 // reader gives it, and every ISA's panel GEMM matches a double-precision
 // product of those rows and the 8-bit activations, for each tile size.
+// Q2_K / Q3_K rows (which llemma reads but does not write) as random
+// blocks: every bit pattern of values and scales, with f16 super-block scales
+// of about 0.003.
+void RandomLowKRows(DType plain, uint8_t* q, int64_t rows, int64_t cols, std::mt19937& rng) {
+  const size_t bytes = RowBytes(plain, cols) * rows, block = DTypeBlockBytes(plain);
+  for (size_t i = 0; i < bytes; ++i) q[i] = static_cast<uint8_t>(rng());
+  for (size_t b = 0; b < bytes / block; ++b) {
+    uint8_t* blk = q + b * block;
+    const uint16_t d = F32ToF16(0.002f + 0.002f * static_cast<float>(rng() % 100) / 100.0f);
+    const uint16_t dmin = F32ToF16(0.001f * static_cast<float>(rng() % 100) / 100.0f);
+    if (plain == DType::kQ2_K) {
+      std::memcpy(blk + offsetof(BlockQ2_K, d), &d, 2);
+      std::memcpy(blk + offsetof(BlockQ2_K, dmin), &dmin, 2);
+    } else {
+      std::memcpy(blk + offsetof(BlockQ3_K, d), &d, 2);
+    }
+  }
+}
+
 TEST(Quants, KQuantPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
-  for (DType plain : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+  for (DType plain : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ2_K, DType::kQ3_K}) {
   const DType panel = PanelTypeOf(plain);
   for (int64_t cols : {256, 1024}) {
     const int64_t rows = 48;  // a pair of panels and a single one
@@ -576,7 +617,11 @@ TEST(Quants, KQuantPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
     for (int64_t c = 0; c < 16; ++c) w[5 * cols + c] = -0.4f;  // a negative Q6_K scale, a large Q5_K minimum
     const size_t row_bytes = RowBytes(plain, cols);
     std::vector<uint8_t> q(rows * row_bytes), panels(rows * RowBytes(panel, cols) + 3);
-    for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
+    if (plain == DType::kQ2_K || plain == DType::kQ3_K) {
+      RandomLowKRows(plain, q.data(), rows, cols, rng);
+    } else {
+      for (int64_t r = 0; r < rows; ++r) QuantizeRow(plain, w.data() + r * cols, q.data() + r * row_bytes, cols);
+    }
     uint8_t* pp = panels.data() + 3;  // misaligned
     RepackPanels(plain, q.data(), pp, rows, cols);
     std::vector<float> a(cols), b(cols);
@@ -600,7 +645,11 @@ TEST(Quants, KQuantPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
       for (const internal::Kernels* k : internal::SupportedKernels()) {
         const int64_t y_stride = rows + 2;
         std::vector<float> y(tokens * y_stride, -1.0f);
-        auto gemm = plain == DType::kQ4_K ? k->gemm_q4_kp : plain == DType::kQ5_K ? k->gemm_q5_kp : k->gemm_q6_kp;
+        auto gemm = plain == DType::kQ4_K   ? k->gemm_q4_kp
+                    : plain == DType::kQ5_K ? k->gemm_q5_kp
+                    : plain == DType::kQ2_K ? k->gemm_q2_kp
+                    : plain == DType::kQ3_K ? k->gemm_q3_kp
+                                            : k->gemm_q6_kp;
         gemm(pp, tile.data(), cols, tokens, rows / 16, y.data(), y_stride, /*prefetch_next=*/false);
         for (int t = 0; t < tokens; ++t) {
           for (int64_t r = 0; r < rows; ++r) {
