@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@
 
 #include "llemma/backend/cpu/kernels.h"
 #include "llemma/backend/cpu/quants.h"
+#include "llemma/core/half.h"
 
 namespace {
 
@@ -97,7 +99,19 @@ void Run(const internal::Kernels& k, const Case& c, int64_t K, int64_t N, int to
   for (auto& v : x) v = g(rng);
   const size_t plain_row = RowBytes(c.plain, K), panel_row = RowBytes(c.panel, K);
   std::vector<uint8_t> q(N * plain_row), panels(N * panel_row);
-  for (int64_t r = 0; r < N; ++r) cpu::QuantizeRow(c.plain, w.data() + r * K, q.data() + r * plain_row, K);
+  if (c.plain == DType::kQ2_K || c.plain == DType::kQ3_K) {
+    // read-only types: random blocks (any bits are valid) with small scales
+    for (auto& b : q) b = static_cast<uint8_t>(rng());
+    const size_t block = DTypeBlockBytes(c.plain);
+    const size_t d_at = c.plain == DType::kQ2_K ? offsetof(cpu::BlockQ2_K, d) : offsetof(cpu::BlockQ3_K, d);
+    const uint16_t d = llemma::F32ToF16(0.003f);
+    for (size_t o = 0; o < q.size(); o += block) {
+      std::memcpy(&q[o + d_at], &d, 2);
+      if (c.plain == DType::kQ2_K) std::memcpy(&q[o + d_at + 2], &d, 2);
+    }
+  } else {
+    for (int64_t r = 0; r < N; ++r) cpu::QuantizeRow(c.plain, w.data() + r * K, q.data() + r * plain_row, K);
+  }
   cpu::RepackPanels(c.plain, q.data(), panels.data(), N, K);
   std::vector<uint8_t> tile(internal::ActTileBytes(K, tokens));
   for (int t = 0; t < tokens; ++t) k.quantize_acts(x.data() + t * K, K, c.plain == DType::kQ8_0 ? 128 : 8, tile.data(), tokens, t);
@@ -105,6 +119,8 @@ void Run(const internal::Kernels& k, const Case& c, int64_t K, int64_t N, int to
   if (c.panel == DType::kQ4_KP) gemm = k.gemm_q4_kp;
   if (c.panel == DType::kQ5_KP) gemm = k.gemm_q5_kp;
   if (c.panel == DType::kQ6_KP) gemm = k.gemm_q6_kp;
+  if (c.panel == DType::kQ2_KP) gemm = k.gemm_q2_kp;
+  if (c.panel == DType::kQ3_KP) gemm = k.gemm_q3_kp;
   if (tokens > internal::kActTile) {
     gemm = c.panel == DType::kQ4_0P ? k.gemm_q4_0p_16 : k.gemm_q8_0p_16;
     if (c.panel == DType::kQ4_KP) gemm = k.gemm_q4_kp_16;
@@ -173,12 +189,15 @@ int main(int argc, char** argv) {
                         {"q4_0", DType::kQ4_0, DType::kQ4_0P},
                         {"q4_k", DType::kQ4_K, DType::kQ4_KP},
                         {"q5_k", DType::kQ5_K, DType::kQ5_KP},
-                        {"q6_k", DType::kQ6_K, DType::kQ6_KP}};
+                        {"q6_k", DType::kQ6_K, DType::kQ6_KP},
+                        {"q3_k", DType::kQ3_K, DType::kQ3_KP},
+                        {"q2_k", DType::kQ2_K, DType::kQ2_KP}};
   for (const internal::Kernels* k : tables) {
     if (!only.empty() && only != k->name) continue;
     const double peak = std::string(k->name) == "avx512" ? peak_vnni : std::string(k->name) == "avx2" ? peak_avx2 : 0;
     for (const Case& c : cases) {
       if (std::string(k->name) == "amx") {
+        if (c.plain == DType::kQ2_K || c.plain == DType::kQ3_K) continue;  // no tile-unit kernels
         // the tile unit: 16-token tiles as prefill and batched decoding run
         // them (its other entries are the avx512 ones), weights in cache and
         // streamed from memory

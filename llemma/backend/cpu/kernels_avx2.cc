@@ -249,6 +249,88 @@ void GemmQ6_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, in
   GemmKAvx2<KPanel::kQ6>(panels, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
+// Q2_KP / Q3_KP: per 16-column half c, steps 4c..4c+3 come from 2-bit
+// plane c (Q3 ORs in its third bits at bit 2); the four steps' int16 pair
+// sums (at most 4 · 2 · 7 · 127) are widened once, and the half folds with
+// d·scale (Q3: sums started at −4·Σx; Q2: minus dmin·min·dx·Σx).
+template <bool kQ3, int kTokens>
+void PanelTileLowK(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, int t0, float* y, int64_t y_stride) {
+  constexpr size_t kSuper = kQ3 ? kQ3KPanelSuperBytes : kQ2KPanelSuperBytes;
+  constexpr size_t kSub = kQ3 ? kQ3KPanelSubBytes : kQ2KPanelSubBytes, kHead = kQ3 ? 32 : 64;
+  constexpr size_t kPlanes = kQ3 ? 32 : 64;
+  const size_t act_bytes = kActBlockBytes * static_cast<size_t>(n);
+  const __m256i two = _mm256_set1_epi8(0x03), third = _mm256_set1_epi8(0x04), ones = _mm256_set1_epi16(1);
+  __m256 f[kTokens][2];
+  for (int t = 0; t < kTokens; ++t) f[t][0] = f[t][1] = _mm256_setzero_ps();
+  const uint8_t* xb = acts;
+  for (int64_t sb = 0; sb < ns; ++sb) {
+    const uint8_t* head = panel + sb * kSuper;
+    for (int j = 0; j < 8; ++j, xb += act_bytes) {
+      const uint8_t* sub = head + kHead + kSub * j;
+      for (int c = 0; c < 2; ++c) {
+        int16_t sums[kTokens];
+        for (int t = 0; t < kTokens; ++t) std::memcpy(&sums[t], xb + 44 * n + 4 * (t0 + t) + 2 * c, 2);
+        for (int h = 0; h < 2; ++h) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + kPlanes + 64 * c + 32 * h));
+          __m256i hb = _mm256_setzero_si256();
+          if constexpr (kQ3) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + 160 + 32 * h));
+          __m256i s16[kTokens];
+          for (int t = 0; t < kTokens; ++t) s16[t] = _mm256_setzero_si256();
+          for (int m = 0; m < 4; ++m) {
+            const int s = 4 * c + m;
+            __m256i w = _mm256_and_si256(_mm256_srli_epi16(v, 2 * m), two);
+            if constexpr (kQ3) {
+              const __m256i at2 = s < 2 ? _mm256_slli_epi16(hb, 2 - s) : s > 2 ? _mm256_srli_epi16(hb, s - 2) : hb;
+              w = _mm256_or_si256(w, _mm256_and_si256(at2, third));
+            }
+            for (int t = 0; t < kTokens; ++t)
+              s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(w, Broadcast4(xb + 32 * (t0 + t) + 4 * s)));
+          }
+          const __m256 d = LoadScales8(head + 16 * h);
+          const __m128i sc8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 16 * c + 8 * h));
+          const __m256 scale =
+              _mm256_mul_ps(d, _mm256_cvtepi32_ps(kQ3 ? _mm256_cvtepi8_epi32(sc8) : _mm256_cvtepu8_epi32(sc8)));
+          __m256 mins = _mm256_setzero_ps();
+          if constexpr (!kQ3) {
+            const __m128i mn8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 32 + 16 * c + 8 * h));
+            mins = _mm256_mul_ps(LoadScales8(head + 32 + 16 * h), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mn8)));
+          }
+          for (int t = 0; t < kTokens; ++t) {
+            const float dx = LoadF32At(xb + 32 * n + 4 * (t0 + t));
+            __m256i acc = _mm256_madd_epi16(s16[t], ones);
+            if constexpr (kQ3) acc = _mm256_add_epi32(acc, _mm256_set1_epi32(-4 * sums[t]));
+            f[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(scale, _mm256_set1_ps(dx)), f[t][h]);
+            if constexpr (!kQ3)
+              f[t][h] = _mm256_fnmadd_ps(mins, _mm256_set1_ps(dx * static_cast<float>(sums[t])), f[t][h]);
+          }
+        }
+      }
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) {
+    _mm256_storeu_ps(y + t * y_stride, f[t][0]);
+    _mm256_storeu_ps(y + t * y_stride + 8, f[t][1]);
+  }
+}
+
+template <bool kQ3>
+void GemmLowKAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                  int64_t y_stride) {
+  const int64_t ns = k / 256;
+  ForPanelsAndTokens(
+      static_cast<const uint8_t*>(panels), ns * (kQ3 ? kQ3KPanelSuperBytes : kQ2KPanelSuperBytes), n, n_panels, y,
+      y_stride, [&](const uint8_t* panel, int t, float* yt) { PanelTileLowK<kQ3, 2>(panel, acts, ns, n, t, yt, y_stride); },
+      [&](const uint8_t* panel, int t, float* yt) { PanelTileLowK<kQ3, 1>(panel, acts, ns, n, t, yt, y_stride); });
+}
+void GemmQ2_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool) {
+  GemmLowKAvx2<false>(panels, acts, k, n, n_panels, y, y_stride);
+}
+void GemmQ3_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool) {
+  GemmLowKAvx2<true>(panels, acts, k, n, n_panels, y, y_stride);
+}
+
 void ToF16Avx2(const float* x, uint16_t* dst, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -263,7 +345,7 @@ constexpr Kernels kTable = {"avx2",        DotF32,         DotBf16,        DotF1
                             VecDotQ8_0x4,  VecDotQ4_0x4,   GemmQ8_0PAvx2,  GemmQ4_0PAvx2, GemmQ4_KPAvx2,
                             GemmQ5_KPAvx2, GemmQ6_KPAvx2,  QuantizeActs,  QuantizeQ8_0,   AttnQK,         AttnPV,         AttnQKF16,
                             AttnPVF16,     ToF16Avx2,      SiluMul,
-                            ExpSum,        DotF16H,       DotBf16H,      GemmQ2_KP,      GemmQ3_KP};
+                            ExpSum,        DotF16H,       DotBf16H,      GemmQ2_KPAvx2,  GemmQ3_KPAvx2};
 }  // namespace avx2
 
 const Kernels* Avx2Kernels() { return &avx2::kTable; }
