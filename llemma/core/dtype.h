@@ -30,7 +30,7 @@ namespace llemma {
 //         backend/cpu/quants.h.
 //   Q4_KP, Q5_KP, Q6_KP: Q4_K / Q5_K / Q6_K in panels of 16 rows (148, 180
 //         and 210 bytes per 256 elements per row).
-//   Q2_KP, Q3_KP: Q2_K / Q3_K in panels of 16 rows (100 and 114 bytes per
+//   Q2_KP, Q3_KP: Q2_K / Q3_K in panels of 16 rows (84 and 114 bytes per
 //         256 elements per row).
 enum class DType : uint8_t {
   kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ4_0P, kQ8_0P, kQ4_KP, kQ5_KP, kQ6_KP,
@@ -72,7 +72,7 @@ inline size_t DTypeBlockBytes(DType t) {
     case DType::kQ6_KP: return 210;
     case DType::kQ2_K: return 84;
     case DType::kQ3_K: return 110;
-    case DType::kQ2_KP: return 100;
+    case DType::kQ2_KP: return 84;
     case DType::kQ3_KP: return 114;
   }
   return 0;

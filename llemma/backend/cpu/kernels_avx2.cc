@@ -257,7 +257,6 @@ template <bool kQ3, int kTokens>
 void PanelTileLowK(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, int t0, float* y, int64_t y_stride) {
   constexpr size_t kSuper = kQ3 ? kQ3KPanelSuperBytes : kQ2KPanelSuperBytes;
   constexpr size_t kSub = kQ3 ? kQ3KPanelSubBytes : kQ2KPanelSubBytes, kHead = kQ3 ? 32 : 64;
-  constexpr size_t kPlanes = kQ3 ? 32 : 64;
   const size_t act_bytes = kActBlockBytes * static_cast<size_t>(n);
   const __m256i two = _mm256_set1_epi8(0x03), third = _mm256_set1_epi8(0x04), ones = _mm256_set1_epi16(1);
   __m256 f[kTokens][2];
@@ -271,9 +270,9 @@ void PanelTileLowK(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n,
         int16_t sums[kTokens];
         for (int t = 0; t < kTokens; ++t) std::memcpy(&sums[t], xb + 44 * n + 4 * (t0 + t) + 2 * c, 2);
         for (int h = 0; h < 2; ++h) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + kPlanes + 64 * c + 32 * h));
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + kLowKPlanesAt + 64 * c + 32 * h));
           __m256i hb = _mm256_setzero_si256();
-          if constexpr (kQ3) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + 160 + 32 * h));
+          if constexpr (kQ3) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + kQ3ThirdBitsAt + 32 * h));
           __m256i s16[kTokens];
           for (int t = 0; t < kTokens; ++t) s16[t] = _mm256_setzero_si256();
           for (int m = 0; m < 4; ++m) {
@@ -288,12 +287,13 @@ void PanelTileLowK(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n,
           }
           const __m256 d = LoadScales8(head + 16 * h);
           const __m128i sc8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 16 * c + 8 * h));
-          const __m256 scale =
-              _mm256_mul_ps(d, _mm256_cvtepi32_ps(kQ3 ? _mm256_cvtepi8_epi32(sc8) : _mm256_cvtepu8_epi32(sc8)));
-          __m256 mins = _mm256_setzero_ps();
-          if constexpr (!kQ3) {
-            const __m128i mn8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sub + 32 + 16 * c + 8 * h));
-            mins = _mm256_mul_ps(LoadScales8(head + 32 + 16 * h), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mn8)));
+          __m256 scale, mins = _mm256_setzero_ps();
+          if constexpr (kQ3) {
+            scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)));
+          } else {  // Q2: scale and min nibbles of one byte
+            const __m256i sm = _mm256_cvtepu8_epi32(sc8);
+            scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(sm, _mm256_set1_epi32(0xF))));
+            mins = _mm256_mul_ps(LoadScales8(head + 32 + 16 * h), _mm256_cvtepi32_ps(_mm256_srli_epi32(sm, 4)));
           }
           for (int t = 0; t < kTokens; ++t) {
             const float dx = LoadF32At(xb + 32 * n + 4 * (t0 + t));

@@ -433,7 +433,6 @@ inline void PanelTileLowK(const uint8_t* __restrict panel, const uint8_t* __rest
                           float* __restrict y, int64_t y_stride, bool prefetch_next) {
   constexpr size_t kSuper = kQ3 ? kQ3KPanelSuperBytes : kQ2KPanelSuperBytes;
   constexpr size_t kSub = kQ3 ? kQ3KPanelSubBytes : kQ2KPanelSubBytes, kHead = kQ3 ? 32 : 64;
-  constexpr size_t kPlanes = kQ3 ? 32 : 64;
   const size_t panel_bytes = ns * kSuper, act_bytes = kActBlockBytes * static_cast<size_t>(n);
   __m512 f[kPanels][kTokens];
   for (int i = 0; i < kPanels; ++i)
@@ -457,7 +456,7 @@ inline void PanelTileLowK(const uint8_t* __restrict panel, const uint8_t* __rest
       }
       __m512i hb[kPanels];
       if constexpr (kQ3) {
-        for (int i = 0; i < kPanels; ++i) hb[i] = _mm512_loadu_si512(sub + i * panel_bytes + 160);
+        for (int i = 0; i < kPanels; ++i) hb[i] = _mm512_loadu_si512(sub + i * panel_bytes + kQ3ThirdBitsAt);
       }
       for (int h = 0; h < 2; ++h) {
         int16_t sums[kTokens];
@@ -468,7 +467,7 @@ inline void PanelTileLowK(const uint8_t* __restrict panel, const uint8_t* __rest
           for (int i = 0; i < kPanels; ++i) acc[i][t] = c;
         }
         __m512i plane[kPanels];
-        for (int i = 0; i < kPanels; ++i) plane[i] = _mm512_loadu_si512(sub + i * panel_bytes + kPlanes + 64 * h);
+        for (int i = 0; i < kPanels; ++i) plane[i] = _mm512_loadu_si512(sub + i * panel_bytes + kLowKPlanesAt + 64 * h);
         for (int m = 0; m < 4; ++m) {
           const int s = 4 * h + m;
           __m512i w[kPanels];
@@ -483,12 +482,13 @@ inline void PanelTileLowK(const uint8_t* __restrict panel, const uint8_t* __rest
         }
         for (int i = 0; i < kPanels; ++i) {
           const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sub + i * panel_bytes + 16 * h));
-          const __m512 scale =
-              _mm512_mul_ps(d[i], _mm512_cvtepi32_ps(kQ3 ? _mm512_cvtepi8_epi32(sc) : _mm512_cvtepu8_epi32(sc)));
-          __m512 mins = _mm512_setzero_ps();
-          if constexpr (!kQ3) {
-            const __m128i mn = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sub + i * panel_bytes + 32 + 16 * h));
-            mins = _mm512_mul_ps(dmin[i], _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mn)));
+          __m512 scale, mins = _mm512_setzero_ps();
+          if constexpr (kQ3) {
+            scale = _mm512_mul_ps(d[i], _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
+          } else {  // Q2: scale and min nibbles of one byte
+            const __m512i sm = _mm512_cvtepu8_epi32(sc);
+            scale = _mm512_mul_ps(d[i], _mm512_cvtepi32_ps(_mm512_and_si512(sm, _mm512_set1_epi32(0xF))));
+            mins = _mm512_mul_ps(dmin[i], _mm512_cvtepi32_ps(_mm512_srli_epi32(sm, 4)));
           }
           for (int t = 0; t < kTokens; ++t) {
             float dx;

@@ -247,6 +247,84 @@ void GemmQ6_KPNeon(const void* panels, const uint8_t* acts, int64_t k, int n, in
   GemmKNeon<KPanel::kQ6>(panels, acts, k, n, n_panels, y, y_stride);
 }
 
+// Q2_KP / Q3_KP: per 16-column half c, steps 4c..4c+3 from 2-bit plane c
+// (Q3 ORs in its third bits at bit 2), sums started at −4·Σx for Q3 and
+// folded with d·scale; Q2 subtracts dmin·min·dx·Σx.
+template <bool kQ3, int kTokens>
+void PanelTileLowK(const uint8_t* panel, const uint8_t* acts, int64_t ns, int n, int t0, float* y, int64_t y_stride) {
+  constexpr size_t kSuper = kQ3 ? kQ3KPanelSuperBytes : kQ2KPanelSuperBytes;
+  constexpr size_t kSub = kQ3 ? kQ3KPanelSubBytes : kQ2KPanelSubBytes, kHead = kQ3 ? 32 : 64;
+  const size_t act_bytes = kActBlockBytes * static_cast<size_t>(n);
+  const uint8x16_t two = vdupq_n_u8(0x03), third = vdupq_n_u8(0x04);
+  float32x4_t f[kTokens][4];
+  for (int t = 0; t < kTokens; ++t)
+    for (int g = 0; g < 4; ++g) f[t][g] = vdupq_n_f32(0.0f);
+  const uint8_t* xb = acts;
+  for (int64_t sb = 0; sb < ns; ++sb) {
+    const uint8_t* head = panel + sb * kSuper;
+    for (int j = 0; j < 8; ++j, xb += act_bytes) {
+      const uint8_t* sub = head + kHead + kSub * j;
+      for (int c = 0; c < 2; ++c) {
+        int16_t sums[kTokens];
+        int32x4_t acc[kTokens][4];
+        for (int t = 0; t < kTokens; ++t) {
+          std::memcpy(&sums[t], xb + 44 * n + 4 * (t0 + t) + 2 * c, 2);
+          for (int g = 0; g < 4; ++g) acc[t][g] = vdupq_n_s32(kQ3 ? -4 * sums[t] : 0);
+        }
+        for (int g = 0; g < 4; ++g) {
+          const uint8x16_t v = vld1q_u8(sub + kLowKPlanesAt + 64 * c + 16 * g);
+          uint8x16_t hb = vdupq_n_u8(0);
+          if constexpr (kQ3) hb = vld1q_u8(sub + kQ3ThirdBitsAt + 16 * g);
+          for (int m = 0; m < 4; ++m) {
+            const int s = 4 * c + m;
+            uint8x16_t w = vandq_u8(vshlq_u8(v, vdupq_n_s8(static_cast<int8_t>(-2 * m))), two);
+            if constexpr (kQ3) w = vorrq_u8(w, vandq_u8(vshlq_u8(hb, vdupq_n_s8(static_cast<int8_t>(2 - s))), third));
+            const int8x16_t ws = vreinterpretq_s8_u8(w);
+            for (int t = 0; t < kTokens; ++t) acc[t][g] = vdotq_s32(acc[t][g], ws, Broadcast4(xb + 32 * (t0 + t) + 4 * s));
+          }
+        }
+        for (int g = 0; g < 4; ++g) {
+          const float32x4_t d = LoadF16x4(head + 8 * g);
+          float32x4_t scale, mins = vdupq_n_f32(0.0f);
+          if constexpr (kQ3) {
+            scale = vmulq_f32(d, LoadS8x4(sub + 16 * c + 4 * g));
+          } else {  // Q2: scale and min nibbles of one byte
+            uint32_t v;
+            std::memcpy(&v, sub + 16 * c + 4 * g, 4);
+            const uint32x4_t sm = vmovl_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(v)))));
+            scale = vmulq_f32(d, vcvtq_f32_u32(vandq_u32(sm, vdupq_n_u32(0xF))));
+            mins = vmulq_f32(LoadF16x4(head + 32 + 8 * g), vcvtq_f32_u32(vshrq_n_u32(sm, 4)));
+          }
+          for (int t = 0; t < kTokens; ++t) {
+            const float dx = LoadF32At(xb + 32 * n + 4 * (t0 + t));
+            f[t][g] = vfmaq_f32(f[t][g], vcvtq_f32_s32(acc[t][g]), vmulq_n_f32(scale, dx));
+            if constexpr (!kQ3) f[t][g] = vfmsq_f32(f[t][g], mins, vdupq_n_f32(dx * static_cast<float>(sums[t])));
+          }
+        }
+      }
+    }
+  }
+  StoreTile<kTokens>(f, y, y_stride);
+}
+
+template <bool kQ3>
+void GemmLowKNeon(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                  int64_t y_stride) {
+  const int64_t ns = k / 256;
+  ForPanelsAndTokens(
+      static_cast<const uint8_t*>(panels), ns * (kQ3 ? kQ3KPanelSuperBytes : kQ2KPanelSuperBytes), n, n_panels, y,
+      y_stride, [&](const uint8_t* panel, int t, float* yt) { PanelTileLowK<kQ3, 2>(panel, acts, ns, n, t, yt, y_stride); },
+      [&](const uint8_t* panel, int t, float* yt) { PanelTileLowK<kQ3, 1>(panel, acts, ns, n, t, yt, y_stride); });
+}
+void GemmQ2_KPNeon(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool) {
+  GemmLowKNeon<false>(panels, acts, k, n, n_panels, y, y_stride);
+}
+void GemmQ3_KPNeon(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool) {
+  GemmLowKNeon<true>(panels, acts, k, n, n_panels, y, y_stride);
+}
+
 // 8 F16 / BF16 values → two float vectors (bf16 is the top half of a float).
 inline void Widen8(::llemma::DType dtype, const uint16_t* src, float32x4_t& lo, float32x4_t& hi) {
   const uint16x8_t h = vreinterpretq_u16_u8(vld1q_u8(reinterpret_cast<const uint8_t*>(src)));
@@ -306,7 +384,7 @@ constexpr Kernels kTable = {"neon",        DotF32,        DotBf16Neon,   DotF16N
                             VecDotQ8_0x4,  VecDotQ4_0x4,  GemmQ8_0PNeon, GemmQ4_0PNeon, GemmQ4_KPNeon,
                             GemmQ5_KPNeon, GemmQ6_KPNeon, QuantizeActs,  QuantizeQ8_0,  AttnQK,
                             AttnPV,        AttnQKF16,     AttnPVF16,     ToF16,         SiluMul,
-                            ExpSum,        DotF16H,       DotBf16H,      GemmQ2_KP,     GemmQ3_KP};
+                            ExpSum,        DotF16H,       DotBf16H,      GemmQ2_KPNeon, GemmQ3_KPNeon};
 }  // namespace neon
 
 const Kernels* NeonKernels() { return &neon::kTable; }

@@ -366,8 +366,6 @@ constexpr KPanelLayout KLayout(DType panel) {
          : panel == DType::kQ3_KP ? KPanelLayout{kQ3KPanelSuperBytes, 32, kQ3KPanelSubBytes}
                                   : KPanelLayout{kQ6KPanelSuperBytes, 32, kQ6KPanelSubBytes};
 }
-// Where the 2-bit planes of a Q2_KP / Q3_KP sub-block start.
-constexpr size_t LowBitsAt(DType panel) { return panel == DType::kQ2_KP ? 64 : 32; }
 
 // The stored integer of row r, column k (0..31) of a K panel sub-block: its
 // low 4 bits in Q4_0P order, Q5's fifth bit and Q6's top 2 bits in their
@@ -375,8 +373,8 @@ constexpr size_t LowBitsAt(DType panel) { return panel == DType::kQ2_KP ? 64 : 3
 int GetKPanelValue(DType panel, const uint8_t* sub, int r, int k) {
   const int step = k / 4;
   if (panel == DType::kQ2_KP || panel == DType::kQ3_KP) {
-    int q = (sub[LowBitsAt(panel) + 64 * (step / 4) + 4 * r + k % 4] >> (2 * (step % 4))) & 3;
-    if (panel == DType::kQ3_KP) q |= ((sub[160 + 4 * r + k % 4] >> step) & 1) << 2;
+    int q = (sub[kLowKPlanesAt + 64 * (step / 4) + 4 * r + k % 4] >> (2 * (step % 4))) & 3;
+    if (panel == DType::kQ3_KP) q |= ((sub[kQ3ThirdBitsAt + 4 * r + k % 4] >> step) & 1) << 2;
     return q;
   }
   const uint8_t byte = sub[32 + 64 * (k / 8) + 4 * r + k % 4];
@@ -392,12 +390,12 @@ void PutKPanelRow(uint8_t* sub, int r, const uint8_t* q) {
       for (int h = 0; h < 2; ++h) {
         int byte = 0;
         for (int m = 0; m < 4; ++m) byte |= (q[4 * (4 * h + m) + i] & 3) << (2 * m);
-        sub[LowBitsAt(kPanel) + 64 * h + 4 * r + i] = static_cast<uint8_t>(byte);
+        sub[kLowKPlanesAt + 64 * h + 4 * r + i] = static_cast<uint8_t>(byte);
       }
       if constexpr (kPanel == DType::kQ3_KP) {
         int byte = 0;
         for (int step = 0; step < 8; ++step) byte |= ((q[4 * step + i] >> 2) & 1) << step;
-        sub[160 + 4 * r + i] = static_cast<uint8_t>(byte);
+        sub[kQ3ThirdBitsAt + 4 * r + i] = static_cast<uint8_t>(byte);
       }
     }
     return;
@@ -439,10 +437,7 @@ void RepackPanelsK(const void* src, void* dst, int64_t rows, int64_t cols) {
           const auto& b = *reinterpret_cast<const BlockQ2_K*>(blk);
           std::memcpy(out + 2 * r, &b.d, 2);
           std::memcpy(out + 32 + 2 * r, &b.dmin, 2);
-          for (int g = 0; g < 16; ++g) {  // sub-block g / 2, half g % 2
-            subs[kL.sub * (g / 2) + 16 * (g % 2) + r] = b.scales[g] & 0xF;
-            subs[kL.sub * (g / 2) + 32 + 16 * (g % 2) + r] = b.scales[g] >> 4;
-          }
+          for (int g = 0; g < 16; ++g) subs[kL.sub * (g / 2) + 16 * (g % 2) + r] = b.scales[g];  // sub-block g / 2, half g % 2
         } else if constexpr (kPlain == DType::kQ3_K) {
           const auto& b = *reinterpret_cast<const BlockQ3_K*>(blk);
           std::memcpy(out + 2 * r, &b.d, 2);
@@ -539,9 +534,8 @@ void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols
             const float dsc = d * static_cast<float>(static_cast<int8_t>(sub[k < 16 ? r : 16 + r]));
             out[k] = dsc * static_cast<float>(q - (type == DType::kQ6_KP ? 32 : 4));
           } else if (type == DType::kQ2_KP) {  // d·scale·q − dmin·min per 16 columns, as Q2_K
-            const int half = k < 16 ? 0 : 16;
-            out[k] = d * static_cast<float>(sub[half + r]) * static_cast<float>(q) -
-                     dmin * static_cast<float>(sub[32 + half + r]);
+            const uint8_t sm = sub[(k < 16 ? 0 : 16) + r];
+            out[k] = d * static_cast<float>(sm & 0xF) * static_cast<float>(q) - dmin * static_cast<float>(sm >> 4);
           } else {  // d·scale·q − dmin·min, as Q4_K / Q5_K
             const float d1 = d * sub[r], m1 = dmin * sub[16 + r];
             out[k] = d1 * q - m1;

@@ -116,9 +116,10 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n);
 //     order, and two 64-byte planes of the top 2 bits: bits 2m..2m+1 of
 //     byte 4r+i of plane h belong to column 4(4h+m)+i of row r.
 //     element = (d·scale)·(q − 32), exactly as Q6_K.
-//   Q2_KP super-block (1600 bytes): 16 f16 d, 16 f16 dmin, then per
-//     32-column sub-block 192 bytes: 16 scales of columns 0..15 (u8, one per
-//     row), 16 of columns 16..31, 16 mins of columns 0..15, 16 of columns
+//   Q2_KP super-block (1344 bytes, the size of 16 Q2_K blocks): 16 f16 d,
+//     16 f16 dmin, then per 32-column sub-block 160 bytes: 16 bytes for
+//     columns 0..15 (one per row, as Q2_K stores them: the 4-bit scale in
+//     the low nibble, the 4-bit min in the high one), 16 for columns
 //     16..31, and two 64-byte planes of the 2-bit values q (0..3): bits
 //     2m..2m+1 of byte 4r+i of plane h belong to column 4(4h+m)+i of row r
 //     (the order of Q6_KP's top bits). element = d·scale·q − dmin·min,
@@ -137,10 +138,12 @@ constexpr size_t kQ6KPanelSuperBytes = 3360;
 constexpr size_t kQ4KPanelSubBytes = 288;
 constexpr size_t kQ5KPanelSubBytes = 352;
 constexpr size_t kQ6KPanelSubBytes = 416;
-constexpr size_t kQ2KPanelSuperBytes = 1600;
+constexpr size_t kQ2KPanelSuperBytes = 1344;
 constexpr size_t kQ3KPanelSuperBytes = 1824;
-constexpr size_t kQ2KPanelSubBytes = 192;
+constexpr size_t kQ2KPanelSubBytes = 160;
 constexpr size_t kQ3KPanelSubBytes = 224;
+// Offsets in a Q2_KP / Q3_KP sub-block: the two 2-bit planes, Q3's third bits.
+constexpr size_t kLowKPlanesAt = 32, kQ3ThirdBitsAt = 160;
 // Repacks `rows` plain Q4_0 / Q8_0 / Q2_K … Q6_K rows (src) into
 // panels (dst: the same size for Q4_0 and Q8_0, RowBytes(panel type) per row
 // for the K-quants).
