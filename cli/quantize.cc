@@ -42,7 +42,7 @@ void AddQuantizeCommand(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<QuantizeArgs>();
   CLI::App* cmd = app.add_subcommand("quantize", "Convert a Hugging Face checkpoint or GGUF file to GGUF");
   cmd->add_option("-m,--model", a->model, "Hugging Face checkpoint directory or GGUF file")->required();
-  cmd->add_option("--type", a->type, "f32 | f16 | bf16 | q8_0 | q4_0 | q4_k[_s] | q4_k_m | q5_k[_s] | q5_k_m | q6_k")->capture_default_str();
+  cmd->add_option("--type", a->type, "f32 | f16 | bf16 | q8_0 | q4_0 | q2_k | q3_k[_s] | q3_k_m | q3_k_l | q4_k[_s] | q4_k_m | q5_k[_s] | q5_k_m | q6_k")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "output .gguf file")->required();
   cmd->add_option("-t,--threads", a->threads, "threads (0 = one per core)");
   cmd->callback([a, exit_code] { *exit_code = RunQuantize(*a); });

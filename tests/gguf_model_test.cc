@@ -393,11 +393,94 @@ TEST(ExportTypes, MediumMixesGiveTheirLayersMoreBits) {
   auto s = ParseExportType("q4_k_s");
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->type, DType::kQ4_K);
-  EXPECT_FALSE(s->k_mix);
+  EXPECT_NE(s->mix, ExportOptions::KMix::kMedium);
   EXPECT_FALSE(ParseExportType("q4_k_x").ok());
   // Rows that are not whole super-blocks fall back to f16.
   TensorSpec narrow{"x", "blk.0.attn_v.weight", {64, 96}, true, 0};
   EXPECT_EQ(ExportTensorType(narrow, c, *ParseExportType("q4_k_m")), DType::kF16);
+}
+
+// The 3- and 2-bit mixes for LLEMMA 7B's shape (32 layers, no key/value
+// sharing) and for a 34B-like one (8 query heads per key/value head).
+TEST(ExportTypes, LowBitMixesFollowTheCommunityFiles) {
+  Config c;
+  c.n_embd = 4096, c.n_ff = 11008, c.n_layer = 32, c.n_head = 32, c.n_head_kv = 32, c.head_dim = 128;
+  c.n_vocab = 32016, c.n_ctx_train = 4096;
+  const auto type_of = [&](const char* mix, const std::string& name, const Config& cfg) {
+    auto o = ParseExportType(mix);
+    LLEMMA_CHECK(o.ok()) << mix;
+    for (const TensorSpec& s : LlamaTensorSpecs(cfg, true))
+      if (s.gguf_name == name) return ExportTensorType(s, cfg, *o);
+    LLEMMA_CHECK(false) << name;
+    return DType::kF32;
+  };
+  for (const char* mix : {"q3_k", "q3_k_s", "q3_k_m", "q3_k_l", "q2_k"}) {
+    EXPECT_EQ(type_of(mix, "output.weight", c), DType::kQ6_K) << mix;
+    EXPECT_EQ(type_of(mix, "blk.0.attn_norm.weight", c), DType::kF32) << mix;
+  }
+  for (const char* mix : {"q3_k", "q3_k_s"}) {
+    for (const char* m : {"attn_q", "attn_v", "attn_output", "ffn_down", "ffn_up"})
+      EXPECT_EQ(type_of(mix, "blk.5." + std::string(m) + ".weight", c), DType::kQ3_K) << mix << " " << m;
+    EXPECT_EQ(type_of(mix, "token_embd.weight", c), DType::kQ3_K);
+  }
+  EXPECT_EQ(type_of("q3_k_m", "blk.1.attn_v.weight", c), DType::kQ5_K);
+  EXPECT_EQ(type_of("q3_k_m", "blk.2.attn_v.weight", c), DType::kQ4_K);
+  EXPECT_EQ(type_of("q3_k_m", "blk.1.ffn_down.weight", c), DType::kQ5_K);  // layers < 32 / 16
+  EXPECT_EQ(type_of("q3_k_m", "blk.2.ffn_down.weight", c), DType::kQ4_K);
+  EXPECT_EQ(type_of("q3_k_m", "blk.9.attn_output.weight", c), DType::kQ4_K);
+  EXPECT_EQ(type_of("q3_k_m", "blk.9.attn_k.weight", c), DType::kQ3_K);
+  EXPECT_EQ(type_of("q3_k_m", "blk.9.ffn_gate.weight", c), DType::kQ3_K);
+  for (const char* m : {"attn_v", "attn_output", "ffn_down"})
+    EXPECT_EQ(type_of("q3_k_l", "blk.20." + std::string(m) + ".weight", c), DType::kQ5_K) << m;
+  EXPECT_EQ(type_of("q3_k_l", "blk.20.ffn_up.weight", c), DType::kQ3_K);
+  for (const char* m : {"attn_v", "attn_output", "ffn_down"})
+    EXPECT_EQ(type_of("q2_k", "blk.7." + std::string(m) + ".weight", c), DType::kQ3_K) << m;
+  for (const char* m : {"attn_q", "attn_k", "ffn_gate", "ffn_up"})
+    EXPECT_EQ(type_of("q2_k", "blk.7." + std::string(m) + ".weight", c), DType::kQ2_K) << m;
+  EXPECT_EQ(type_of("q2_k", "token_embd.weight", c), DType::kQ2_K);
+  Config gqa = c;
+  gqa.n_layer = 48, gqa.n_embd = 8192, gqa.n_head = 64, gqa.n_head_kv = 8;
+  EXPECT_EQ(type_of("q2_k", "blk.7.attn_v.weight", gqa), DType::kQ4_K);
+  EXPECT_EQ(type_of("q3_k_m", "blk.2.ffn_down.weight", gqa), DType::kQ5_K);  // layers < 48 / 16
+  EXPECT_EQ(type_of("q3_k_m", "blk.3.ffn_down.weight", gqa), DType::kQ4_K);
+}
+
+// A checkpoint written as Q3_K_M and Q2_K (with llama.cpp's file types)
+// loads back onto the native panels and tracks the float model, the 3-bit
+// file more closely.
+TEST(ExportTypes, LowBitFilesLoadOnTheirPanelsAndTrackTheFloatModel) {
+  // One layer with 256-multiple widths, in F32.
+  const std::string src = ::testing::TempDir() + "/lowbit-src.f32.gguf";
+  WriteKQuantGguf(src, true);
+  auto f = Model::Load(src, {});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const std::vector<int32_t> prompt = {1, 50, 77, 300, 12, 9};
+  const std::vector<float> want = AllLogits(**f, prompt);
+  double err[2];
+  int i = 0;
+  for (const char* mix : {"q3_k_m", "q2_k"}) {
+    const std::string out = ::testing::TempDir() + "/tiny." + mix + ".gguf";
+    auto o = ParseExportType(mix);
+    ASSERT_TRUE(o.ok());
+    ASSERT_TRUE(ExportGguf(src, out, *o).ok()) << mix;
+    auto file = gguf::GgufFile::Open(out);
+    ASSERT_TRUE(file.ok());
+    EXPECT_EQ(*file->GetUInt("general.file_type"), std::string(mix) == "q2_k" ? 10u : 12u);
+    auto q = Model::Load(out, {});
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    std::set<DType> held;
+    const LayerWeights& l = (*q)->layer(0);
+    for (const cpu::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) held.insert(m->dtype);
+    const DType base = std::string(mix) == "q2_k" ? DType::kQ2_KP : DType::kQ3_KP;
+    EXPECT_TRUE(held.count(base)) << mix;
+    err[i++] = RelError(AllLogits(**q, prompt), want.data());
+  }
+  // One random layer amplifies weight error: the logits move 0.02 for Q8_0,
+  // 0.24 for Q4_K and about 0.6 / 0.75 for these (unrelated logits: ~1.4).
+  EXPECT_LT(err[0], err[1]);
+  EXPECT_LT(err[0], 0.75);
+  EXPECT_LT(err[1], 0.95);
+  EXPECT_GT(err[0], 0.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GgufExportTest,

@@ -19,8 +19,7 @@ namespace llemma {
 //   Q4_K, Q5_K, Q6_K: 256-element super-blocks with per-32 (Q4_K, Q5_K) or
 //         per-16 (Q6_K) scales, as in GGUF files.
 //   Q2_K, Q3_K: 256-element super-blocks of 2- and 3-bit values with per-16
-//         scales (and Q2_K per-16 minimums), as in GGUF files; read from
-//         files and held as panels, not written.
+//         scales (and Q2_K per-16 minimums), as in GGUF files.
 //   Q4_0P, Q8_0P: Q4_0 / Q8_0 matrices repacked in panels of 16 rows, for the
 //         integer GEMM kernels (in memory only, never in files; same bytes per
 //         element as the plain form). A panel holds, per 32-column block, the

@@ -50,8 +50,11 @@ uint32_t FileType(DType t) {
 
 // llama.cpp's file types of the K-quant mixes.
 uint32_t FileType(const ExportOptions& o) {
-  if (o.k_mix && o.type == DType::kQ4_K) return 15;  // Q4_K_M
-  if (o.k_mix && o.type == DType::kQ5_K) return 17;  // Q5_K_M
+  using KMix = ExportOptions::KMix;
+  if (o.mix == KMix::kMedium && o.type == DType::kQ4_K) return 15;  // Q4_K_M
+  if (o.mix == KMix::kMedium && o.type == DType::kQ5_K) return 17;  // Q5_K_M
+  if (o.mix == KMix::kMedium && o.type == DType::kQ3_K) return 12;  // Q3_K_M
+  if (o.mix == KMix::kLarge && o.type == DType::kQ3_K) return 13;   // Q3_K_L
   return FileType(o.type);
 }
 
@@ -158,32 +161,55 @@ void WriteMetadata(const Source& s, const ExportOptions& opts, const std::string
 
 DType ExportTensorType(const TensorSpec& s, const Config& c, const ExportOptions& opts) {
   if (!s.is_matrix) return DType::kF32;
+  using KMix = ExportOptions::KMix;
   DType t = opts.type;
-  if (opts.k_mix && (t == DType::kQ4_K || t == DType::kQ5_K)) {
-    const std::string& n = s.gguf_name;
-    const auto ends = [&](const std::string& suffix) {
-      return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
+  const std::string& n = s.gguf_name;
+  const auto ends = [&](const std::string& suffix) {
+    return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  const bool attn_v = ends(".attn_v.weight"), ffn_down = ends(".ffn_down.weight"), attn_out = ends(".attn_output.weight");
+  const int64_t layer = attn_v || ffn_down || attn_out ? std::stoll(n.substr(4, n.find('.', 4) - 4)) : -1;  // "blk.<i>."
+  if (opts.mix == KMix::kMedium && (t == DType::kQ4_K || t == DType::kQ5_K)) {
     if (n == "output.weight") t = DType::kQ6_K;
-    if (ends(".attn_v.weight") || ends(".ffn_down.weight")) {
-      const int64_t layer = std::stoll(n.substr(4, n.find('.', 4) - 4));  // "blk.<i>."
-      if (MoreBitsLayer(layer, c.n_layer)) t = DType::kQ6_K;
+    if ((attn_v || ffn_down) && MoreBitsLayer(layer, c.n_layer)) t = DType::kQ6_K;
+  } else if (t == DType::kQ3_K) {
+    if (n == "output.weight") t = DType::kQ6_K;
+    if (opts.mix == KMix::kMedium) {
+      if (attn_out) t = DType::kQ4_K;
+      if (attn_v) t = layer < 2 ? DType::kQ5_K : DType::kQ4_K;
+      if (ffn_down) t = layer < c.n_layer / 16 ? DType::kQ5_K : DType::kQ4_K;
+    } else if (opts.mix == KMix::kLarge && (attn_v || attn_out || ffn_down)) {
+      t = DType::kQ5_K;
     }
+  } else if (t == DType::kQ2_K) {
+    if (n == "output.weight") t = DType::kQ6_K;
+    if (attn_out || ffn_down) t = DType::kQ3_K;
+    if (attn_v) t = c.n_head >= 4 * c.n_head_kv ? DType::kQ4_K : DType::kQ3_K;
   }
   if (s.shape[1] % DTypeBlockSize(t) != 0) t = DType::kF16;
   return t;
 }
 
 StatusOr<ExportOptions> ParseExportType(const std::string& name) {
+  using KMix = ExportOptions::KMix;
   ExportOptions o;
+  if (name == "q2_k") {
+    o.type = DType::kQ2_K, o.mix = KMix::kMedium;
+    return o;
+  }
+  if (name == "q3_k" || name == "q3_k_s" || name == "q3_k_m" || name == "q3_k_l") {
+    o.type = DType::kQ3_K;
+    o.mix = name == "q3_k_m" ? KMix::kMedium : name == "q3_k_l" ? KMix::kLarge : KMix::kSmall;
+    return o;
+  }
   std::string base = name;
-  if (name == "q4_k_s" || name == "q5_k_s") base = name.substr(0, 4);
-  if (name == "q4_k_m" || name == "q5_k_m") base = name.substr(0, 4), o.k_mix = true;
+  if (name == "q4_k_s" || name == "q5_k_s") base = name.substr(0, 4), o.mix = KMix::kSmall;
+  if (name == "q4_k_m" || name == "q5_k_m") base = name.substr(0, 4), o.mix = KMix::kMedium;
   auto t = ParseDType(base);
   if (!t.ok()) {
     return InvalidArgumentError("unknown --type '" + name +
-                                "': use one of f32, bf16, f16, q8_0, q4_0, q4_k, q4_k_s, q4_k_m, q5_k, q5_k_s, q5_k_m, "
-                                "q6_k");
+                                "': use one of f32, bf16, f16, q8_0, q4_0, q2_k, q3_k, q3_k_s, q3_k_m, q3_k_l, q4_k, "
+                                "q4_k_s, q4_k_m, q5_k, q5_k_s, q5_k_m, q6_k");
   }
   o.type = *t;
   return o;

@@ -297,6 +297,89 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
   }
 }
 
+// Q2_K: 16 affine sub-blocks of 16 with q ∈ [0, 3]; the 4-bit scales and
+// mins against the super-block's d and dmin.
+void QuantizeQ2_K(const float* x, BlockQ2_K* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+    float s[16], m[16], smax = 0, mmax = 0;
+    for (int j = 0; j < 16; ++j) {
+      FitAffine(x + 16 * j, 16, 3, &s[j], &m[j]);
+      smax = std::max(smax, s[j]), mmax = std::max(mmax, m[j]);
+    }
+    y[b].d = F32ToF16(smax / 15.0f);
+    y[b].dmin = F32ToF16(mmax / 15.0f);
+    const float d = F16ToF32(y[b].d), dmin = F16ToF32(y[b].dmin);
+    std::memset(y[b].qs, 0, sizeof(y[b].qs));
+    for (int j = 0; j < 16; ++j) {
+      const int sc = d > 0 ? static_cast<int>(std::clamp(std::lround(s[j] / d), 0L, 15L)) : 0;
+      const int mi = dmin > 0 ? static_cast<int>(std::clamp(std::lround(m[j] / dmin), 0L, 15L)) : 0;
+      y[b].scales[j] = static_cast<uint8_t>(sc | mi << 4);
+      const float ds = d * static_cast<float>(sc), dm = dmin * static_cast<float>(mi);
+      for (int i = 0; i < 16; ++i) {
+        const int e = 16 * j + i;
+        const float v = ds > 0 ? std::nearbyint((x[e] + dm) / ds) : 0.0f;
+        const int q = static_cast<int>(std::clamp(v, 0.0f, 3.0f));
+        y[b].qs[32 * (e / 128) + e % 32] |= static_cast<uint8_t>(q << (2 * ((e / 32) % 4)));
+      }
+    }
+  }
+}
+
+// x ≈ s·q with q ∈ [−4, 3]: from the element of largest magnitude mapped to
+// −4, alternating rounding and the least-squares scale.
+float FitSymmetric3(const float* x, int n) {
+  float amax = 0, max = 0;
+  for (int i = 0; i < n; ++i) {
+    if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
+  }
+  float s = max / -4.0f, best_s = s;
+  double best = -1;
+  for (int iter = 0; iter < 6 && s != 0; ++iter) {
+    double sqq = 0, sqx = 0, err = 0;
+    for (int i = 0; i < n; ++i) {
+      const float q = std::clamp(std::nearbyint(x[i] / s), -4.0f, 3.0f);
+      const double e = s * q - x[i];
+      err += e * e, sqq += static_cast<double>(q) * q, sqx += static_cast<double>(q) * x[i];
+    }
+    if (best < 0 || err < best) best = err, best_s = s;
+    if (sqq <= 0) break;
+    s = static_cast<float>(sqx / sqq);
+  }
+  return best_s;
+}
+
+// Q3_K: 16 symmetric sub-blocks of 16 with q ∈ [−4, 3]; the 6-bit signed
+// scales against d, whose sign maps the sub-block scale of largest
+// magnitude to −32.
+void QuantizeQ3_K(const float* x, BlockQ3_K* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+    float s[16], big = 0;
+    for (int j = 0; j < 16; ++j) {
+      s[j] = FitSymmetric3(x + 16 * j, 16);
+      if (std::fabs(s[j]) > std::fabs(big)) big = s[j];
+    }
+    y[b].d = F32ToF16(big / -32.0f);
+    const float d = F16ToF32(y[b].d);
+    std::memset(y[b].hmask, 0, sizeof(y[b].hmask));
+    std::memset(y[b].qs, 0, sizeof(y[b].qs));
+    std::memset(y[b].scales, 0, sizeof(y[b].scales));
+    for (int j = 0; j < 16; ++j) {
+      const int sc = d != 0 ? static_cast<int>(std::clamp(std::lround(s[j] / d), -32L, 31L)) : 0;
+      const int u = sc + 32;  // stored 6 bits
+      y[b].scales[j % 8] |= static_cast<uint8_t>((u & 0xF) << (4 * (j / 8)));
+      y[b].scales[8 + j % 4] |= static_cast<uint8_t>((u >> 4) << (2 * (j / 4)));
+      const float ds = d * static_cast<float>(sc);
+      for (int i = 0; i < 16; ++i) {
+        const int e = 16 * j + i, h = e / 128, k = (e / 32) % 4, l = e % 32;
+        const float v = ds != 0 ? std::nearbyint(x[e] / ds) : 0.0f;
+        const int q = static_cast<int>(std::clamp(v, -4.0f, 3.0f)) + 4;  // 0..7
+        y[b].qs[32 * h + l] |= static_cast<uint8_t>((q & 3) << (2 * k));
+        y[b].hmask[l] |= static_cast<uint8_t>((q >> 2) << (4 * h + k));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void WidenQ5_0ToQ8_0(const void* src, BlockQ8_0* dst, int64_t n) {
@@ -574,6 +657,8 @@ void QuantizeRow(DType type, const float* x, void* dst, int64_t n) {
     case DType::kQ4_K: return QuantizeQ4_K(x, static_cast<BlockQ4_K*>(dst), n);
     case DType::kQ5_K: return QuantizeQ5_K(x, static_cast<BlockQ5_K*>(dst), n);
     case DType::kQ6_K: return QuantizeQ6_K(x, static_cast<BlockQ6_K*>(dst), n);
+    case DType::kQ2_K: return QuantizeQ2_K(x, static_cast<BlockQ2_K*>(dst), n);
+    case DType::kQ3_K: return QuantizeQ3_K(x, static_cast<BlockQ3_K*>(dst), n);
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return ConvertElements(DType::kF32, x, type, dst, n);

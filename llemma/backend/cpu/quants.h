@@ -52,8 +52,8 @@ struct BlockQ6_K {
 };
 static_assert(sizeof(BlockQ6_K) == 210);
 
-// The 2- and 3-bit K-quants of GGUF files (read, repacked into panels; not
-// written):
+// The 2- and 3-bit K-quants of GGUF files (QuantizeRow writes them with our
+// own fitting; panels hold them for the kernels):
 //   Q2_K (84 bytes per 256): 16 bytes of scales (byte g: the 4-bit scale of
 //     elements 16g..16g+15 in its low nibble, the 4-bit min in its high
 //     nibble), 64 bytes qs, f16 d, f16 dmin. Element e = 128h + 32k + l has

@@ -563,11 +563,42 @@ TEST(Quants, KQuantWritersRoundTripThroughTheReferenceReaders) {
   EXPECT_LT(e6k, 0.6 * e5k);
   EXPECT_GT(e6k, e80);
   EXPECT_LT(e4k, 0.12);
+  // The 2- and 3-bit types: coarser than Q4_K, in order, and still fits
+  // (measured 0.145 and 0.249; a uniform grid over ±3σ would give about
+  // 0.25 with 3 bits and 0.5 with 2).
+  const double e2k = RelRmsError(DType::kQ2_K, x), e3k = RelRmsError(DType::kQ3_K, x);
+  EXPECT_GT(e3k, e4k);
+  EXPECT_LT(e3k, 0.7 * e2k);
+  EXPECT_LT(e3k, 0.17);
+  EXPECT_LT(e2k, 0.29);
   // Degenerate rows stay exact: zeros, and a constant per super-block.
   std::vector<float> z(512, 0.0f);
-  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) EXPECT_EQ(RelRmsError(t, z), 0.0) << DTypeName(t);
+  for (DType t : {DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
+    EXPECT_EQ(RelRmsError(t, z), 0.0) << DTypeName(t);
   std::vector<float> c(512, -0.5f);
-  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) EXPECT_LT(RelRmsError(t, c), 1e-3) << DTypeName(t);
+  for (DType t : {DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
+    EXPECT_LT(RelRmsError(t, c), 1e-3) << DTypeName(t);
+}
+
+// Values on the 3-bit grid of a Q3_K block (s·q, q ∈ [−4, 3], one scale
+// per 16 of either sign) and on the 2-bit affine grid of a Q2_K block
+// (s·q − m, q ∈ [0, 3]) come back up to the rounding of the sub-block
+// scales against the super-block scale.
+TEST(Quants, Q3_KAndQ2_KWritersRecoverValuesOnTheirGrids) {
+  std::mt19937 rng(11);
+  std::vector<float> x3(256), x2(256);
+  for (int j = 0; j < 16; ++j) {
+    const float s = (j % 2 ? -0.004f : 0.004f) * static_cast<float>(j + 16) / 16.0f;
+    const float m = 0.01f * static_cast<float>(j % 4);
+    for (int i = 0; i < 16; ++i) {
+      x3[16 * j + i] = s * static_cast<float>(static_cast<int>(rng() % 8) - 4);
+      x2[16 * j + i] = std::fabs(s) * static_cast<float>(rng() % 4) - m;
+    }
+    x3[16 * j] = -4 * s, x3[16 * j + 1] = 3 * s;                   // span the whole range
+    x2[16 * j] = -m, x2[16 * j + 1] = 3 * std::fabs(s) - m;
+  }
+  EXPECT_LT(RelRmsError(DType::kQ3_K, x3), 0.03);
+  EXPECT_LT(RelRmsError(DType::kQ2_K, x2), 0.05);
 }
 
 TEST(Quants, Q4_KWriterRecoversValuesOnItsGrid) {
