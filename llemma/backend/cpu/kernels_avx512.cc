@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "llemma/backend/cpu/kpanel_avx512.h"
@@ -234,20 +235,29 @@ inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict
     for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
 }
 
-// Panels of 16 rows in pairs (each activation broadcast feeds two panels)
-// against a whole activation tile: 12 int32 and 12 float accumulators.
-template <bool kQ4, int kPanels>
-void PanelsByTokens(const uint8_t* p, const uint8_t* acts, int64_t nb, int n, float* y, int64_t y_stride,
-                    bool prefetch_next) {
+// Panels of 16 rows in pairs (each activation broadcast feeds two panels;
+// an odd last panel alone) against a whole activation tile of n tokens:
+// tile(tokens, panels, i) runs panels i.. with the token and panel counts
+// as compile-time constants (for 6 tokens and a pair, 12 int32 and 12 float
+// accumulators).
+template <int kPanels, typename Tile>
+inline void ByTokens(int n, int i, const Tile& tile) {
+  using P = std::integral_constant<int, kPanels>;
   switch (n) {
-    case 6: return PanelTile<kQ4, 6, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
-    case 5: return PanelTile<kQ4, 5, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
-    case 4: return PanelTile<kQ4, 4, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
-    case 3: return PanelTile<kQ4, 3, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
-    case 2: return PanelTile<kQ4, 2, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
-    case 1: return PanelTile<kQ4, 1, kPanels>(p, acts, nb, n, 0, y, y_stride, prefetch_next);
+    case 6: return tile(std::integral_constant<int, 6>{}, P{}, i);
+    case 5: return tile(std::integral_constant<int, 5>{}, P{}, i);
+    case 4: return tile(std::integral_constant<int, 4>{}, P{}, i);
+    case 3: return tile(std::integral_constant<int, 3>{}, P{}, i);
+    case 2: return tile(std::integral_constant<int, 2>{}, P{}, i);
+    case 1: return tile(std::integral_constant<int, 1>{}, P{}, i);
     default: return;
   }
+}
+template <typename Tile>
+inline void PanelPairs(int n, int n_panels, const Tile& tile) {
+  int i = 0;
+  for (; i + 2 <= n_panels; i += 2) ByTokens<2>(n, i, tile);
+  if (i < n_panels) ByTokens<1>(n, i, tile);
 }
 
 static_assert(kActTile == 6);
@@ -257,11 +267,10 @@ void GemmPanelFast(const void* panel, const uint8_t* acts, int64_t k, int n, int
   const uint8_t* p = static_cast<const uint8_t*>(panel);
   const int64_t nb = k / 32;
   const size_t panel_bytes = nb * (kQ4 ? 288 : 544);
-  int i = 0;
-  for (; i + 2 <= n_panels; i += 2) {
-    PanelsByTokens<kQ4, 2>(p + i * panel_bytes, acts, nb, n, y + 16 * i, y_stride, prefetch_next);
-  }
-  if (i < n_panels) PanelsByTokens<kQ4, 1>(p + i * panel_bytes, acts, nb, n, y + 16 * i, y_stride, prefetch_next);
+  PanelPairs(n, n_panels, [&](auto tokens, auto panels, int i) {
+    PanelTile<kQ4, decltype(tokens)::value, decltype(panels)::value>(p + i * panel_bytes, acts, nb, n, 0, y + 16 * i,
+                                                                     y_stride, prefetch_next);
+  });
 }
 
 void GemmQ8_0PFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
@@ -380,31 +389,16 @@ inline void PanelTileK(const uint8_t* __restrict panel, const uint8_t* __restric
     for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
 }
 
-template <KPanel kType, int kPanels>
-void PanelsByTokensK(const uint8_t* p, const uint8_t* acts, int64_t ns, int n, float* y, int64_t y_stride,
-                     bool prefetch_next) {
-  switch (n) {
-    case 6: return PanelTileK<kType, 6, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 5: return PanelTileK<kType, 5, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 4: return PanelTileK<kType, 4, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 3: return PanelTileK<kType, 3, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 2: return PanelTileK<kType, 2, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 1: return PanelTileK<kType, 1, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    default: return;
-  }
-}
-
 template <KPanel kType>
 void GemmKPanelsFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                      int64_t y_stride, bool prefetch_next) {
   const uint8_t* p = static_cast<const uint8_t*>(panel);
   const int64_t ns = k / 256;
   const size_t panel_bytes = ns * KPanelSuperBytes<kType>();
-  int i = 0;
-  for (; i + 2 <= n_panels; i += 2) {
-    PanelsByTokensK<kType, 2>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
-  }
-  if (i < n_panels) PanelsByTokensK<kType, 1>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
+  PanelPairs(n, n_panels, [&](auto tokens, auto panels, int i) {
+    PanelTileK<kType, decltype(tokens)::value, decltype(panels)::value>(p + i * panel_bytes, acts, ns, n, y + 16 * i,
+                                                                        y_stride, prefetch_next);
+  });
 }
 void GemmQ4_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
                    bool prefetch_next) {
@@ -504,31 +498,16 @@ inline void PanelTileLowK(const uint8_t* __restrict panel, const uint8_t* __rest
     for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
 }
 
-template <bool kQ3, int kPanels>
-void PanelsByTokensLowK(const uint8_t* p, const uint8_t* acts, int64_t ns, int n, float* y, int64_t y_stride,
-                        bool prefetch_next) {
-  switch (n) {
-    case 6: return PanelTileLowK<kQ3, 6, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 5: return PanelTileLowK<kQ3, 5, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 4: return PanelTileLowK<kQ3, 4, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 3: return PanelTileLowK<kQ3, 3, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 2: return PanelTileLowK<kQ3, 2, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    case 1: return PanelTileLowK<kQ3, 1, kPanels>(p, acts, ns, n, y, y_stride, prefetch_next);
-    default: return;
-  }
-}
-
 template <bool kQ3>
 void GemmLowKPanelsFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                         int64_t y_stride, bool prefetch_next) {
   const uint8_t* p = static_cast<const uint8_t*>(panel);
   const int64_t ns = k / 256;
   const size_t panel_bytes = ns * (kQ3 ? kQ3KPanelSuperBytes : kQ2KPanelSuperBytes);
-  int i = 0;
-  for (; i + 2 <= n_panels; i += 2) {
-    PanelsByTokensLowK<kQ3, 2>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
-  }
-  if (i < n_panels) PanelsByTokensLowK<kQ3, 1>(p + i * panel_bytes, acts, ns, n, y + 16 * i, y_stride, prefetch_next);
+  PanelPairs(n, n_panels, [&](auto tokens, auto panels, int i) {
+    PanelTileLowK<kQ3, decltype(tokens)::value, decltype(panels)::value>(p + i * panel_bytes, acts, ns, n, y + 16 * i,
+                                                                         y_stride, prefetch_next);
+  });
 }
 void GemmQ2_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
                    bool prefetch_next) {
