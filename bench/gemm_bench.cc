@@ -115,18 +115,7 @@ void Run(const internal::Kernels& k, const Case& c, int64_t K, int64_t N, int to
   cpu::RepackPanels(c.plain, q.data(), panels.data(), N, K);
   std::vector<uint8_t> tile(internal::ActTileBytes(K, tokens));
   for (int t = 0; t < tokens; ++t) k.quantize_acts(x.data() + t * K, K, c.plain == DType::kQ8_0 ? 128 : 8, tile.data(), tokens, t);
-  auto gemm = c.panel == DType::kQ4_0P ? k.gemm_q4_0p : k.gemm_q8_0p;
-  if (c.panel == DType::kQ4_KP) gemm = k.gemm_q4_kp;
-  if (c.panel == DType::kQ5_KP) gemm = k.gemm_q5_kp;
-  if (c.panel == DType::kQ6_KP) gemm = k.gemm_q6_kp;
-  if (c.panel == DType::kQ2_KP) gemm = k.gemm_q2_kp;
-  if (c.panel == DType::kQ3_KP) gemm = k.gemm_q3_kp;
-  if (tokens > internal::kActTile) {
-    gemm = c.panel == DType::kQ4_0P ? k.gemm_q4_0p_16 : k.gemm_q8_0p_16;
-    if (c.panel == DType::kQ4_KP) gemm = k.gemm_q4_kp_16;
-    if (c.panel == DType::kQ5_KP) gemm = k.gemm_q5_kp_16;
-    if (c.panel == DType::kQ6_KP) gemm = k.gemm_q6_kp_16;
-  }
+  const internal::PanelGemm gemm = internal::PanelGemmOf(k, c.panel, /*wide=*/tokens > internal::kActTile);
   std::vector<float> y(static_cast<size_t>(tokens * N));
   const size_t pair = 2 * panel_row * 16;
   double best = 1e30, total = 0;
@@ -197,7 +186,7 @@ int main(int argc, char** argv) {
     const double peak = std::string(k->name) == "avx512" ? peak_vnni : std::string(k->name) == "avx2" ? peak_avx2 : 0;
     for (const Case& c : cases) {
       if (std::string(k->name) == "amx") {
-        if (c.plain == DType::kQ2_K || c.plain == DType::kQ3_K) continue;  // no tile-unit kernels
+        if (internal::PanelGemmOf(*k, c.panel, /*wide=*/true) == nullptr) continue;  // no tile-unit kernel
         // the tile unit: 16-token tiles as prefill and batched decoding run
         // them (its other entries are the avx512 ones), weights in cache and
         // streamed from memory

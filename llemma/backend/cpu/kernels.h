@@ -142,6 +142,13 @@ struct Kernels {
 };
 constexpr int kWideActTile = 16;
 
+// The panel GEMM of a table for a panel type (Q8_0P, Q4_0P and the K
+// panels): on tiles of kActTile tokens, or with `wide` the tile-unit form on
+// tiles of kWideActTile (nullptr where the table has none for that type).
+using PanelGemm = void (*)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                           int64_t y_stride, bool prefetch_next);
+PanelGemm PanelGemmOf(const Kernels& k, DType panel, bool wide);
+
 const Kernels& GenericKernels();
 const Kernels* Avx2Kernels();    // nullptr when this build has no x86 kernels
 const Kernels* Avx512Kernels();  // nullptr when this build has no x86 kernels

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "llemma/backend/cpu/quants.h"
+#include "llemma/core/check.h"
 #include "llemma/core/half.h"
 
 #include <cstdlib>
@@ -32,6 +33,20 @@ const Kernels* AmxKernels() { return nullptr; }
 #if !defined(LLEMMA_HAVE_NEON_KERNELS)
 const Kernels* NeonKernels() { return nullptr; }
 #endif
+
+PanelGemm PanelGemmOf(const Kernels& k, DType panel, bool wide) {
+  switch (panel) {
+    case DType::kQ8_0P: return wide ? k.gemm_q8_0p_16 : k.gemm_q8_0p;
+    case DType::kQ4_0P: return wide ? k.gemm_q4_0p_16 : k.gemm_q4_0p;
+    case DType::kQ4_KP: return wide ? k.gemm_q4_kp_16 : k.gemm_q4_kp;
+    case DType::kQ5_KP: return wide ? k.gemm_q5_kp_16 : k.gemm_q5_kp;
+    case DType::kQ6_KP: return wide ? k.gemm_q6_kp_16 : k.gemm_q6_kp;
+    case DType::kQ2_KP: return wide ? nullptr : k.gemm_q2_kp;  // no tile-unit kernels
+    case DType::kQ3_KP: return wide ? nullptr : k.gemm_q3_kp;
+    default: LLEMMA_CHECK(false) << DTypeName(panel) << " is not a panel type";
+  }
+  return nullptr;
+}
 
 std::vector<const Kernels*> SupportedKernels() {
   std::vector<const Kernels*> out = {&GenericKernels()};

@@ -57,9 +57,16 @@ bool UsesBf16Tiles(const Matrix& w, int64_t n_tokens) {
   const internal::Kernels& kern = ActiveKernels();
   if (n_tokens < kBf16MinTokens || kern.gemm_bf16 == nullptr || w.rows % kPanelRows != 0 || w.cols % 32 != 0)
     return false;
-  if (w.dtype == DType::kQ2_KP || w.dtype == DType::kQ3_KP) return false;  // the integer route only
-  if (IsKPanel(w.dtype)) return w.cols % kQK_K == 0;
-  return w.dtype == DType::kQ8_0P || w.dtype == DType::kQ4_0P || w.dtype == DType::kF16 || w.dtype == DType::kBF16;
+  switch (w.dtype) {  // the types panels_to_bf16 / rows_to_bf16 expand (Q2_KP / Q3_KP take the integer route)
+    case DType::kQ4_KP:
+    case DType::kQ5_KP:
+    case DType::kQ6_KP: return w.cols % kQK_K == 0;
+    case DType::kQ8_0P:
+    case DType::kQ4_0P:
+    case DType::kF16:
+    case DType::kBF16: return true;
+    default: return false;
+  }
 }
 
 void MatMulBf16Tiles(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
@@ -116,23 +123,11 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
   const internal::Kernels& kern = ActiveKernels();
   const bool q4 = w0.dtype == DType::kQ4_0P;
   LLEMMA_CHECK(!IsKPanel(w0.dtype) || K % kQK_K == 0) << w0.cols;
-  auto gemm = q4 ? kern.gemm_q4_0p : kern.gemm_q8_0p;
-  switch (w0.dtype) {
-    case DType::kQ4_KP: gemm = kern.gemm_q4_kp; break;
-    case DType::kQ5_KP: gemm = kern.gemm_q5_kp; break;
-    case DType::kQ6_KP: gemm = kern.gemm_q6_kp; break;
-    case DType::kQ2_KP: gemm = kern.gemm_q2_kp; break;
-    case DType::kQ3_KP: gemm = kern.gemm_q3_kp; break;
-    default: break;
-  }
+  internal::PanelGemm gemm = internal::PanelGemmOf(kern, w0.dtype, /*wide=*/false);
   int64_t tile_n = internal::kActTile;
   if (n_tokens > internal::kActTile) {
-    auto wide = q4 ? kern.gemm_q4_0p_16 : kern.gemm_q8_0p_16;
-    if (w0.dtype == DType::kQ4_KP) wide = kern.gemm_q4_kp_16;
-    if (w0.dtype == DType::kQ5_KP) wide = kern.gemm_q5_kp_16;
-    if (w0.dtype == DType::kQ6_KP) wide = kern.gemm_q6_kp_16;
-    if (w0.dtype == DType::kQ2_KP || w0.dtype == DType::kQ3_KP) wide = nullptr;  // no tile-unit kernels
-    if (wide != nullptr) gemm = wide, tile_n = internal::kWideActTile;
+    if (const internal::PanelGemm wide = internal::PanelGemmOf(kern, w0.dtype, /*wide=*/true); wide != nullptr)
+      gemm = wide, tile_n = internal::kWideActTile;
   }
   const size_t full_tile_bytes = internal::ActTileBytes(K, static_cast<int>(tile_n));
   const int64_t n_tiles = (n_tokens + tile_n - 1) / tile_n;

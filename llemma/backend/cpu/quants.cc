@@ -606,7 +606,7 @@ void DequantizeMatrixRow(DType type, const void* data, int64_t row, int64_t cols
       const uint8_t* blk = static_cast<const uint8_t*>(data) + (p * ns + sb) * L.super;
       uint16_t dh, mh = 0;
       std::memcpy(&dh, blk + 2 * r, 2);
-      if (type == DType::kQ4_KP || type == DType::kQ5_KP || type == DType::kQ2_KP) std::memcpy(&mh, blk + 32 + 2 * r, 2);
+      if (L.head == 64) std::memcpy(&mh, blk + 32 + 2 * r, 2);  // the layouts with dmin
       const float d = F16ToF32(dh), dmin = F16ToF32(mh);
       for (int j = 0; j < 8; ++j) {
         const uint8_t* sub = blk + L.head + L.sub * j;

@@ -392,16 +392,8 @@ TEST(Quants, WidePanelGemmMatchesRowDotsAndTheNarrowKernel) {
     for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
       const int32_t offset = plain == DType::kQ4_0 ? 8 : 128;
       const DType panel_type = PanelTypeOf(plain);
-      auto wide_gemm = plain == DType::kQ4_0   ? k->gemm_q4_0p_16
-                       : plain == DType::kQ8_0 ? k->gemm_q8_0p_16
-                       : plain == DType::kQ4_K ? k->gemm_q4_kp_16
-                       : plain == DType::kQ5_K ? k->gemm_q5_kp_16
-                                               : k->gemm_q6_kp_16;
-      auto narrow_gemm = plain == DType::kQ4_0   ? k->gemm_q4_0p
-                         : plain == DType::kQ8_0 ? k->gemm_q8_0p
-                         : plain == DType::kQ4_K ? k->gemm_q4_kp
-                         : plain == DType::kQ5_K ? k->gemm_q5_kp
-                                                 : k->gemm_q6_kp;
+      const auto wide_gemm = internal::PanelGemmOf(*k, panel_type, /*wide=*/true);
+      const auto narrow_gemm = internal::PanelGemmOf(*k, panel_type, /*wide=*/false);
       ASSERT_NE(wide_gemm, nullptr) << k->name << " " << DTypeName(plain);
       for (int64_t cols : {32, 96, 256, 4096}) {
         if (IsKQuant(plain) != (cols % 256 == 0)) continue;
@@ -676,11 +668,7 @@ TEST(Quants, KQuantPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
       for (const internal::Kernels* k : internal::SupportedKernels()) {
         const int64_t y_stride = rows + 2;
         std::vector<float> y(tokens * y_stride, -1.0f);
-        auto gemm = plain == DType::kQ4_K   ? k->gemm_q4_kp
-                    : plain == DType::kQ5_K ? k->gemm_q5_kp
-                    : plain == DType::kQ2_K ? k->gemm_q2_kp
-                    : plain == DType::kQ3_K ? k->gemm_q3_kp
-                                            : k->gemm_q6_kp;
+        const auto gemm = internal::PanelGemmOf(*k, panel, /*wide=*/false);
         gemm(pp, tile.data(), cols, tokens, rows / 16, y.data(), y_stride, /*prefetch_next=*/false);
         for (int t = 0; t < tokens; ++t) {
           for (int64_t r = 0; r < rows; ++r) {
