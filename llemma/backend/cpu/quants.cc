@@ -25,25 +25,23 @@ void QuantizeQ8_0(const float* x, BlockQ8_0* y, int64_t n) {
   }
 }
 
-// The scale maps the element of largest magnitude to -8 exactly, so the
-// asymmetric 4-bit range [-8, 7] is used fully on that side.
+void FitWeights(const float* x, int n, float* w);
+float FitSymmetric(const float* x, const float* w, int n, int nq);
+
+// Q4_0: q ∈ [−8, 7] per 32 elements with the weighted fit of the K-quant
+// writers (FitSymmetric: the element of largest magnitude near −8).
 void QuantizeQ4_0(const float* x, BlockQ4_0* y, int64_t n) {
+  float w[kQK];
   for (int64_t b = 0; b < n / kQK; ++b) {
     const float* xb = x + b * kQK;
-    float amax = 0, max = 0;
-    for (int i = 0; i < kQK; ++i) {
-      if (std::fabs(xb[i]) > amax) {
-        amax = std::fabs(xb[i]);
-        max = xb[i];
-      }
-    }
-    const float d = max / -8.0f;
+    FitWeights(xb, kQK, w);
+    y[b].d = F32ToF16(FitSymmetric(xb, w, kQK, 8));
+    const float d = F16ToF32(y[b].d);
     const float id = d != 0 ? 1.0f / d : 0.0f;
-    y[b].d = F32ToF16(d);
     for (int j = 0; j < kQK / 2; ++j) {
-      const int lo = std::min(15, static_cast<int>(xb[j] * id + 8.5f));
-      const int hi = std::min(15, static_cast<int>(xb[j + kQK / 2] * id + 8.5f));
-      y[b].qs[j] = static_cast<uint8_t>(std::max(0, lo) | (std::max(0, hi) << 4));
+      const int lo = static_cast<int>(std::clamp(std::nearbyint(xb[j] * id), -8.0f, 7.0f)) + 8;
+      const int hi = static_cast<int>(std::clamp(std::nearbyint(xb[j + kQK / 2] * id), -8.0f, 7.0f)) + 8;
+      y[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
     }
   }
 }
@@ -160,39 +158,161 @@ void DequantizeQ3_K(const BlockQ3_K* x, float* y, int64_t n) {
   }
 }
 
-// --- K-quant writers. The formats are llama.cpp's; the fitting is ours: per
-// sub-block an affine (Q4_K, Q5_K) or symmetric (Q6_K) fit refined by
-// alternating rounding and least squares, then the sub-block scales are
-// themselves quantized against the super-block scales, and the values are
-// rounded once more against the scales actually stored.
+// --- K-quant writers. The formats are llama.cpp's; the fitting is ours.
+// Each sub-block is fitted by weighted least squares: errors count in
+// proportion to an importance per element (FitWeights), so the grid follows
+// the large weights, whose errors move the layer's outputs most. A fit tries
+// a range of grid spacings around the one that spans the sub-block exactly,
+// solves the scale (and minimum) in closed form for each rounding, keeps the
+// best, and refines it by alternating rounding and solving. The sub-block
+// scales are then themselves quantized against the super-block scales (the
+// nearer of the two neighbouring integers by the same weighted error), and
+// the values are rounded against the scales actually stored.
 
-// x ≈ s·q − m with q ∈ [0, nmax], s ≥ 0, m ≥ 0; minimizes the squared error
-// over a few alternations from the min/max start.
-void FitAffine(const float* x, int n, int nmax, float* s_out, float* m_out) {
+// Importance of each element: the sub-block's mean square plus its own
+// square (large weights weigh most; small ones still count).
+void FitWeights(const float* x, int n, float* w) {
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float mean = static_cast<float>(sum / n);
+  for (int i = 0; i < n; ++i) w[i] = mean + x[i] * x[i];
+}
+
+// Σ w·(s·q − m − x)² of the values q on the grid (s, m).
+double AffineError(const float* x, const float* w, const int* q, int n, float s, float m) {
+  double err = 0;
+  for (int i = 0; i < n; ++i) {
+    const double e = static_cast<double>(s) * q[i] - m - x[i];
+    err += w[i] * e * e;
+  }
+  return err;
+}
+void RoundAffine(const float* x, int n, int nmax, float s, float m, int* q) {
+  for (int i = 0; i < n; ++i)
+    q[i] = s > 0 ? static_cast<int>(std::clamp(std::nearbyint((x[i] + m) / s), 0.0f, static_cast<float>(nmax))) : 0;
+}
+
+// The weighted least-squares (s, m) for fixed q, with s ≥ 0 and m ≥ 0.
+void SolveAffine(const float* x, const float* w, const int* q, int n, float* s, float* m) {
+  double sw = 0, sq = 0, sqq = 0, sx = 0, sqx = 0;
+  for (int i = 0; i < n; ++i) {
+    sw += w[i], sq += w[i] * q[i], sqq += static_cast<double>(w[i]) * q[i] * q[i];
+    sx += w[i] * x[i], sqx += static_cast<double>(w[i]) * q[i] * x[i];
+  }
+  const double det = sw * sqq - sq * sq;
+  double ns = 0, offset = sw > 0 ? sx / sw : 0;  // x ≈ ns·q + offset
+  if (det > 0) ns = (sw * sqx - sq * sx) / det, offset = (sqq * sx - sq * sqx) / det;
+  if (offset > 0) offset = 0, ns = sqq > 0 ? sqx / sqq : 0;    // the minimum is subtracted
+  if (ns < 0) ns = 0, offset = std::min(0.0, sw > 0 ? sx / sw : 0);  // so is nothing else
+  *s = static_cast<float>(ns), *m = static_cast<float>(-offset);
+}
+
+// x ≈ s·q − m with q ∈ [0, nmax], s ≥ 0, m ≥ 0, minimizing Σ w·error².
+void FitAffine(const float* x, const float* w, int n, int nmax, float* s_out, float* m_out) {
   float lo = x[0], hi = x[0];
   for (int i = 1; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
   lo = std::min(lo, 0.0f);
-  *s_out = 0;
-  *m_out = -lo;
+  *s_out = 0, *m_out = -lo;
   if (hi <= lo) return;
-  float s = (hi - lo) / static_cast<float>(nmax), m = -lo;
+  int q[kQK_K], best_q[kQK_K];
   double best = -1;
-  for (int iter = 0; iter < 6 && s > 0; ++iter) {
-    double sq = 0, sqq = 0, sx = 0, sqx = 0, err = 0;
+  // Grid spacings from (hi − lo)/(nmax − 1) to (hi − lo)/(nmax + 1): the
+  // ends of the sub-block may fall inside the grid or be clipped by it.
+  for (int k = 0; k <= 20; ++k) {
+    const float inv = (static_cast<float>(nmax) - 1.0f + 0.1f * static_cast<float>(k)) / (hi - lo);
+    for (int i = 0; i < n; ++i)
+      q[i] = static_cast<int>(std::clamp(std::nearbyint((x[i] - lo) * inv), 0.0f, static_cast<float>(nmax)));
+    float s, m;
+    SolveAffine(x, w, q, n, &s, &m);
+    const double err = AffineError(x, w, q, n, s, m);
+    if (best < 0 || err < best) best = err, *s_out = s, *m_out = m, std::copy(q, q + n, best_q);
+  }
+  for (int iter = 0; iter < 4 && *s_out > 0; ++iter) {  // alternate rounding and solving
+    RoundAffine(x, n, nmax, *s_out, *m_out, q);
+    if (std::equal(q, q + n, best_q)) break;
+    float s, m;
+    SolveAffine(x, w, q, n, &s, &m);
+    RoundAffine(x, n, nmax, s, m, q);
+    const double err = AffineError(x, w, q, n, s, m);
+    if (err >= best) break;
+    best = err, *s_out = s, *m_out = m, std::copy(q, q + n, best_q);
+  }
+}
+
+// Σ w·(s·q − x)² with q the nearest value of [−nq, nq − 1].
+double SymmetricError(const float* x, const float* w, int n, int nq, float s) {
+  double err = 0;
+  for (int i = 0; i < n; ++i) {
+    const float q = s != 0 ? std::clamp(std::nearbyint(x[i] / s), static_cast<float>(-nq), static_cast<float>(nq - 1)) : 0;
+    const double e = static_cast<double>(s) * q - x[i];
+    err += w[i] * e * e;
+  }
+  return err;
+}
+
+// x ≈ s·q with q ∈ [−nq, nq − 1], minimizing Σ w·error². The element of
+// largest magnitude sits near −nq (the wider negative side), at spacings
+// around |max|/nq; each rounding gets its least-squares s.
+float FitSymmetric(const float* x, const float* w, int n, int nq) {
+  float amax = 0, max = 0;
+  for (int i = 0; i < n; ++i) {
+    if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
+  }
+  if (amax == 0) return 0;
+  float best_s = max / -static_cast<float>(nq);
+  double best = SymmetricError(x, w, n, nq, best_s);
+  auto refit = [&](float s0) {  // s0's rounding, then its least-squares scale
+    double sqq = 0, sqx = 0;
     for (int i = 0; i < n; ++i) {
-      const float q = std::clamp(std::nearbyint((x[i] + m) / s), 0.0f, static_cast<float>(nmax));
-      const double e = s * q - m - x[i];
-      err += e * e;
-      sq += q, sqq += static_cast<double>(q) * q, sx += x[i], sqx += static_cast<double>(q) * x[i];
+      const float q = std::clamp(std::nearbyint(x[i] / s0), static_cast<float>(-nq), static_cast<float>(nq - 1));
+      sqq += static_cast<double>(w[i]) * q * q, sqx += static_cast<double>(w[i]) * q * x[i];
     }
-    if (best < 0 || err < best) best = err, *s_out = s, *m_out = m;
-    const double det = n * sqq - sq * sq;
-    if (det <= 0) break;
-    double ns = (n * sqx - sq * sx) / det;
-    double nm = -(sqq * sx - sq * sqx) / det;
-    if (nm < 0) nm = 0, ns = sqq > 0 ? sqx / sqq : 0;
-    if (ns <= 0) break;
-    s = static_cast<float>(ns), m = static_cast<float>(nm);
+    if (sqq <= 0) return false;
+    const float s = static_cast<float>(sqx / sqq);
+    const double err = SymmetricError(x, w, n, nq, s);
+    if (s == 0 || err >= best) return false;
+    best = err, best_s = s;
+    return true;
+  };
+  for (int k = -10; k <= 10; ++k) refit(max / -(static_cast<float>(nq) + 0.1f * static_cast<float>(k)));
+  for (int iter = 0; iter < 4 && refit(best_s); ++iter) {
+  }
+  return best_s;
+}
+
+// The stored level in [lo, hi] of a symmetric sub-block scale s against
+// the super-block unit d: the nearer-in-error of the two neighbours of s/d.
+int SymmetricLevel(const float* x, const float* w, int n, int nq, float s, float d, int lo, int hi) {
+  if (d == 0) return 0;
+  const int a = std::clamp(static_cast<int>(std::floor(s / d)), lo, hi), b = std::min(a + 1, hi);
+  if (a == b) return a;
+  return SymmetricError(x, w, n, nq, d * static_cast<float>(a)) <= SymmetricError(x, w, n, nq, d * static_cast<float>(b)) ? a : b;
+}
+
+// The stored levels (sc, mi) ∈ [0, top]² of a sub-block fitted as (s, m),
+// against the super-block units d and dmin: of the neighbouring integers,
+// the pair whose rounded values leave the least weighted error; q gets
+// those values.
+void AffineLevels(const float* x, const float* w, int n, int nmax, float s, float m, float d, float dmin, int top,
+                  int* sc, int* mi, int* q) {
+  auto neighbours = [top](float v, float unit, int* c) {
+    if (unit <= 0) return c[0] = 0, 1;
+    c[0] = std::clamp(static_cast<int>(std::floor(v / unit)), 0, top);
+    c[1] = c[0] + 1;
+    return c[1] <= top ? 2 : 1;
+  };
+  int cs[2], cm[2], tmp[kQK_K];
+  const int ns = neighbours(s, d, cs), nm = neighbours(m, dmin, cm);
+  *sc = cs[0], *mi = cm[0];
+  RoundAffine(x, n, nmax, d * static_cast<float>(cs[0]), dmin * static_cast<float>(cm[0]), q);
+  double best = -1;
+  for (int a = 0; a < ns; ++a) {
+    for (int b = 0; b < nm; ++b) {
+      const float ds = d * static_cast<float>(cs[a]), dm = dmin * static_cast<float>(cm[b]);
+      RoundAffine(x, n, nmax, ds, dm, tmp);
+      const double err = AffineError(x, w, tmp, n, ds, dm);
+      if (best < 0 || err < best) best = err, *sc = cs[a], *mi = cm[b], std::copy(tmp, tmp + n, q);
+    }
   }
 }
 
@@ -209,23 +329,22 @@ void PackScaleMinK4(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
 // returns the integer values q[256] ∈ [0, nmax] with the packed scales.
 void QuantizeSuperBlockAffine(const float* x, int nmax, uint16_t* d_out, uint16_t* dmin_out, uint8_t* scales,
                               uint8_t* q) {
-  float s[8], m[8], smax = 0, mmax = 0;
+  float s[8], m[8], w[kQK_K], smax = 0, mmax = 0;
   for (int j = 0; j < 8; ++j) {
-    FitAffine(x + 32 * j, 32, nmax, &s[j], &m[j]);
+    FitWeights(x + 32 * j, 32, w + 32 * j);
+    FitAffine(x + 32 * j, w + 32 * j, 32, nmax, &s[j], &m[j]);
     smax = std::max(smax, s[j]), mmax = std::max(mmax, m[j]);
   }
   *d_out = F32ToF16(smax / 63.0f);
   *dmin_out = F32ToF16(mmax / 63.0f);
   const float d = F16ToF32(*d_out), dmin = F16ToF32(*dmin_out);
   uint8_t sc[8], mi[8];
+  int v[32];
   for (int j = 0; j < 8; ++j) {
-    sc[j] = static_cast<uint8_t>(d > 0 ? std::clamp(std::lround(s[j] / d), 0L, 63L) : 0);
-    mi[j] = static_cast<uint8_t>(dmin > 0 ? std::clamp(std::lround(m[j] / dmin), 0L, 63L) : 0);
-    const float ds = d * sc[j], dm = dmin * mi[j];
-    for (int i = 0; i < 32; ++i) {
-      const float v = ds > 0 ? std::nearbyint((x[32 * j + i] + dm) / ds) : 0.0f;
-      q[32 * j + i] = static_cast<uint8_t>(std::clamp(v, 0.0f, static_cast<float>(nmax)));
-    }
+    int a = 0, b = 0;
+    AffineLevels(x + 32 * j, w + 32 * j, 32, nmax, s[j], m[j], d, dmin, 63, &a, &b, v);
+    sc[j] = static_cast<uint8_t>(a), mi[j] = static_cast<uint8_t>(b);
+    for (int i = 0; i < 32; ++i) q[32 * j + i] = static_cast<uint8_t>(v[i]);
   }
   PackScaleMinK4(sc, mi, scales);
 }
@@ -269,24 +388,21 @@ void PackQ6_KValues(const int* q, BlockQ6_K* y) {
   }
 }
 
-// Q6_K: 16 symmetric sub-blocks of 16 with q ∈ [−32, 31]; the element of
-// largest magnitude maps to −32 so the wider negative side is used.
+// Q6_K: 16 symmetric sub-blocks of 16 with q ∈ [−32, 31] (FitSymmetric),
+// 8-bit signed scales against d.
 void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
-    float s[16], smax = 0;
+    float s[16], w[kQK_K], smax = 0;
     for (int j = 0; j < 16; ++j) {
-      float amax = 0, max = 0;
-      for (int i = 0; i < 16; ++i) {
-        if (std::fabs(x[16 * j + i]) > amax) amax = std::fabs(x[16 * j + i]), max = x[16 * j + i];
-      }
-      s[j] = max / -32.0f;
+      FitWeights(x + 16 * j, 16, w + 16 * j);
+      s[j] = FitSymmetric(x + 16 * j, w + 16 * j, 16, 32);
       smax = std::max(smax, std::fabs(s[j]));
     }
     y[b].d = F32ToF16(smax / 127.0f);
     const float d = F16ToF32(y[b].d);
     int q[kQK_K];
     for (int j = 0; j < 16; ++j) {
-      y[b].scales[j] = static_cast<int8_t>(d > 0 ? std::clamp(std::lround(s[j] / d), -128L, 127L) : 0);
+      y[b].scales[j] = static_cast<int8_t>(SymmetricLevel(x + 16 * j, w + 16 * j, 16, 32, s[j], d, -128, 127));
       const float ds = d * y[b].scales[j];
       for (int i = 0; i < 16; ++i) {
         const float v = ds != 0 ? std::nearbyint(x[16 * j + i] / ds) : 0.0f;
@@ -301,51 +417,27 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
 // mins against the super-block's d and dmin.
 void QuantizeQ2_K(const float* x, BlockQ2_K* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
-    float s[16], m[16], smax = 0, mmax = 0;
+    float s[16], m[16], w[kQK_K], smax = 0, mmax = 0;
     for (int j = 0; j < 16; ++j) {
-      FitAffine(x + 16 * j, 16, 3, &s[j], &m[j]);
+      FitWeights(x + 16 * j, 16, w + 16 * j);
+      FitAffine(x + 16 * j, w + 16 * j, 16, 3, &s[j], &m[j]);
       smax = std::max(smax, s[j]), mmax = std::max(mmax, m[j]);
     }
     y[b].d = F32ToF16(smax / 15.0f);
     y[b].dmin = F32ToF16(mmax / 15.0f);
     const float d = F16ToF32(y[b].d), dmin = F16ToF32(y[b].dmin);
     std::memset(y[b].qs, 0, sizeof(y[b].qs));
+    int v[16];
     for (int j = 0; j < 16; ++j) {
-      const int sc = d > 0 ? static_cast<int>(std::clamp(std::lround(s[j] / d), 0L, 15L)) : 0;
-      const int mi = dmin > 0 ? static_cast<int>(std::clamp(std::lround(m[j] / dmin), 0L, 15L)) : 0;
+      int sc = 0, mi = 0;
+      AffineLevels(x + 16 * j, w + 16 * j, 16, 3, s[j], m[j], d, dmin, 15, &sc, &mi, v);
       y[b].scales[j] = static_cast<uint8_t>(sc | mi << 4);
-      const float ds = d * static_cast<float>(sc), dm = dmin * static_cast<float>(mi);
       for (int i = 0; i < 16; ++i) {
         const int e = 16 * j + i;
-        const float v = ds > 0 ? std::nearbyint((x[e] + dm) / ds) : 0.0f;
-        const int q = static_cast<int>(std::clamp(v, 0.0f, 3.0f));
-        y[b].qs[32 * (e / 128) + e % 32] |= static_cast<uint8_t>(q << (2 * ((e / 32) % 4)));
+        y[b].qs[32 * (e / 128) + e % 32] |= static_cast<uint8_t>(v[i] << (2 * ((e / 32) % 4)));
       }
     }
   }
-}
-
-// x ≈ s·q with q ∈ [−4, 3]: from the element of largest magnitude mapped to
-// −4, alternating rounding and the least-squares scale.
-float FitSymmetric3(const float* x, int n) {
-  float amax = 0, max = 0;
-  for (int i = 0; i < n; ++i) {
-    if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
-  }
-  float s = max / -4.0f, best_s = s;
-  double best = -1;
-  for (int iter = 0; iter < 6 && s != 0; ++iter) {
-    double sqq = 0, sqx = 0, err = 0;
-    for (int i = 0; i < n; ++i) {
-      const float q = std::clamp(std::nearbyint(x[i] / s), -4.0f, 3.0f);
-      const double e = s * q - x[i];
-      err += e * e, sqq += static_cast<double>(q) * q, sqx += static_cast<double>(q) * x[i];
-    }
-    if (best < 0 || err < best) best = err, best_s = s;
-    if (sqq <= 0) break;
-    s = static_cast<float>(sqx / sqq);
-  }
-  return best_s;
 }
 
 // Q3_K: 16 symmetric sub-blocks of 16 with q ∈ [−4, 3]; the 6-bit signed
@@ -353,9 +445,10 @@ float FitSymmetric3(const float* x, int n) {
 // magnitude to −32.
 void QuantizeQ3_K(const float* x, BlockQ3_K* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
-    float s[16], big = 0;
+    float s[16], w[kQK_K], big = 0;
     for (int j = 0; j < 16; ++j) {
-      s[j] = FitSymmetric3(x + 16 * j, 16);
+      FitWeights(x + 16 * j, 16, w + 16 * j);
+      s[j] = FitSymmetric(x + 16 * j, w + 16 * j, 16, 4);
       if (std::fabs(s[j]) > std::fabs(big)) big = s[j];
     }
     y[b].d = F32ToF16(big / -32.0f);
@@ -364,7 +457,7 @@ void QuantizeQ3_K(const float* x, BlockQ3_K* y, int64_t n) {
     std::memset(y[b].qs, 0, sizeof(y[b].qs));
     std::memset(y[b].scales, 0, sizeof(y[b].scales));
     for (int j = 0; j < 16; ++j) {
-      const int sc = d != 0 ? static_cast<int>(std::clamp(std::lround(s[j] / d), -32L, 31L)) : 0;
+      const int sc = SymmetricLevel(x + 16 * j, w + 16 * j, 16, 4, s[j], d, -32, 31);
       const int u = sc + 32;  // stored 6 bits
       y[b].scales[j % 8] |= static_cast<uint8_t>((u & 0xF) << (4 * (j / 8)));
       y[b].scales[8 + j % 4] |= static_cast<uint8_t>((u >> 4) << (2 * (j / 4)));
