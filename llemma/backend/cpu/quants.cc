@@ -27,6 +27,7 @@ void QuantizeQ8_0(const float* x, BlockQ8_0* y, int64_t n) {
 
 void FitWeights(const float* x, int n, float* w);
 float FitSymmetric(const float* x, const float* w, int n, int nq);
+inline float RoundSmall(float v);
 
 // Q4_0: q ∈ [−8, 7] per 32 elements with the weighted fit of the K-quant
 // writers (FitSymmetric: the element of largest magnitude near −8).
@@ -39,8 +40,8 @@ void QuantizeQ4_0(const float* x, BlockQ4_0* y, int64_t n) {
     const float d = F16ToF32(y[b].d);
     const float id = d != 0 ? 1.0f / d : 0.0f;
     for (int j = 0; j < kQK / 2; ++j) {
-      const int lo = static_cast<int>(std::clamp(std::nearbyint(xb[j] * id), -8.0f, 7.0f)) + 8;
-      const int hi = static_cast<int>(std::clamp(std::nearbyint(xb[j + kQK / 2] * id), -8.0f, 7.0f)) + 8;
+      const int lo = static_cast<int>(RoundSmall(std::clamp(xb[j] * id, -8.0f, 7.0f))) + 8;
+      const int hi = static_cast<int>(RoundSmall(std::clamp(xb[j + kQK / 2] * id, -8.0f, 7.0f))) + 8;
       y[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
     }
   }
@@ -178,33 +179,60 @@ void FitWeights(const float* x, int n, float* w) {
   for (int i = 0; i < n; ++i) w[i] = mean + x[i] * x[i];
 }
 
-// Σ w·(s·q − m − x)² of the values q on the grid (s, m).
-double AffineError(const float* x, const float* w, const int* q, int n, float s, float m) {
-  double err = 0;
-  for (int i = 0; i < n; ++i) {
-    const double e = static_cast<double>(s) * q[i] - m - x[i];
-    err += w[i] * e * e;
+// The weighted sums of a block's values q on a grid.
+struct GridSums {
+  double w = 0, q = 0, qq = 0, x = 0, qx = 0;
+};
+// q = clamp(round((x + offset)·inv), lo, hi) for a block (n a multiple of
+// 4), with the weighted sums that the closed-form fits need; one pass, four
+// elements at a time (GCC vector extensions: SSE2 on x86-64, NEON on
+// AArch64) with per-lane float sums. Rounding is to the nearest integer,
+// ties to even as nearbyint rounds: after clamping (the bounds are
+// integers, so the order does not matter), adding and subtracting 1.5·2²³
+// leaves each value rounded.
+using Float4 = float __attribute__((vector_size(16)));
+// The same rounding for one value (after clamping, |v| < 2²²).
+inline float RoundSmall(float v) { return (v + 12582912.0f) - 12582912.0f; }
+using Int4 = int32_t __attribute__((vector_size(16)));
+GridSums RoundToGrid(const float* x, const float* w, int n, float offset, float inv, int lo, int hi, int* q) {
+  const Float4 vlo = Float4{} + static_cast<float>(lo), vhi = Float4{} + static_cast<float>(hi);
+  const Float4 magic = Float4{} + 12582912.0f;
+  Float4 sw{}, sq{}, sqq{}, sx{}, sqx{};
+  for (int i = 0; i < n; i += 4) {
+    Float4 xv, wv;
+    std::memcpy(&xv, x + i, sizeof(xv));
+    std::memcpy(&wv, w + i, sizeof(wv));
+    Float4 v = (xv + offset) * inv;
+    v = v < vlo ? vlo : v;
+    v = v > vhi ? vhi : v;
+    v = (v + magic) - magic;
+    const Int4 qi = __builtin_convertvector(v, Int4);
+    std::memcpy(q + i, &qi, sizeof(qi));
+    const Float4 wq = wv * v;
+    sw += wv, sq += wq, sqq += wq * v, sx += wv * xv, sqx += wq * xv;
   }
-  return err;
-}
-void RoundAffine(const float* x, int n, int nmax, float s, float m, int* q) {
-  for (int i = 0; i < n; ++i)
-    q[i] = s > 0 ? static_cast<int>(std::clamp(std::nearbyint((x[i] + m) / s), 0.0f, static_cast<float>(nmax))) : 0;
+  GridSums g;
+  for (int l = 0; l < 4; ++l) g.w += sw[l], g.q += sq[l], g.qq += sqq[l], g.x += sx[l], g.qx += sqx[l];
+  return g;
 }
 
-// The weighted least-squares (s, m) for fixed q, with s ≥ 0 and m ≥ 0.
-void SolveAffine(const float* x, const float* w, const int* q, int n, float* s, float* m) {
-  double sw = 0, sq = 0, sqq = 0, sx = 0, sqx = 0;
-  for (int i = 0; i < n; ++i) {
-    sw += w[i], sq += w[i] * q[i], sqq += static_cast<double>(w[i]) * q[i] * q[i];
-    sx += w[i] * x[i], sqx += static_cast<double>(w[i]) * q[i] * x[i];
-  }
-  const double det = sw * sqq - sq * sq;
-  double ns = 0, offset = sw > 0 ? sx / sw : 0;  // x ≈ ns·q + offset
-  if (det > 0) ns = (sw * sqx - sq * sx) / det, offset = (sqq * sx - sq * sqx) / det;
-  if (offset > 0) offset = 0, ns = sqq > 0 ? sqx / sqq : 0;    // the minimum is subtracted
-  if (ns < 0) ns = 0, offset = std::min(0.0, sw > 0 ? sx / sw : 0);  // so is nothing else
+// The weighted least-squares (s, m) of x ≈ s·q − m for fixed q, with s ≥ 0
+// and m ≥ 0, and its error Σ w·(s·q − m − x)² from the sums (xx = Σ w·x²).
+double SolveAffine(const GridSums& g, double xx, float* s, float* m) {
+  const double det = g.w * g.qq - g.q * g.q;
+  double ns = 0, offset = g.w > 0 ? g.x / g.w : 0;  // x ≈ ns·q + offset
+  if (det > 0) ns = (g.w * g.qx - g.q * g.x) / det, offset = (g.qq * g.x - g.q * g.qx) / det;
+  if (offset > 0) offset = 0, ns = g.qq > 0 ? g.qx / g.qq : 0;  // the minimum is subtracted
+  if (ns < 0) ns = 0, offset = std::min(0.0, g.w > 0 ? g.x / g.w : 0);
   *s = static_cast<float>(ns), *m = static_cast<float>(-offset);
+  const double e = ns * ns * g.qq + offset * offset * g.w + xx + 2 * ns * offset * g.q - 2 * ns * g.qx - 2 * offset * g.x;
+  return std::max(e, 0.0);
+}
+
+double WeightedSquares(const float* x, const float* w, int n) {
+  double xx = 0;
+  for (int i = 0; i < n; ++i) xx += static_cast<double>(w[i]) * x[i] * x[i];
+  return xx;
 }
 
 // x ≈ s·q − m with q ∈ [0, nmax], s ≥ 0, m ≥ 0, minimizing Σ w·error².
@@ -214,40 +242,31 @@ void FitAffine(const float* x, const float* w, int n, int nmax, float* s_out, fl
   lo = std::min(lo, 0.0f);
   *s_out = 0, *m_out = -lo;
   if (hi <= lo) return;
-  int q[kQK_K], best_q[kQK_K];
+  const double xx = WeightedSquares(x, w, n);
+  int q[kQK_K];
   double best = -1;
   // Grid spacings from (hi − lo)/(nmax − 1) to (hi − lo)/(nmax + 1): the
-  // ends of the sub-block may fall inside the grid or be clipped by it.
+  // ends of the block may fall inside the grid or be clipped by it.
   for (int k = 0; k <= 20; ++k) {
     const float inv = (static_cast<float>(nmax) - 1.0f + 0.1f * static_cast<float>(k)) / (hi - lo);
-    for (int i = 0; i < n; ++i)
-      q[i] = static_cast<int>(std::clamp(std::nearbyint((x[i] - lo) * inv), 0.0f, static_cast<float>(nmax)));
     float s, m;
-    SolveAffine(x, w, q, n, &s, &m);
-    const double err = AffineError(x, w, q, n, s, m);
-    if (best < 0 || err < best) best = err, *s_out = s, *m_out = m, std::copy(q, q + n, best_q);
+    const double err = SolveAffine(RoundToGrid(x, w, n, -lo, inv, 0, nmax, q), xx, &s, &m);
+    if (best < 0 || err < best) best = err, *s_out = s, *m_out = m;
   }
   for (int iter = 0; iter < 4 && *s_out > 0; ++iter) {  // alternate rounding and solving
-    RoundAffine(x, n, nmax, *s_out, *m_out, q);
-    if (std::equal(q, q + n, best_q)) break;
     float s, m;
-    SolveAffine(x, w, q, n, &s, &m);
-    RoundAffine(x, n, nmax, s, m, q);
-    const double err = AffineError(x, w, q, n, s, m);
+    const double err = SolveAffine(RoundToGrid(x, w, n, *m_out, 1.0f / *s_out, 0, nmax, q), xx, &s, &m);
     if (err >= best) break;
-    best = err, *s_out = s, *m_out = m, std::copy(q, q + n, best_q);
+    best = err, *s_out = s, *m_out = m;
   }
 }
 
 // Σ w·(s·q − x)² with q the nearest value of [−nq, nq − 1].
 double SymmetricError(const float* x, const float* w, int n, int nq, float s) {
-  double err = 0;
-  for (int i = 0; i < n; ++i) {
-    const float q = s != 0 ? std::clamp(std::nearbyint(x[i] / s), static_cast<float>(-nq), static_cast<float>(nq - 1)) : 0;
-    const double e = static_cast<double>(s) * q - x[i];
-    err += w[i] * e * e;
-  }
-  return err;
+  if (s == 0) return WeightedSquares(x, w, n);
+  int q[kQK_K];
+  const GridSums g = RoundToGrid(x, w, n, 0.0f, 1.0f / s, -nq, nq - 1, q);
+  return std::max(WeightedSquares(x, w, n) - 2 * s * g.qx + static_cast<double>(s) * s * g.qq, 0.0);
 }
 
 // x ≈ s·q with q ∈ [−nq, nq − 1], minimizing Σ w·error². The element of
@@ -259,23 +278,21 @@ float FitSymmetric(const float* x, const float* w, int n, int nq) {
     if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
   }
   if (amax == 0) return 0;
+  const double xx = WeightedSquares(x, w, n);
+  int q[kQK_K];
   float best_s = max / -static_cast<float>(nq);
-  double best = SymmetricError(x, w, n, nq, best_s);
-  auto refit = [&](float s0) {  // s0's rounding, then its least-squares scale
-    double sqq = 0, sqx = 0;
-    for (int i = 0; i < n; ++i) {
-      const float q = std::clamp(std::nearbyint(x[i] / s0), static_cast<float>(-nq), static_cast<float>(nq - 1));
-      sqq += static_cast<double>(w[i]) * q * q, sqx += static_cast<double>(w[i]) * q * x[i];
-    }
-    if (sqq <= 0) return false;
-    const float s = static_cast<float>(sqx / sqq);
-    const double err = SymmetricError(x, w, n, nq, s);
-    if (s == 0 || err >= best) return false;
+  double best = -1;
+  auto refit = [&](float inv) {  // a rounding, its least-squares scale and error
+    const GridSums g = RoundToGrid(x, w, n, 0.0f, inv, -nq, nq - 1, q);
+    if (g.qq <= 0) return false;
+    const double err = xx - g.qx * g.qx / g.qq;
+    const float s = static_cast<float>(g.qx / g.qq);
+    if (s == 0 || (best >= 0 && err >= best)) return false;
     best = err, best_s = s;
     return true;
   };
-  for (int k = -10; k <= 10; ++k) refit(max / -(static_cast<float>(nq) + 0.1f * static_cast<float>(k)));
-  for (int iter = 0; iter < 4 && refit(best_s); ++iter) {
+  for (int k = -10; k <= 10; ++k) refit(-(static_cast<float>(nq) + 0.1f * static_cast<float>(k)) / max);
+  for (int iter = 0; iter < 4 && refit(1.0f / best_s); ++iter) {
   }
   return best_s;
 }
@@ -303,15 +320,24 @@ void AffineLevels(const float* x, const float* w, int n, int nmax, float s, floa
   };
   int cs[2], cm[2], tmp[kQK_K];
   const int ns = neighbours(s, d, cs), nm = neighbours(m, dmin, cm);
-  *sc = cs[0], *mi = cm[0];
-  RoundAffine(x, n, nmax, d * static_cast<float>(cs[0]), dmin * static_cast<float>(cm[0]), q);
+  const double xx = WeightedSquares(x, w, n);
   double best = -1;
   for (int a = 0; a < ns; ++a) {
     for (int b = 0; b < nm; ++b) {
-      const float ds = d * static_cast<float>(cs[a]), dm = dmin * static_cast<float>(cm[b]);
-      RoundAffine(x, n, nmax, ds, dm, tmp);
-      const double err = AffineError(x, w, tmp, n, ds, dm);
-      if (best < 0 || err < best) best = err, *sc = cs[a], *mi = cm[b], std::copy(tmp, tmp + n, q);
+      const double ds = d * static_cast<float>(cs[a]), dm = dmin * static_cast<float>(cm[b]);
+      int* out = best < 0 ? q : tmp;
+      GridSums g;
+      if (ds > 0) {
+        g = RoundToGrid(x, w, n, static_cast<float>(dm), static_cast<float>(1.0 / ds), 0, nmax, out);
+      } else {
+        std::fill(out, out + n, 0);
+        for (int i = 0; i < n; ++i) g.w += w[i], g.x += static_cast<double>(w[i]) * x[i];
+      }
+      const double err = ds * ds * g.qq + dm * dm * g.w + xx - 2 * ds * dm * g.q - 2 * ds * g.qx + 2 * dm * g.x;
+      if (best < 0 || err < best) {
+        best = err, *sc = cs[a], *mi = cm[b];
+        if (out != q) std::copy(tmp, tmp + n, q);
+      }
     }
   }
 }
@@ -405,8 +431,8 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
       y[b].scales[j] = static_cast<int8_t>(SymmetricLevel(x + 16 * j, w + 16 * j, 16, 32, s[j], d, -128, 127));
       const float ds = d * y[b].scales[j];
       for (int i = 0; i < 16; ++i) {
-        const float v = ds != 0 ? std::nearbyint(x[16 * j + i] / ds) : 0.0f;
-        q[16 * j + i] = static_cast<int>(std::clamp(v, -32.0f, 31.0f)) + 32;
+        const float v = ds != 0 ? RoundSmall(std::clamp(x[16 * j + i] / ds, -32.0f, 31.0f)) : 0.0f;
+        q[16 * j + i] = static_cast<int>(v) + 32;
       }
     }
     PackQ6_KValues(q, &y[b]);
@@ -464,8 +490,8 @@ void QuantizeQ3_K(const float* x, BlockQ3_K* y, int64_t n) {
       const float ds = d * static_cast<float>(sc);
       for (int i = 0; i < 16; ++i) {
         const int e = 16 * j + i, h = e / 128, k = (e / 32) % 4, l = e % 32;
-        const float v = ds != 0 ? std::nearbyint(x[e] / ds) : 0.0f;
-        const int q = static_cast<int>(std::clamp(v, -4.0f, 3.0f)) + 4;  // 0..7
+        const float v = ds != 0 ? RoundSmall(std::clamp(x[e] / ds, -4.0f, 3.0f)) : 0.0f;
+        const int q = static_cast<int>(v) + 4;  // 0..7
         y[b].qs[32 * h + l] |= static_cast<uint8_t>((q & 3) << (2 * k));
         y[b].hmask[l] |= static_cast<uint8_t>((q >> 2) << (4 * h + k));
       }
