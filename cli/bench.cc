@@ -40,16 +40,16 @@ int RunBenchCommand(const BenchArgs& a) {
   auto results = RunBench(m, o);
   if (!results.ok()) return ReportError(results.status());
   const int threads = a.model.threads > 0 ? a.model.threads : ThreadPool::HardwareThreads();
-  // Bytes read per decoded token: every matrix except the embedding table, of
-  // which one row is read (unless it doubles as the output matrix).
-  const double emb_bytes = static_cast<double>(c.n_vocab) * RowBytes(m.token_embd().dtype, c.n_embd);
-  const double bytes_per_token = m.load_stats().bytes_weights - (m.output().data == m.token_embd().data ? 0 : emb_bytes);
   double bw = 0;
   if (!a.no_bandwidth) {
     ThreadPool pool(threads);
     bw = cpu::MeasureReadBandwidth(pool);
   }
-  const double bound_ts = bw > 0 ? bw * 1e9 / bytes_per_token : 0;
+  // Single-sequence decoding is bound by the bytes it reads per token: the
+  // weights, and the KV cache of the positions attended to (--depth).
+  auto bound_ts = [&](const BenchResult& r) {
+    return bw * 1e9 / DecodeBytesPerToken(m, r.n_depth, r.n_gen, o.kv_type);
+  };
   const std::string dtype = DTypeName(m.dtype());
   if (a.output == "json") {
     nlohmann::json out = nlohmann::json::array();
@@ -62,8 +62,8 @@ int RunBenchCommand(const BenchArgs& a) {
       if (bw > 0) {
         j["mem_bandwidth_gbs"] = bw;
         if (r.n_gen > 0 && r.n_batch == 1) {
-          j["bound_ts"] = bound_ts;
-          j["pct_of_bound"] = 100.0 * r.avg_ts / bound_ts;
+          j["bound_ts"] = bound_ts(r);
+          j["pct_of_bound"] = 100.0 * r.avg_ts / bound_ts(r);
         }
       }
       out.push_back(j);
@@ -75,7 +75,7 @@ int RunBenchCommand(const BenchArgs& a) {
   fmt::print("| --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n");
   for (const BenchResult& r : *results) {
     std::string pct = "";
-    if (bw > 0 && r.n_gen > 0 && r.n_batch == 1) pct = fmt::format("{:.0f}% of {:.2f}", 100.0 * r.avg_ts / bound_ts, bound_ts);
+    if (bw > 0 && r.n_gen > 0 && r.n_batch == 1) pct = fmt::format("{:.0f}% of {:.2f}", 100.0 * r.avg_ts / bound_ts(r), bound_ts(r));
     fmt::print("| {} | {} | {:.2f} GiB | {:.2f} B | CPU ({}) | {} | {} | {:.2f} ± {:.2f} | {} |\n",
                a.model.model, dtype, m.load_stats().bytes_weights / 1073741824.0,
                c.ParameterCount() / 1e9, cpu::KernelIsaName(), threads, r.test, r.avg_ts, r.stddev_ts, pct);

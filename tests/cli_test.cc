@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llemma/generate/bench.h"
 #include "llemma/generate/generator.h"
 #include "llemma/generate/perplexity.h"
 #include "llemma/model/context.h"
@@ -135,6 +136,63 @@ TEST(Cli, PerplexityMatchesTheLibraryWithEitherKvCacheType) {
   }
   EXPECT_EQ(seen[0], seen[1]);
   EXPECT_NE(seen[1], seen[2]);  // the flag reaches the cache
+}
+
+// The decode bound's bytes per token, summed here from the model's own
+// matrices and its KV cache shape: every matrix but the untied embedding
+// table, one embedding row, and 2·layers·kv-heads·head_dim values per
+// attended position (the mean over the generated positions).
+TEST(Bench, DecodeBytesCountTheWeightsReadAndTheKvCacheAttended) {
+  for (const std::string name : {"tiny-gqa-bf16-sharded", "tiny-mha-f32"}) {
+    auto model = Model::Load(FixtureDir(name), {.dtype = DType::kBF16});
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    const Model& m = **model;
+    const Config& c = m.config();
+    auto bytes = [](const cpu::Matrix& w) { return static_cast<double>(w.rows) * RowBytes(w.dtype, w.cols); };
+    double weights = bytes(m.output()) + static_cast<double>(RowBytes(m.token_embd().dtype, c.n_embd)) +
+                     4.0 * c.n_embd;  // output norm
+    for (int64_t l = 0; l < c.n_layer; ++l) {
+      const LayerWeights& w = m.layer(l);
+      for (const cpu::Matrix* x : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) weights += bytes(*x);
+      weights += 2 * 4.0 * c.n_embd;  // the two norms
+    }
+    const double kv_f16 = 2.0 * c.n_layer * c.n_head_kv * c.head_dim * 2;
+    EXPECT_NEAR(DecodeBytesPerToken(m, 0, 1, DType::kF16), weights + kv_f16, 1e-6 * weights) << name;
+    // positions 100..103 attend to 101..104 positions: 102.5 on average
+    EXPECT_NEAR(DecodeBytesPerToken(m, 100, 4, DType::kF16), weights + 102.5 * kv_f16, 1e-6 * weights) << name;
+    EXPECT_NEAR(DecodeBytesPerToken(m, 100, 4, DType::kF32), weights + 2 * 102.5 * kv_f16, 1e-6 * weights) << name;
+  }
+}
+
+// `llemma bench -o json`: one object per test with llama-bench's fields,
+// the repetitions as samples, and the bound only for single-sequence
+// generation, at the depth given.
+TEST(Cli, BenchJsonHasOneObjectPerTest) {
+  const std::string dir = FixtureDir("tiny-gqa-bf16-sharded");
+  CommandResult r = RunLlemma("bench -m " + dir + " -p 8 -n 4 -r 2 -b 3 -d 5 -t 2 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 3u) << r.out;
+  const char* names[] = {"pp8 @ d5", "tg4 @ d5", "tg4@b3 @ d5"};
+  for (size_t i = 0; i < 3; ++i) {
+    const nlohmann::json& t = j[i];
+    EXPECT_EQ(t["test"], names[i]);
+    EXPECT_EQ(t["n_depth"], 5);
+    ASSERT_EQ(t["samples_ts"].size(), 2u);
+    const double a = t["samples_ts"][0], b = t["samples_ts"][1];
+    EXPECT_GT(a, 0);
+    EXPECT_NEAR(t["avg_ts"].get<double>(), (a + b) / 2, 1e-9 * (a + b));
+    EXPECT_NEAR(t["stddev_ts"].get<double>(), std::fabs(a - b) / std::sqrt(2.0), 1e-9 * (a + b));
+    EXPECT_GT(t["mem_bandwidth_gbs"].get<double>(), 0);
+    EXPECT_EQ(t.contains("bound_ts"), i == 1) << t.dump();
+  }
+  EXPECT_EQ(j[2]["n_batch"], 3);
+  // the bound is the probed bandwidth over the bytes a token reads at that depth
+  auto model = Model::Load(dir, {});
+  ASSERT_TRUE(model.ok());
+  const double want = j[1]["mem_bandwidth_gbs"].get<double>() * 1e9 / DecodeBytesPerToken(**model, 5, 4, DType::kF16);
+  EXPECT_NEAR(j[1]["bound_ts"].get<double>(), want, 1e-9 * want);
 }
 
 TEST(Cli, BadInputExitsNonZeroWithOneLineNamingTheProblem) {

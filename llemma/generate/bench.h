@@ -37,4 +37,12 @@ struct BenchResult {
 
 StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptions& opts);
 
+// Bytes read from memory per token when one sequence generates n_gen tokens
+// after `depth` tokens of context: every matrix except the embedding table
+// (of which one row is read, unless it doubles as the output matrix), plus
+// the keys and values of every position attended to, averaged over the
+// positions depth .. depth + n_gen − 1 (position p reads p + 1 of them).
+// Divided into a bandwidth, it bounds decoding speed.
+double DecodeBytesPerToken(const Model& model, int64_t depth, int64_t n_gen, DType kv_type);
+
 }  // namespace llemma
