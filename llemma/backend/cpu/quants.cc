@@ -25,28 +25,6 @@ void QuantizeQ8_0(const float* x, BlockQ8_0* y, int64_t n) {
   }
 }
 
-void FitWeights(const float* x, int n, float* w);
-float FitSymmetric(const float* x, const float* w, int n, int nq);
-inline float RoundSmall(float v);
-
-// Q4_0: q ∈ [−8, 7] per 32 elements with the weighted fit of the K-quant
-// writers (FitSymmetric: the element of largest magnitude near −8).
-void QuantizeQ4_0(const float* x, BlockQ4_0* y, int64_t n) {
-  float w[kQK];
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float* xb = x + b * kQK;
-    FitWeights(xb, kQK, w);
-    y[b].d = F32ToF16(FitSymmetric(xb, w, kQK, 8));
-    const float d = F16ToF32(y[b].d);
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int lo = static_cast<int>(RoundSmall(std::clamp(xb[j] * id, -8.0f, 7.0f))) + 8;
-      const int hi = static_cast<int>(RoundSmall(std::clamp(xb[j + kQK / 2] * id, -8.0f, 7.0f))) + 8;
-      y[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
-    }
-  }
-}
-
 // Sub-block j's 6-bit scale and min from the 12 packed bytes of Q4_K/Q5_K:
 // j < 4: low 6 bits of bytes j and j+4; j ≥ 4: a nibble of byte j+4 plus the
 // top 2 bits of bytes j-4 (scale) and j (min).
@@ -183,20 +161,24 @@ void FitWeights(const float* x, int n, float* w) {
 struct GridSums {
   double w = 0, q = 0, qq = 0, x = 0, qx = 0;
 };
-// q = clamp(round((x + offset)·inv), lo, hi) for a block (n a multiple of
-// 4), with the weighted sums that the closed-form fits need; one pass, four
-// elements at a time (GCC vector extensions: SSE2 on x86-64, NEON on
-// AArch64) with per-lane float sums. Rounding is to the nearest integer,
-// ties to even as nearbyint rounds: after clamping (the bounds are
-// integers, so the order does not matter), adding and subtracting 1.5·2²³
-// leaves each value rounded.
+// Rounding to the nearest integer, ties to even as nearbyint rounds, of a
+// value already clamped to a small integer range (|v| < 2²²): adding and
+// subtracting 1.5·2²³ leaves it rounded, inline rather than a library call.
+constexpr float kRoundMagic = 12582912.0f;
+inline float RoundSmall(float v) { return (v + kRoundMagic) - kRoundMagic; }
+
+// Four floats / int32s at a time (GCC vector extensions: SSE2 on x86-64,
+// NEON on AArch64).
 using Float4 = float __attribute__((vector_size(16)));
-// The same rounding for one value (after clamping, |v| < 2²²).
-inline float RoundSmall(float v) { return (v + 12582912.0f) - 12582912.0f; }
 using Int4 = int32_t __attribute__((vector_size(16)));
+
+// q = clamp(round((x + offset)·inv), lo, hi) for a block (n a multiple of
+// 4), with the weighted sums that the closed-form fits need; one pass with
+// per-lane float sums. The bounds are integers, so clamping before
+// rounding (RoundSmall) gives the same values.
 GridSums RoundToGrid(const float* x, const float* w, int n, float offset, float inv, int lo, int hi, int* q) {
   const Float4 vlo = Float4{} + static_cast<float>(lo), vhi = Float4{} + static_cast<float>(hi);
-  const Float4 magic = Float4{} + 12582912.0f;
+  const Float4 magic = Float4{} + kRoundMagic;
   Float4 sw{}, sq{}, sqq{}, sx{}, sqx{};
   for (int i = 0; i < n; i += 4) {
     Float4 xv, wv;
@@ -261,12 +243,12 @@ void FitAffine(const float* x, const float* w, int n, int nmax, float* s_out, fl
   }
 }
 
-// Σ w·(s·q − x)² with q the nearest value of [−nq, nq − 1].
-double SymmetricError(const float* x, const float* w, int n, int nq, float s) {
-  if (s == 0) return WeightedSquares(x, w, n);
+// Σ w·(s·q − x)² with q the nearest value of [−nq, nq − 1] (xx = Σ w·x²).
+double SymmetricError(const float* x, const float* w, int n, int nq, float s, double xx) {
+  if (s == 0) return xx;
   int q[kQK_K];
   const GridSums g = RoundToGrid(x, w, n, 0.0f, 1.0f / s, -nq, nq - 1, q);
-  return std::max(WeightedSquares(x, w, n) - 2 * s * g.qx + static_cast<double>(s) * s * g.qq, 0.0);
+  return std::max(xx - 2 * s * g.qx + static_cast<double>(s) * s * g.qq, 0.0);
 }
 
 // x ≈ s·q with q ∈ [−nq, nq − 1], minimizing Σ w·error². The element of
@@ -297,13 +279,53 @@ float FitSymmetric(const float* x, const float* w, int n, int nq) {
   return best_s;
 }
 
+// Importance weights (w) and fits of n_sub consecutive sub-blocks of len
+// elements: affine (s, m, and their maxima) or symmetric (s).
+void FitAffineSubBlocks(const float* x, int n_sub, int len, int nmax, float* w, float* s, float* m, float* smax,
+                        float* mmax) {
+  *smax = 0, *mmax = 0;
+  for (int j = 0; j < n_sub; ++j) {
+    FitWeights(x + len * j, len, w + len * j);
+    FitAffine(x + len * j, w + len * j, len, nmax, &s[j], &m[j]);
+    *smax = std::max(*smax, s[j]), *mmax = std::max(*mmax, m[j]);
+  }
+}
+void FitSymmetricSubBlocks(const float* x, int n_sub, int len, int nq, float* w, float* s) {
+  for (int j = 0; j < n_sub; ++j) {
+    FitWeights(x + len * j, len, w + len * j);
+    s[j] = FitSymmetric(x + len * j, w + len * j, len, nq);
+  }
+}
+
+// Q4_0: q ∈ [−8, 7] per 32 elements with the weighted fit of the K-quant
+// writers (FitSymmetric: the element of largest magnitude near −8).
+void QuantizeQ4_0(const float* x, BlockQ4_0* y, int64_t n) {
+  float w[kQK];
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const float* xb = x + b * kQK;
+    FitWeights(xb, kQK, w);
+    y[b].d = F32ToF16(FitSymmetric(xb, w, kQK, 8));
+    const float d = F16ToF32(y[b].d);
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    for (int j = 0; j < kQK / 2; ++j) {
+      const int lo = static_cast<int>(RoundSmall(std::clamp(xb[j] * id, -8.0f, 7.0f))) + 8;
+      const int hi = static_cast<int>(RoundSmall(std::clamp(xb[j + kQK / 2] * id, -8.0f, 7.0f))) + 8;
+      y[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
 // The stored level in [lo, hi] of a symmetric sub-block scale s against
 // the super-block unit d: the nearer-in-error of the two neighbours of s/d.
 int SymmetricLevel(const float* x, const float* w, int n, int nq, float s, float d, int lo, int hi) {
   if (d == 0) return 0;
   const int a = std::clamp(static_cast<int>(std::floor(s / d)), lo, hi), b = std::min(a + 1, hi);
   if (a == b) return a;
-  return SymmetricError(x, w, n, nq, d * static_cast<float>(a)) <= SymmetricError(x, w, n, nq, d * static_cast<float>(b)) ? a : b;
+  const double xx = WeightedSquares(x, w, n);
+  return SymmetricError(x, w, n, nq, d * static_cast<float>(a), xx) <=
+                 SymmetricError(x, w, n, nq, d * static_cast<float>(b), xx)
+             ? a
+             : b;
 }
 
 // The stored levels (sc, mi) ∈ [0, top]² of a sub-block fitted as (s, m),
@@ -326,13 +348,9 @@ void AffineLevels(const float* x, const float* w, int n, int nmax, float s, floa
     for (int b = 0; b < nm; ++b) {
       const double ds = d * static_cast<float>(cs[a]), dm = dmin * static_cast<float>(cm[b]);
       int* out = best < 0 ? q : tmp;
-      GridSums g;
-      if (ds > 0) {
-        g = RoundToGrid(x, w, n, static_cast<float>(dm), static_cast<float>(1.0 / ds), 0, nmax, out);
-      } else {
-        std::fill(out, out + n, 0);
-        for (int i = 0; i < n; ++i) g.w += w[i], g.x += static_cast<double>(w[i]) * x[i];
-      }
+      // a zero scale rounds every value to 0 (inv = 0)
+      const GridSums g = RoundToGrid(x, w, n, static_cast<float>(dm), ds > 0 ? static_cast<float>(1.0 / ds) : 0.0f, 0,
+                                     nmax, out);
       const double err = ds * ds * g.qq + dm * dm * g.w + xx - 2 * ds * dm * g.q - 2 * ds * g.qx + 2 * dm * g.x;
       if (best < 0 || err < best) {
         best = err, *sc = cs[a], *mi = cm[b];
@@ -355,12 +373,8 @@ void PackScaleMinK4(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
 // returns the integer values q[256] ∈ [0, nmax] with the packed scales.
 void QuantizeSuperBlockAffine(const float* x, int nmax, uint16_t* d_out, uint16_t* dmin_out, uint8_t* scales,
                               uint8_t* q) {
-  float s[8], m[8], w[kQK_K], smax = 0, mmax = 0;
-  for (int j = 0; j < 8; ++j) {
-    FitWeights(x + 32 * j, 32, w + 32 * j);
-    FitAffine(x + 32 * j, w + 32 * j, 32, nmax, &s[j], &m[j]);
-    smax = std::max(smax, s[j]), mmax = std::max(mmax, m[j]);
-  }
+  float s[8], m[8], w[kQK_K], smax, mmax;
+  FitAffineSubBlocks(x, 8, 32, nmax, w, s, m, &smax, &mmax);
   *d_out = F32ToF16(smax / 63.0f);
   *dmin_out = F32ToF16(mmax / 63.0f);
   const float d = F16ToF32(*d_out), dmin = F16ToF32(*dmin_out);
@@ -419,11 +433,8 @@ void PackQ6_KValues(const int* q, BlockQ6_K* y) {
 void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
     float s[16], w[kQK_K], smax = 0;
-    for (int j = 0; j < 16; ++j) {
-      FitWeights(x + 16 * j, 16, w + 16 * j);
-      s[j] = FitSymmetric(x + 16 * j, w + 16 * j, 16, 32);
-      smax = std::max(smax, std::fabs(s[j]));
-    }
+    FitSymmetricSubBlocks(x, 16, 16, 32, w, s);
+    for (float v : s) smax = std::max(smax, std::fabs(v));
     y[b].d = F32ToF16(smax / 127.0f);
     const float d = F16ToF32(y[b].d);
     int q[kQK_K];
@@ -443,12 +454,8 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
 // mins against the super-block's d and dmin.
 void QuantizeQ2_K(const float* x, BlockQ2_K* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
-    float s[16], m[16], w[kQK_K], smax = 0, mmax = 0;
-    for (int j = 0; j < 16; ++j) {
-      FitWeights(x + 16 * j, 16, w + 16 * j);
-      FitAffine(x + 16 * j, w + 16 * j, 16, 3, &s[j], &m[j]);
-      smax = std::max(smax, s[j]), mmax = std::max(mmax, m[j]);
-    }
+    float s[16], m[16], w[kQK_K], smax, mmax;
+    FitAffineSubBlocks(x, 16, 16, 3, w, s, m, &smax, &mmax);
     y[b].d = F32ToF16(smax / 15.0f);
     y[b].dmin = F32ToF16(mmax / 15.0f);
     const float d = F16ToF32(y[b].d), dmin = F16ToF32(y[b].dmin);
@@ -472,11 +479,8 @@ void QuantizeQ2_K(const float* x, BlockQ2_K* y, int64_t n) {
 void QuantizeQ3_K(const float* x, BlockQ3_K* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
     float s[16], w[kQK_K], big = 0;
-    for (int j = 0; j < 16; ++j) {
-      FitWeights(x + 16 * j, 16, w + 16 * j);
-      s[j] = FitSymmetric(x + 16 * j, w + 16 * j, 16, 4);
-      if (std::fabs(s[j]) > std::fabs(big)) big = s[j];
-    }
+    FitSymmetricSubBlocks(x, 16, 16, 4, w, s);
+    for (float v : s) big = std::fabs(v) > std::fabs(big) ? v : big;
     y[b].d = F32ToF16(big / -32.0f);
     const float d = F16ToF32(y[b].d);
     std::memset(y[b].hmask, 0, sizeof(y[b].hmask));
