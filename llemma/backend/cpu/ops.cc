@@ -161,11 +161,15 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
     const Matrix& w = *ws[m];
     const int64_t N = w.rows, n_panels = N / kPanelRows, p = 2 * (u - first_unit[m]);
     const int np = static_cast<int>(std::min<int64_t>(2, n_panels - p));
-    // The first tile (every tile, unit-major) also prefetches the next unit
-    // of the same matrix, so its weights stream in while this one computes.
+    // With several tokens the first tile (every tile, unit-major) also
+    // prefetches the next unit of the same matrix, so its weights stream in
+    // while this one computes. One token (decode) leaves a thread's run of
+    // units to the hardware prefetcher: it reads as one sequential stream,
+    // and the extra requests slowed it by 7–15% (bench/README).
     const bool next_exists = p + 2 * np <= n_panels;
+    const bool prefetch = next_exists && n_tokens > 1 && (tile == 0 || unit_major);
     gemm(static_cast<const uint8_t*>(w.data) + p * panel_bytes, ap + tile * full_tile_bytes, K, tile_size(tile), np,
-         ys[m] + tile * tile_n * N + p * kPanelRows, N, next_exists && (tile == 0 || unit_major));
+         ys[m] + tile * tile_n * N + p * kPanelRows, N, prefetch);
   };
   // A thread's run of units is taken in groups whose weights fill about half
   // of a core's L2 cache; each group meets every activation tile before the
