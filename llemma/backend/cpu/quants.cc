@@ -150,7 +150,8 @@ void DequantizeQ3_K(const BlockQ3_K* x, float* y, int64_t n) {
 // Every element counts the same. Fits weighted toward the large elements
 // (by x², or the block's mean square plus x²) leave less error where the
 // elements are large but more in all, and on a trained model gave files
-// with 10–100% more KL divergence from the unquantized model (bench/README).
+// with 18–45% more KL divergence from the unquantized model, the gain
+// restored or not (bench/README).
 
 // The sums of a block's n values q on a grid that the closed-form fits need.
 struct GridSums {
