@@ -62,8 +62,9 @@ int RunBenchCommand(const BenchArgs& a) {
       if (bw > 0) {
         j["mem_bandwidth_gbs"] = bw;
         if (r.n_gen > 0 && r.n_batch == 1) {
-          j["bound_ts"] = bound_ts(r);
-          j["pct_of_bound"] = 100.0 * r.avg_ts / bound_ts(r);
+          const double bound = bound_ts(r);
+          j["bound_ts"] = bound;
+          j["pct_of_bound"] = 100.0 * r.avg_ts / bound;
         }
       }
       out.push_back(j);
@@ -75,7 +76,10 @@ int RunBenchCommand(const BenchArgs& a) {
   fmt::print("| --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n");
   for (const BenchResult& r : *results) {
     std::string pct = "";
-    if (bw > 0 && r.n_gen > 0 && r.n_batch == 1) pct = fmt::format("{:.0f}% of {:.2f}", 100.0 * r.avg_ts / bound_ts(r), bound_ts(r));
+    if (bw > 0 && r.n_gen > 0 && r.n_batch == 1) {
+      const double bound = bound_ts(r);
+      pct = fmt::format("{:.0f}% of {:.2f}", 100.0 * r.avg_ts / bound, bound);
+    }
     fmt::print("| {} | {} | {:.2f} GiB | {:.2f} B | CPU ({}) | {} | {} | {:.2f} ± {:.2f} | {} |\n",
                a.model.model, dtype, m.load_stats().bytes_weights / 1073741824.0,
                c.ParameterCount() / 1e9, cpu::KernelIsaName(), threads, r.test, r.avg_ts, r.stddev_ts, pct);

@@ -113,10 +113,9 @@ StatusOr<std::vector<BenchResult>> RunBench(const Model& model, const BenchOptio
 
 double DecodeBytesPerToken(const Model& model, int64_t depth, int64_t n_gen, DType kv_type) {
   const Config& c = model.config();
-  const double emb_bytes = static_cast<double>(c.n_vocab) * RowBytes(model.token_embd().dtype, c.n_embd);
-  const double weights =
-      model.load_stats().bytes_weights - (model.output().data == model.token_embd().data ? 0 : emb_bytes) +
-      static_cast<double>(RowBytes(model.token_embd().dtype, c.n_embd));
+  const double emb_row = static_cast<double>(RowBytes(model.token_embd().dtype, c.n_embd));
+  const bool tied = model.output().data == model.token_embd().data;
+  const double weights = model.load_stats().bytes_weights - (tied ? 0 : c.n_vocab * emb_row) + emb_row;
   const double per_position = 2.0 * static_cast<double>(c.n_layer) * c.n_head_kv * c.head_dim * DTypeSize(kv_type);
   const double mean_positions = static_cast<double>(depth) + static_cast<double>(std::max<int64_t>(n_gen, 1) + 1) / 2;
   return weights + per_position * mean_positions;

@@ -165,7 +165,7 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
     // prefetches the next unit of the same matrix, so its weights stream in
     // while this one computes. One token (decode) leaves a thread's run of
     // units to the hardware prefetcher: it reads as one sequential stream,
-    // and the extra requests slowed it by 7–15% (bench/README).
+    // and the extra requests slowed it by 7–22% (bench/README).
     const bool next_exists = p + 2 * np <= n_panels;
     const bool prefetch = next_exists && n_tokens > 1 && (tile == 0 || unit_major);
     gemm(static_cast<const uint8_t*>(w.data) + p * panel_bytes, ap + tile * full_tile_bytes, K, tile_size(tile), np,
