@@ -152,6 +152,10 @@ PanelGemm PanelGemmOf(const Kernels& k, DType panel, bool wide);
 const Kernels& GenericKernels();
 const Kernels* Avx2Kernels();    // nullptr when this build has no x86 kernels
 const Kernels* Avx512Kernels();  // nullptr when this build has no x86 kernels
+// The AVX-512 table's Q3_KP panel GEMM runs one of two builds of its tile:
+// with GFNI byte maps where the CPU has GFNI, with shifts and masks where
+// not. Both, for tests; nullptr where this build or the CPU lacks one.
+PanelGemm Avx512Q3KPanelGemm(bool gfni);
 // The AVX-512 table with the AMX panel GEMM; nullptr unless the CPU has
 // AMX-INT8 and the OS lets this process use it.
 const Kernels* AmxKernels();

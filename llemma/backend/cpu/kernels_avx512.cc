@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "llemma/backend/cpu/kpanel_avx512.h"
+#include "llemma/backend/cpu/panel_tiles_avx512.h"
 #include "llemma/backend/cpu/quants.h"
 #include "llemma/core/half.h"
 
@@ -25,6 +26,10 @@
 namespace llemma::cpu::internal {
 namespace avx512 {
 #include "llemma/backend/cpu/kernels_impl.inc"
+
+// kernels_avx512_gfni.cc
+void GemmQ3_KPGfni(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
+                   int64_t y_stride, bool prefetch_next);
 
 namespace {
 
@@ -165,11 +170,6 @@ void VecDotQ4_0x4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t 
 // activations broadcast 4 bytes at a time straight from the tile; then one
 // convert and two multiplies fold the block into float accumulators with the
 // row scales (16 f16) and the token's block scale. No horizontal sums.
-inline __m512i Broadcast4(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
 
 template <bool kQ4, int kTokens, int kPanels>
 inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t nb, int n, int t0,
@@ -233,31 +233,6 @@ inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict
   }
   for (int i = 0; i < kPanels; ++i)
     for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
-}
-
-// Panels of 16 rows in pairs (each activation broadcast feeds two panels;
-// an odd last panel alone) against a whole activation tile of n tokens:
-// tile(tokens, panels, i) runs panels i.. with the token and panel counts
-// as compile-time constants (for 6 tokens and a pair, 12 int32 and 12 float
-// accumulators).
-template <int kPanels, typename Tile>
-inline void ByTokens(int n, int i, const Tile& tile) {
-  using P = std::integral_constant<int, kPanels>;
-  switch (n) {
-    case 6: return tile(std::integral_constant<int, 6>{}, P{}, i);
-    case 5: return tile(std::integral_constant<int, 5>{}, P{}, i);
-    case 4: return tile(std::integral_constant<int, 4>{}, P{}, i);
-    case 3: return tile(std::integral_constant<int, 3>{}, P{}, i);
-    case 2: return tile(std::integral_constant<int, 2>{}, P{}, i);
-    case 1: return tile(std::integral_constant<int, 1>{}, P{}, i);
-    default: return;
-  }
-}
-template <typename Tile>
-inline void PanelPairs(int n, int n_panels, const Tile& tile) {
-  int i = 0;
-  for (; i + 2 <= n_panels; i += 2) ByTokens<2>(n, i, tile);
-  if (i < n_panels) ByTokens<1>(n, i, tile);
 }
 
 static_assert(kActTile == 6);
@@ -413,13 +388,6 @@ void GemmQ6_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int
   GemmKPanelsFast<KPanel::kQ6>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
-// Q2_KP / Q3_KP panels: the 2-bit values of steps 4h..4h+3 (columns
-// 16h..16h+15) come from one 64-byte plane, step m of the four in bits
-// 2m..2m+1 of each byte.
-inline __m512i TwoBitStep(__m512i plane, int m) {
-  return _mm512_and_si512(m == 0 ? plane : _mm512_srli_epi16(plane, 2 * m), _mm512_set1_epi8(0x03));
-}
-
 // Q2_KP: the scales stay integers. Each 16-column half's four dot products
 // (|Σ q·x| ≤ 16·3·127, so it fits 16 bits) are multiplied by the 4-bit
 // scale and summed over the sub-block with one vpdpwssd; the minimum term
@@ -483,73 +451,6 @@ inline void PanelTileQ2K(const uint8_t* __restrict panel, const uint8_t* __restr
     for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
 }
 
-// Q3_KP: the third bits (bit s of each byte moved to bit 2) are ORed into
-// the 2-bit values; each half's sums start at −4·Σx and fold with d·scale
-// in float, as Q6_K's halves do. (Q2's integer scaling measured 8% slower
-// here with 6 tokens and no faster for one.)
-inline __m512i BitToTwo(__m512i v, int from) {
-  return from < 2 ? _mm512_slli_epi16(v, 2 - from) : from > 2 ? _mm512_srli_epi16(v, from - 2) : v;
-}
-
-template <int kTokens, int kPanels>
-inline void PanelTileQ3K(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t ns, int n,
-                         float* __restrict y, int64_t y_stride, bool prefetch_next) {
-  const size_t panel_bytes = ns * kQ3KPanelSuperBytes, act_bytes = kActBlockBytes * static_cast<size_t>(n);
-  __m512 f[kPanels][kTokens];
-  for (int i = 0; i < kPanels; ++i)
-    for (int t = 0; t < kTokens; ++t) f[i][t] = _mm512_setzero_ps();
-  const __m512i third = _mm512_set1_epi8(0x04);
-  const uint8_t* xb = acts;
-  for (int64_t sb = 0; sb < ns; ++sb) {
-    const uint8_t* head = panel + sb * kQ3KPanelSuperBytes;
-    __m512 d[kPanels];
-    for (int i = 0; i < kPanels; ++i)
-      d[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(head + i * panel_bytes)));
-    for (int j = 0; j < 8; ++j, xb += act_bytes) {
-      const uint8_t* sub = head + 32 + kQ3KPanelSubBytes * j;
-      if (prefetch_next) {
-        for (int i = 0; i < kPanels; ++i)
-          for (size_t off = 0; off < kQ3KPanelSubBytes; off += 64)
-            _mm_prefetch(reinterpret_cast<const char*>(sub + (kPanels + i) * panel_bytes + off), _MM_HINT_T0);
-      }
-      __m512i hb[kPanels];
-      for (int i = 0; i < kPanels; ++i) hb[i] = _mm512_loadu_si512(sub + i * panel_bytes + kQ3ThirdBitsAt);
-      for (int h = 0; h < 2; ++h) {
-        __m512i acc[kPanels][kTokens];
-        for (int t = 0; t < kTokens; ++t) {
-          int16_t sum;
-          std::memcpy(&sum, xb + 44 * n + 4 * t + 2 * h, 2);
-          const __m512i c = _mm512_set1_epi32(-4 * sum);
-          for (int i = 0; i < kPanels; ++i) acc[i][t] = c;
-        }
-        __m512i plane[kPanels];
-        for (int i = 0; i < kPanels; ++i) plane[i] = _mm512_loadu_si512(sub + i * panel_bytes + kLowKPlanesAt + 64 * h);
-        for (int m = 0; m < 4; ++m) {
-          const int s = 4 * h + m;
-          __m512i w[kPanels];
-          for (int i = 0; i < kPanels; ++i)
-            w[i] = _mm512_ternarylogic_epi32(TwoBitStep(plane[i], m), BitToTwo(hb[i], s), third, 0xF8);
-          for (int t = 0; t < kTokens; ++t) {
-            const __m512i a = Broadcast4(xb + 32 * t + 4 * s);
-            for (int i = 0; i < kPanels; ++i) acc[i][t] = _mm512_dpbusd_epi32(acc[i][t], w[i], a);
-          }
-        }
-        for (int i = 0; i < kPanels; ++i) {
-          const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sub + i * panel_bytes + 16 * h));
-          const __m512 scale = _mm512_mul_ps(d[i], _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
-          for (int t = 0; t < kTokens; ++t) {
-            float dx;
-            std::memcpy(&dx, xb + 32 * n + 4 * t, 4);
-            f[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][t]), _mm512_mul_ps(scale, _mm512_set1_ps(dx)), f[i][t]);
-          }
-        }
-      }
-    }
-  }
-  for (int i = 0; i < kPanels; ++i)
-    for (int t = 0; t < kTokens; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * i, f[i][t]);
-}
-
 void GemmQ2_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
                    bool prefetch_next) {
   const uint8_t* p = static_cast<const uint8_t*>(panel);
@@ -559,14 +460,17 @@ void GemmQ2_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int
                                                                    y_stride, prefetch_next);
   });
 }
+bool CpuHasGfni() {
+  static const bool gfni = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("gfni") != 0;
+  }();
+  return gfni;
+}
 void GemmQ3_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
                    bool prefetch_next) {
-  const uint8_t* p = static_cast<const uint8_t*>(panel);
-  const size_t panel_bytes = (k / 256) * kQ3KPanelSuperBytes;
-  PanelPairs(n, n_panels, [&](auto tokens, auto panels, int i) {
-    PanelTileQ3K<decltype(tokens)::value, decltype(panels)::value>(p + i * panel_bytes, acts, k / 256, n, y + 16 * i,
-                                                                   y_stride, prefetch_next);
-  });
+  if (CpuHasGfni()) return GemmQ3_KPGfni(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+  GemmQ3K<false>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
 }
 
 // Activations for the panel GEMM, 32 at a time; rounds half away from zero
@@ -839,5 +743,11 @@ constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   D
 }  // namespace avx512
 
 const Kernels* Avx512Kernels() { return &avx512::kTable; }
+PanelGemm Avx512Q3KPanelGemm(bool gfni) {
+  const auto tables = SupportedKernels();
+  if (std::find(tables.begin(), tables.end(), Avx512Kernels()) == tables.end()) return nullptr;
+  if (!gfni) return GemmQ3K<false>;
+  return avx512::CpuHasGfni() ? avx512::GemmQ3_KPGfni : nullptr;
+}
 
 }  // namespace llemma::cpu::internal

@@ -28,6 +28,7 @@ const Kernels& GenericKernels() { return generic::kTable; }
 #if !defined(LLEMMA_HAVE_X86_KERNELS)
 const Kernels* Avx2Kernels() { return nullptr; }
 const Kernels* Avx512Kernels() { return nullptr; }
+PanelGemm Avx512Q3KPanelGemm(bool) { return nullptr; }
 const Kernels* AmxKernels() { return nullptr; }
 #endif
 #if !defined(LLEMMA_HAVE_NEON_KERNELS)

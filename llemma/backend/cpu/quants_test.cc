@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstring>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "llemma/backend/cpu/kernels.h"
@@ -713,10 +715,17 @@ TEST(Quants, KQuantPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
         // Any offset: the K-quant kernels do not read it.
         internal::GenericKernels().quantize_acts(xt.data(), cols, 8 * t, tile.data(), tokens, t);
       }
-      for (const internal::Kernels* k : internal::SupportedKernels()) {
+      // Every table's kernel, and for Q3_K both builds of the AVX-512 tile.
+      std::vector<std::pair<std::string, internal::PanelGemm>> gemms;
+      for (const internal::Kernels* k : internal::SupportedKernels())
+        gemms.emplace_back(k->name, internal::PanelGemmOf(*k, panel, /*wide=*/false));
+      if (plain == DType::kQ3_K) {
+        for (bool gfni : {false, true})
+          if (const auto g = internal::Avx512Q3KPanelGemm(gfni)) gemms.emplace_back(gfni ? "avx512 gfni" : "avx512 shifts", g);
+      }
+      for (const auto& [name, gemm] : gemms) {
         const int64_t y_stride = rows + 2;
         std::vector<float> y(tokens * y_stride, -1.0f);
-        const auto gemm = internal::PanelGemmOf(*k, panel, /*wide=*/false);
         gemm(pp, tile.data(), cols, tokens, rows / 16, y.data(), y_stride, /*prefetch_next=*/false);
         for (int t = 0; t < tokens; ++t) {
           for (int64_t r = 0; r < rows; ++r) {
@@ -726,7 +735,7 @@ TEST(Quants, KQuantPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
               mag += std::fabs(static_cast<double>(wd[r][c]) * xd[t][c]);
             }
             ASSERT_NEAR(y[t * y_stride + r], want, 1e-5 * mag + 1e-6)
-                << k->name << " " << DTypeName(plain) << " cols=" << cols << " tokens=" << tokens << " t=" << t
+                << name << " " << DTypeName(plain) << " cols=" << cols << " tokens=" << tokens << " t=" << t
                 << " r=" << r;
           }
           for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f);
