@@ -16,6 +16,7 @@
 namespace llemma::cpu::internal {
 namespace {
 
+// The 4 bytes at p in every dword (4 activations of one token).
 inline __m512i Broadcast4(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -75,7 +76,8 @@ template <bool kGfni>
 inline __m512i Q3Step(__m512i plane, __m512i hb, int s) {
   const int m = s % 4;
   if constexpr (kGfni) {
-    const __m512i third = _mm512_gf2p8affine_epi64_epi8(hb, _mm512_set1_epi64(static_cast<long long>(MoveBits(s, 1, 2))), 0);
+    const __m512i to_two = _mm512_set1_epi64(static_cast<long long>(MoveBits(s, 1, 2)));
+    const __m512i third = _mm512_gf2p8affine_epi64_epi8(hb, to_two, 0);
     const __m512i low = m == 0 ? plane : _mm512_srli_epi16(plane, 2 * m);
     return _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x03), low, third, 0xCA);  // 3 ? low : third
   } else {
@@ -152,8 +154,8 @@ void GemmQ3K(const void* panel, const uint8_t* acts, int64_t k, int n, int n_pan
   const uint8_t* p = static_cast<const uint8_t*>(panel);
   const size_t panel_bytes = (k / 256) * kQ3KPanelSuperBytes;
   PanelPairs(n, n_panels, [&](auto tokens, auto panels, int i) {
-    PanelTileQ3K<kGfni, decltype(tokens)::value, decltype(panels)::value>(p + i * panel_bytes, acts, k / 256, n, y + 16 * i,
-                                                                   y_stride, prefetch_next);
+    PanelTileQ3K<kGfni, decltype(tokens)::value, decltype(panels)::value>(p + i * panel_bytes, acts, k / 256, n,
+                                                                          y + 16 * i, y_stride, prefetch_next);
   });
 }
 

@@ -721,7 +721,8 @@ TEST(Quants, KQuantPanelsHoldTheRowsAndMatchADoubleReferenceForEveryIsa) {
         gemms.emplace_back(k->name, internal::PanelGemmOf(*k, panel, /*wide=*/false));
       if (plain == DType::kQ3_K) {
         for (bool gfni : {false, true})
-          if (const auto g = internal::Avx512Q3KPanelGemm(gfni)) gemms.emplace_back(gfni ? "avx512 gfni" : "avx512 shifts", g);
+          if (const auto g = internal::Avx512Q3KPanelGemm(gfni))
+            gemms.emplace_back(gfni ? "avx512 gfni" : "avx512 shifts", g);
       }
       for (const auto& [name, gemm] : gemms) {
         const int64_t y_stride = rows + 2;
