@@ -1,10 +1,6 @@
 // The Q3_KP panel GEMM for AVX-512 CPUs that also have GFNI (Ice Lake,
 // Zen 4 and later), compiled apart so that no other kernel can pick up a
 // GFNI instruction; kernels_avx512.cc calls it where the CPU reports GFNI.
-// As in kernels_avx512.cc: GCC 12 misreports the intrinsics' temporaries.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 #include "llemma/backend/cpu/panel_tiles_avx512.h"
 
 namespace llemma::cpu::internal::avx512 {

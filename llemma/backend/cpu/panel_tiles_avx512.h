@@ -13,6 +13,11 @@
 #include "llemma/backend/cpu/kernels.h"
 #include "llemma/backend/cpu/quants.h"
 
+// GCC 12 misreports the intrinsics' temporaries as uninitialized (both
+// includers say the same for their own code).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace llemma::cpu::internal {
 namespace {
 
