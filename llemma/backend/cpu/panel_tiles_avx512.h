@@ -94,7 +94,6 @@ inline __m512i Q3Step(__m512i plane, __m512i hb, int s) {
 // Q3_KP: each half's sums start at −4·Σx and fold with d·scale in float,
 // as Q6_K's halves do. (The integer scaling of the Q2_KP tile measured 8%
 // slower here with 6 tokens and 5% faster with one.)
-
 template <bool kGfni, int kTokens, int kPanels>
 inline void PanelTileQ3K(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t ns, int n,
                          float* __restrict y, int64_t y_stride, bool prefetch_next) {
