@@ -742,7 +742,14 @@ constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   D
                             GemmQ3_KPFast};
 }  // namespace avx512
 
-const Kernels* Avx512Kernels() { return &avx512::kTable; }
+const Kernels* Avx512Kernels() {
+  static const Kernels table = [] {
+    Kernels t = avx512::kTable;
+    AddBf16DotRoute(t);
+    return t;
+  }();
+  return &table;
+}
 PanelGemm Avx512Q3KPanelGemm(bool gfni) {
   const auto tables = SupportedKernels();
   if (std::find(tables.begin(), tables.end(), Avx512Kernels()) == tables.end()) return nullptr;

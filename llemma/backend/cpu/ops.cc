@@ -48,7 +48,8 @@ const char* KernelIsaName() { return ActiveKernels().name; }
 
 namespace {
 
-// Long prompts on AMX-BF16 (Q8_0P / Q4_0P panels, F16 / BF16 rows): the
+// Long prompts on AMX-BF16 (Q8_0P / Q4_0P panels, F16 / BF16 rows), and
+// BF16 rows on AVX512-BF16 without tiles (vdpbf16ps): the
 // activations are rounded to bf16 once; threads take groups of 16-row
 // panels that fill about half of a core's L2 cache, expand each group to
 // bf16 once (F16 as two bf16 terms, the second skipped where it is zero),
@@ -57,13 +58,18 @@ bool UsesBf16Tiles(const Matrix& w, int64_t n_tokens) {
   const internal::Kernels& kern = ActiveKernels();
   if (n_tokens < kBf16MinTokens || kern.gemm_bf16 == nullptr || w.rows % kPanelRows != 0 || w.cols % 32 != 0)
     return false;
-  switch (w.dtype) {  // the types panels_to_bf16 / rows_to_bf16 expand (Q2_KP / Q3_KP take the integer route)
+  // The types panels_to_bf16 / rows_to_bf16 expand (Q2_KP / Q3_KP take the
+  // integer route). Without the tile unit (no panels_to_bf16: vdpbf16ps
+  // alone) only BF16 rows gain: int8 runs the panels faster, and F16's two
+  // bf16 terms cost what f32 FMA does.
+  const bool tiles = kern.panels_to_bf16 != nullptr;
+  switch (w.dtype) {
     case DType::kQ4_KP:
     case DType::kQ5_KP:
-    case DType::kQ6_KP: return w.cols % kQK_K == 0;
+    case DType::kQ6_KP: return tiles && w.cols % kQK_K == 0;
     case DType::kQ8_0P:
     case DType::kQ4_0P:
-    case DType::kF16:
+    case DType::kF16: return tiles;
     case DType::kBF16: return true;
     default: return false;
   }

@@ -470,6 +470,7 @@ TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
   for (const internal::Kernels* k : internal::SupportedKernels()) {
     if (k->gemm_bf16 == nullptr) continue;
     ran = true;
+    if (k->panels_to_bf16 == nullptr) continue;  // vdpbf16ps alone: BF16 rows only (next test)
     for (DType plain : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
       const DType panel_type = PanelTypeOf(plain);
       for (int64_t cols : {32, 96, 256, 4096}) {
@@ -526,6 +527,71 @@ TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
     }
   }
   if (!ran) GTEST_SKIP() << "no kernel table with the bf16 tile route on this CPU";
+}
+
+// BF16 and F16 rows on the bf16 route (the tile unit, or vdpbf16ps): the
+// rows in tile order (an F16 value as two bf16 terms that sum to it
+// exactly), and every token tile size against the product of the rows with
+// the activations rounded to bf16, summed in double.
+TEST(Quants, Bf16RouteMultipliesBf16AndF16Rows) {
+  bool ran = false;
+  for (const internal::Kernels* k : internal::SupportedKernels()) {
+    if (k->gemm_bf16 == nullptr) continue;
+    ran = true;
+    for (DType dtype : {DType::kBF16, DType::kF16}) {
+      for (int64_t cols : {32, 96, 4096}) {
+        const int64_t rows = 48, n_bands = rows / 16;
+        const size_t row_bytes = 2 * cols + 64;  // rows apart by more than their width
+        const auto w = Random(rows * cols, 3 * cols + 1);
+        std::vector<uint16_t> src(rows * row_bytes / 2, 0xFFFF);
+        std::vector<std::vector<float>> value(rows, std::vector<float>(cols));
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) {
+            const float v = w[r * cols + c] * 0.1f;
+            uint16_t& h = src[r * row_bytes / 2 + c];
+            h = dtype == DType::kBF16 ? F32ToBf16(v) : F32ToF16(v);
+            value[r][c] = dtype == DType::kBF16 ? Bf16ToF32(h) : F16ToF32(h);
+          }
+        std::vector<uint16_t> hi(rows * cols), lo(rows * cols, 0);
+        const bool any_lo = k->rows_to_bf16(dtype, src.data(), row_bytes, cols, static_cast<int>(n_bands), hi.data(),
+                                            lo.data());
+        EXPECT_EQ(any_lo, dtype == DType::kF16) << k->name;
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) {
+            const size_t at = (r / 16) * cols * 16 + (c / 32) * 512 + (c % 32) / 2 * 32 + (r % 16) * 2 + c % 2;
+            const float sum = Bf16Value(hi[at]) + (dtype == DType::kF16 ? Bf16Value(lo[at]) : 0.0f);
+            ASSERT_EQ(sum, value[r][c]) << k->name << " " << DTypeName(dtype) << " r=" << r << " c=" << c;
+          }
+        for (int64_t tokens : {1, 5, 16, 17, 31, 70}) {
+          const int64_t padded = (tokens + 31) / 32 * 32;
+          std::vector<uint16_t> acts(padded * cols, 0);
+          const auto x = Random(tokens * cols, 5 * tokens + cols);
+          for (int64_t t = 0; t < tokens; ++t)
+            k->acts_to_bf16(x.data() + t * cols, cols, acts.data() + t / 16 * 16 * cols, static_cast<int>(t % 16));
+          const int64_t y_stride = rows + 3;
+          std::vector<float> y((tokens + 1) * y_stride, -1.0f);
+          k->gemm_bf16(hi.data(), any_lo ? lo.data() : nullptr, static_cast<int>(n_bands), acts.data(), tokens, cols,
+                       y.data(), y_stride);
+          for (int64_t t = 0; t < tokens; ++t) {
+            for (int64_t r = 0; r < rows; ++r) {
+              double want = 0, mag = 0;
+              for (int64_t c = 0; c < cols; ++c) {
+                const double term = static_cast<double>(value[r][c]) * Bf16Value(Bf16Round(x[t * cols + c]));
+                want += term;
+                mag += std::fabs(term);
+              }
+              ASSERT_NEAR(y[t * y_stride + r], want, 1e-6 * mag + 1e-30)
+                  << k->name << " " << DTypeName(dtype) << " cols=" << cols << " tokens=" << tokens << " t=" << t;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f) << "wrote past the rows";
+          }
+          for (int64_t i = tokens * y_stride; i < (tokens + 1) * y_stride; ++i)
+            ASSERT_EQ(y[i], -1.0f) << "wrote past the tokens";
+        }
+      }
+    }
+  }
+  if (!ran) GTEST_SKIP() << "no kernel table with a bf16 route on this CPU";
 }
 
 // Relative RMS round-trip error through the writer and the reference
