@@ -159,9 +159,8 @@ PanelGemm Avx512Q3KPanelGemm(bool gfni);
 // Where the CPU has AVX512-BF16, gives the table t the bf16 route for BF16
 // rows on vdpbf16ps (kernels_amx.cc, compiled with that extension; none of
 // these functions uses a tile): gemm_bf16, acts_to_bf16 and rows_to_bf16,
-// not panels_to_bf16. Without tiles the route pays for BF16 weights only:
-// the quantized panels multiply faster in int8, and an F16 weight needs two
-// bf16 terms, which costs what f32 FMA costs.
+// not panels_to_bf16. Without tiles the route serves BF16 rows: quantized
+// panels multiply faster in int8, and F16 rows keep float activations.
 void AddBf16DotRoute(Kernels& t);
 // The AVX-512 table with the AMX panel GEMM; nullptr unless the CPU has
 // AMX-INT8 and the OS lets this process use it.
