@@ -320,7 +320,29 @@ void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens,
   constexpr int64_t kPackRows = 32, kPackTokens = 6;
   const int64_t n_full = N / kPackRows * kPackRows;
   const int64_t t_full = n_tokens / kPackTokens * kPackTokens;
-  if (n_full > 0 && t_full > 0) {
+  const bool packed_route = n_full > 0 && t_full > 0;
+  // Tokens t_begin.. against nr float rows (row-major, from row r0): 4×4
+  // dot-product blocks, then single dots.
+  auto rest = [&](const float* tile, int64_t r0, int64_t nr, int64_t t_begin) {
+    float block[16];
+    for (int64_t t0 = t_begin; t0 < n_tokens; t0 += kTokenTile) {
+      const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
+      int64_t t = t0;
+      for (; t + 4 <= t1; t += 4) {
+        int64_t r = 0;
+        for (; r + 4 <= nr; r += 4) {
+          kern.gemm_4x4(tile + r * K, x + t * K, K, block);
+          for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) y[(t + i) * N + r0 + r + j] = block[i * 4 + j];
+        }
+        for (; r < nr; ++r)
+          for (int i = 0; i < 4; ++i) y[(t + i) * N + r0 + r] = kern.dot_f32(tile + r * K, x + (t + i) * K, K);
+      }
+      for (; t < t1; ++t)
+        for (int64_t r = 0; r < nr; ++r) y[t * N + r0 + r] = kern.dot_f32(tile + r * K, x + t * K, K);
+    }
+  };
+  if (packed_route) {
     pool.ParallelFor(static_cast<size_t>(n_full / kPackRows), [&](size_t tb, size_t te, int) {
       thread_local std::vector<float> rows, packed;
       rows.resize(static_cast<size_t>(kPackRows * K));
@@ -328,44 +350,34 @@ void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens,
       for (size_t ti = tb; ti < te; ++ti) {
         const int64_t r0 = static_cast<int64_t>(ti) * kPackRows;
         kern.to_f32(w.dtype, base + r0 * row_bytes, rows.data(), kPackRows * K);
-        for (int64_t r = 0; r < kPackRows; ++r)
-          for (int64_t k = 0; k < K; ++k) packed[k * kPackRows + r] = rows[r * K + k];
+        // In blocks of 64 columns, so the 8 KiB of packed lines being
+        // written stay in L1 (row by row, every store missed it).
+        for (int64_t k0 = 0; k0 < K; k0 += 64) {
+          const int64_t k1 = std::min(K, k0 + 64);
+          for (int64_t r = 0; r < kPackRows; ++r)
+            for (int64_t k = k0; k < k1; ++k) packed[k * kPackRows + r] = rows[r * K + k];
+        }
         for (int64_t t = 0; t < t_full; t += kPackTokens) {
           kern.gemm_packed_32x6(packed.data(), x + t * K, K, K, y + t * N + r0, N);
         }
+        // The tokens after the last 6 from the same converted rows, so the
+        // weights are read from memory once (a batch of 16 sequences read
+        // them twice).
+        rest(rows.data(), r0, kPackRows, t_full);
       }
     });
   }
-  // The rest: rows ≥ n_full for all tokens, and tokens ≥ t_full for rows < n_full.
+  // The rows ≥ n_full (every row without the packed route), all tokens.
   const int64_t n_tiles = (N + kRowTile - 1) / kRowTile;
   pool.ParallelFor(static_cast<size_t>(n_tiles), [&](size_t tb, size_t te, int) {
     thread_local std::vector<float> tile;
     tile.resize(static_cast<size_t>(kRowTile * K));
-    float block[16];
     for (size_t ti = tb; ti < te; ++ti) {
       const int64_t r0 = static_cast<int64_t>(ti) * kRowTile;
       const int64_t nr = std::min(kRowTile, N - r0);
-      const int64_t t_begin = (r0 + nr <= n_full && n_full > 0) ? t_full : 0;
-      if (t_begin >= n_tokens) continue;
+      if (packed_route && r0 + nr <= n_full) continue;
       kern.to_f32(w.dtype, base + r0 * row_bytes, tile.data(), nr * K);
-      for (int64_t t0 = t_begin; t0 < n_tokens; t0 += kTokenTile) {
-        const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
-        int64_t t = t0;
-        for (; t + 4 <= t1; t += 4) {
-          int64_t r = 0;
-          for (; r + 4 <= nr; r += 4) {
-            kern.gemm_4x4(tile.data() + r * K, x + t * K, K, block);
-            for (int i = 0; i < 4; ++i)
-              for (int j = 0; j < 4; ++j) y[(t + i) * N + r0 + r + j] = block[i * 4 + j];
-          }
-          for (; r < nr; ++r)
-            for (int i = 0; i < 4; ++i)
-              y[(t + i) * N + r0 + r] = kern.dot_f32(tile.data() + r * K, x + (t + i) * K, K);
-        }
-        for (; t < t1; ++t)
-          for (int64_t r = 0; r < nr; ++r)
-            y[t * N + r0 + r] = kern.dot_f32(tile.data() + r * K, x + t * K, K);
-      }
+      rest(tile.data(), r0, nr, 0);
     }
   });
 }
