@@ -18,6 +18,10 @@
 // and every token tile of the prompt meets it there, so the tile unit
 // accumulates whole rows in float without a per-block fold; activations are
 // rounded to bf16, which keeps more of their precision than 8-bit blocks.
+//
+// The bf16 route's conversions and a vdpbf16ps GEMM (no tile instruction)
+// also serve CPUs with AVX512-BF16 but no tiles: AddBf16DotRoute gives them
+// to the AVX-512 table.
 #include "llemma/backend/cpu/kernels.h"
 #include "llemma/backend/cpu/kpanel_avx512.h"
 #include "llemma/backend/cpu/quants.h"
@@ -690,7 +694,8 @@ void DpBlock(const uint16_t* x, const uint16_t* w, const uint16_t* w_lo, int64_t
       __m512bh wi[NP], li[NP];
       for (int p = 0; p < NP; ++p) {
         wi[p] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(w + p * panel_stride + b * 512 + 32 * i));
-        if constexpr (kLo) li[p] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(w_lo + p * panel_stride + b * 512 + 32 * i));
+        if constexpr (kLo)
+          li[p] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(w_lo + p * panel_stride + b * 512 + 32 * i));
       }
       for (int t = 0; t < NT; ++t) {
         int32_t pair;

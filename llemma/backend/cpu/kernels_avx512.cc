@@ -170,7 +170,6 @@ void VecDotQ4_0x4Fast(const void* w, const void* x, size_t x_row_bytes, int64_t 
 // activations broadcast 4 bytes at a time straight from the tile; then one
 // convert and two multiplies fold the block into float accumulators with the
 // row scales (16 f16) and the token's block scale. No horizontal sums.
-
 template <bool kQ4, int kTokens, int kPanels>
 inline void PanelTile(const uint8_t* __restrict panel, const uint8_t* __restrict acts, int64_t nb, int n, int t0,
                       float* __restrict y, int64_t y_stride, bool prefetch_next) {
@@ -460,17 +459,14 @@ void GemmQ2_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int
                                                                    y_stride, prefetch_next);
   });
 }
-bool CpuHasGfni() {
-  static const bool gfni = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("gfni") != 0;
-  }();
-  return gfni;
-}
+// Shifts and masks; the table takes GemmQ3_KPGfni instead where the CPU has GFNI.
 void GemmQ3_KPFast(const void* panel, const uint8_t* acts, int64_t k, int n, int n_panels, float* y, int64_t y_stride,
                    bool prefetch_next) {
-  if (CpuHasGfni()) return GemmQ3_KPGfni(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
   GemmQ3K<false>(panel, acts, k, n, n_panels, y, y_stride, prefetch_next);
+}
+bool CpuHasGfni() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("gfni") != 0;
 }
 
 // Activations for the panel GEMM, 32 at a time; rounds half away from zero
@@ -745,6 +741,7 @@ constexpr Kernels kTable = {"avx512",         DotF32Fast,       DotBf16Fast,   D
 const Kernels* Avx512Kernels() {
   static const Kernels table = [] {
     Kernels t = avx512::kTable;
+    if (avx512::CpuHasGfni()) t.gemm_q3_kp = avx512::GemmQ3_KPGfni;
     AddBf16DotRoute(t);
     return t;
   }();
@@ -753,7 +750,7 @@ const Kernels* Avx512Kernels() {
 PanelGemm Avx512Q3KPanelGemm(bool gfni) {
   const auto tables = SupportedKernels();
   if (std::find(tables.begin(), tables.end(), Avx512Kernels()) == tables.end()) return nullptr;
-  if (!gfni) return GemmQ3K<false>;
+  if (!gfni) return avx512::GemmQ3_KPFast;
   return avx512::CpuHasGfni() ? avx512::GemmQ3_KPGfni : nullptr;
 }
 

@@ -50,8 +50,7 @@ namespace {
 
 // Long prompts on AMX-BF16 (Q8_0P / Q4_0P panels, F16 / BF16 rows), and
 // BF16 rows of 2 or more tokens on AVX512-BF16 without tiles (vdpbf16ps):
-// the
-// activations are rounded to bf16 once; threads take groups of 16-row
+// the activations are rounded to bf16 once; threads take groups of 16-row
 // panels that fill about half of a core's L2 cache, expand each group to
 // bf16 once (F16 as two bf16 terms, the second skipped where it is zero),
 // and run every token through it.

@@ -465,6 +465,28 @@ float Bf16Value(uint16_t h) {
 // dequantized weight rounded to bf16, activation tiles every value rounded,
 // and the GEMM is their float-accumulated product (against a double sum),
 // writing nothing outside its rows and tokens.
+// y from a bf16-route GEMM (tokens × y_stride, prefilled with −1) against
+// Σ_c w[r][c] · bf16(x[t][c]) in double, within 1e-6 of Σ|terms|, and −1
+// left past the rows and past the tokens.
+void ExpectBf16Products(const std::vector<float>& y, int64_t y_stride, const std::vector<std::vector<float>>& w,
+                        const std::vector<float>& x, int64_t tokens, const std::string& what) {
+  const int64_t rows = static_cast<int64_t>(w.size()), cols = static_cast<int64_t>(w[0].size());
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      double want = 0, mag = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        const double term = static_cast<double>(w[r][c]) * Bf16Value(Bf16Round(x[t * cols + c]));
+        want += term;
+        mag += std::fabs(term);
+      }
+      ASSERT_NEAR(y[t * y_stride + r], want, 1e-6 * mag + 1e-30)
+          << what << " cols=" << cols << " tokens=" << tokens << " t=" << t;
+    }
+    for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f) << "wrote past the rows";
+  }
+  for (int64_t i = tokens * y_stride; i < (tokens + 1) * y_stride; ++i) ASSERT_EQ(y[i], -1.0f) << "wrote past the tokens";
+}
+
 TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
   bool ran = false;
   for (const internal::Kernels* k : internal::SupportedKernels()) {
@@ -485,9 +507,10 @@ TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
         std::vector<uint16_t> wbuf(rows * cols + 1);
         uint16_t* wb = wbuf.data() + 1;  // misaligned
         k->panels_to_bf16(panel_type, pp, cols, static_cast<int>(n_panels), wb);
-        std::vector<std::vector<float>> deq(rows, std::vector<float>(cols));
+        std::vector<std::vector<float>> deq(rows, std::vector<float>(cols)), rounded = deq;
         for (int64_t r = 0; r < rows; ++r) {
           DequantizeMatrixRow(panel_type, pp, r, cols, deq[r].data());
+          for (int64_t c = 0; c < cols; ++c) rounded[r][c] = Bf16Value(Bf16Round(deq[r][c]));
           for (int64_t c = 0; c < cols; ++c) {
             const size_t at = (r / 16) * cols * 16 + (c / 32) * 512 + (c % 32) / 2 * 32 + (r % 16) * 2 + c % 2;
             // Compared as values: a zero weight may come out as −0 or +0.
@@ -506,22 +529,8 @@ TEST(Quants, Bf16TileRouteHoldsTheRoundedOperandsAndMultipliesThem) {
           const int64_t y_stride = rows + 5;
           std::vector<float> y((tokens + 1) * y_stride, -1.0f);
           k->gemm_bf16(wb, nullptr, static_cast<int>(n_panels), acts.data(), tokens, cols, y.data(), y_stride);
-          for (int64_t t = 0; t < tokens; ++t) {
-            for (int64_t r = 0; r < rows; ++r) {
-              double want = 0, mag = 0;
-              for (int64_t c = 0; c < cols; ++c) {
-                const double term = static_cast<double>(Bf16Value(Bf16Round(deq[r][c]))) *
-                                    Bf16Value(Bf16Round(x[t * cols + c]));
-                want += term;
-                mag += std::fabs(term);
-              }
-              ASSERT_NEAR(y[t * y_stride + r], want, 1e-6 * mag + 1e-30)
-                  << k->name << " " << DTypeName(plain) << " cols=" << cols << " tokens=" << tokens << " t=" << t;
-            }
-            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f) << "wrote past the panels";
-          }
-          for (int64_t i = tokens * y_stride; i < (tokens + 1) * y_stride; ++i)
-            ASSERT_EQ(y[i], -1.0f) << "wrote past the tokens";
+          ASSERT_NO_FATAL_FAILURE(ExpectBf16Products(y, y_stride, rounded, x, tokens,
+                                                     std::string(k->name) + " " + DTypeName(plain)));
         }
       }
     }
@@ -572,21 +581,8 @@ TEST(Quants, Bf16RouteMultipliesBf16AndF16Rows) {
           std::vector<float> y((tokens + 1) * y_stride, -1.0f);
           k->gemm_bf16(hi.data(), any_lo ? lo.data() : nullptr, static_cast<int>(n_bands), acts.data(), tokens, cols,
                        y.data(), y_stride);
-          for (int64_t t = 0; t < tokens; ++t) {
-            for (int64_t r = 0; r < rows; ++r) {
-              double want = 0, mag = 0;
-              for (int64_t c = 0; c < cols; ++c) {
-                const double term = static_cast<double>(value[r][c]) * Bf16Value(Bf16Round(x[t * cols + c]));
-                want += term;
-                mag += std::fabs(term);
-              }
-              ASSERT_NEAR(y[t * y_stride + r], want, 1e-6 * mag + 1e-30)
-                  << k->name << " " << DTypeName(dtype) << " cols=" << cols << " tokens=" << tokens << " t=" << t;
-            }
-            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f) << "wrote past the rows";
-          }
-          for (int64_t i = tokens * y_stride; i < (tokens + 1) * y_stride; ++i)
-            ASSERT_EQ(y[i], -1.0f) << "wrote past the tokens";
+          ASSERT_NO_FATAL_FAILURE(
+              ExpectBf16Products(y, y_stride, value, x, tokens, std::string(k->name) + " " + DTypeName(dtype)));
         }
       }
     }
