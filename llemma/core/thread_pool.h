@@ -37,11 +37,19 @@ class ThreadPool {
   void ParallelFor(size_t n, const std::function<void(size_t, size_t, int)>& fn,
                    size_t grain = 1);
 
+  // Like ParallelFor, for loops that stream memory (decode): each claim takes
+  // a share of what is left (about 1/(2·size())), never under min_chunk
+  // items, so threads start on long runs and finish together on short ones.
+  void ParallelForGuided(size_t n, const std::function<void(size_t, size_t, int)>& fn,
+                         size_t min_chunk);
+
   static int HardwareThreads();
 
  private:
   void WorkerLoop(int index);
   void RunChunks(int thread);
+  void RunGuided(int thread);
+  void Dispatch(size_t n, const std::function<void(size_t, size_t, int)>& fn, int chunks, size_t guided_min);
 
   int n_threads_;
   std::vector<std::thread> workers_;
@@ -55,6 +63,8 @@ class ThreadPool {
   size_t n_ = 0;
   int n_chunks_ = 0;
   std::atomic<int> next_chunk_{0};
+  size_t guided_min_ = 0;  // > 0: guided claims from next_item_
+  std::atomic<size_t> next_item_{0};
 };
 
 }  // namespace llemma

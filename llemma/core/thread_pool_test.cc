@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <utility>
 #include <numeric>
 #include <vector>
 
@@ -55,6 +58,34 @@ TEST(ThreadPool, AThreadIndexIsNeverInTwoChunksAtOnce) {
   }
   EXPECT_EQ(overlaps.load(), 0);
   EXPECT_EQ(items.load(), 50 * 1000);
+}
+
+TEST(ThreadPool, GuidedClaimsShrinkAndCoverEveryIndexOnce) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (size_t n : {1u, 5u, 64u, 384u, 1001u}) {
+      for (size_t min_chunk : {1u, 4u, 64u}) {
+        std::vector<std::atomic<int>> hits(n);
+        std::mutex mu;
+        std::vector<std::pair<size_t, size_t>> runs;
+        pool.ParallelForGuided(n, [&](size_t b, size_t e, int) {
+          for (size_t i = b; i < e; ++i) hits[i]++;
+          std::lock_guard<std::mutex> lock(mu);
+          runs.emplace_back(b, e);
+        }, min_chunk);
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << threads << " " << n << " " << min_chunk;
+        if (threads == 1) continue;
+        std::sort(runs.begin(), runs.end());
+        for (size_t r = 0; r < runs.size(); ++r) {
+          const size_t size = runs[r].second - runs[r].first, left = n - runs[r].first;
+          // Each claim is 1/(2·threads) of what was left, at least min_chunk
+          // (or all that was left), so the last runs are the short ones.
+          EXPECT_EQ(size, std::min(left, std::max(min_chunk, left / (2 * threads))))
+              << threads << " " << n << " " << min_chunk << " run " << r;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -24,13 +24,6 @@ constexpr size_t kUnitMajorActBytes = size_t{256} << 10;  // activation tiles sm
 constexpr int64_t kBf16MinTokens = 64;
 constexpr int64_t kAttnQueries = 8;  // prompt queries per attention work item
 
-// Matrix-vector work (decode) streams weights from memory: a few long runs
-// per thread read faster than many short ones, so it is split into about 4
-// chunks per thread (at least `min` items each).
-size_t DecodeGrain(const ThreadPool& pool, size_t n, size_t min) {
-  return std::max(min, (n + 4 * pool.size() - 1) / (4 * pool.size()));
-}
-
 }  // namespace
 
 float DotRow(DType dtype, const void* row, const float* x, int64_t n) {
@@ -187,9 +180,7 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
   // next group starts, so weights come from memory once and the activations
   // (megabytes for a long prompt) once per group rather than once per unit.
   const int64_t group = std::max<int64_t>(1, static_cast<int64_t>(kPanelGroupBytes / (2 * panel_bytes)));
-  pool.ParallelFor(
-      static_cast<size_t>(n_units),
-      [&](size_t ub, size_t ue, int) {
+  auto body = [&](size_t ub, size_t ue, int) {
         if (unit_major) {
           for (int64_t u = static_cast<int64_t>(ub); u < static_cast<int64_t>(ue); ++u)
             for (int64_t i = 0; i < n_tiles; ++i) run_unit(u, i);
@@ -200,8 +191,11 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
           for (int64_t i = 0; i < n_tiles; ++i)
             for (int64_t u = g0; u < g1; ++u) run_unit(u, i);
         }
-      },
-      /*grain=*/n_tokens == 1 ? DecodeGrain(pool, static_cast<size_t>(n_units), 2) : 1);
+      };
+  if (n_tokens == 1)
+    pool.ParallelForGuided(static_cast<size_t>(n_units), body, /*min_chunk=*/1);
+  else
+    pool.ParallelFor(static_cast<size_t>(n_units), body);
 }
 
 void MatMulPanels(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens, float* y) {
@@ -236,12 +230,12 @@ void MatMulQuantized(ThreadPool& pool, const Matrix& w, const float* x, int64_t 
   });
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   if (n_tokens == 1) {
-    pool.ParallelFor(
+    pool.ParallelForGuided(
         N,
         [&](size_t begin, size_t end, int) {
           for (size_t n = begin; n < end; ++n) y[n] = dot(base + n * row_bytes, xqp, K);
         },
-        /*grain=*/DecodeGrain(pool, static_cast<size_t>(N), 64));
+        /*min_chunk=*/64);
     return;
   }
   // Prefill: each weight row is unpacked once per group of 4 tokens.
@@ -287,12 +281,12 @@ void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens,
   if (n_tokens == 1) {
     // Matrix-vector: each thread streams a contiguous slice of rows.
     auto stream_rows = [&](auto row_dot) {
-      pool.ParallelFor(
+      pool.ParallelForGuided(
           N,
           [&](size_t begin, size_t end, int) {
             for (size_t n = begin; n < end; ++n) y[n] = row_dot(base + n * row_bytes);
           },
-          /*grain=*/DecodeGrain(pool, static_cast<size_t>(N), 64));
+          /*min_chunk=*/64);
     };
     if (w.dtype == DType::kF16 || w.dtype == DType::kBF16) {
       // F16 / BF16 rows meet the activations rounded to F16 once: half the
