@@ -102,6 +102,13 @@ struct Kernels {
                      int64_t y_stride, bool prefetch_next);
   void (*gemm_q3_kp)(const void* panels, const uint8_t* acts, int64_t k, int n, int n_panels, float* y,
                      int64_t y_stride, bool prefetch_next);
+  // Float-weight GEMM for a few tokens (batched decoding) straight from F16 or
+  // BF16 rows, without a float copy of them: for r < nr and t < nt,
+  // y[t*y_stride + r] = Σ_c float(w[r*w_stride + c]) · x_t[c], the products
+  // and sums in float, where the activations are interleaved by 16 columns
+  // (InterleaveActs): x_t[c] = xi[(c/16)·16·nt + 16t + c%16]; k % 16 == 0.
+  void (*gemm_half_rows)(DType dtype, const uint16_t* w, int64_t w_stride, int64_t nr, const float* xi, int nt,
+                         int64_t k, float* y, int64_t y_stride);
   // Panel GEMM for activation tiles of up to kWideActTile tokens (AMX), with
   // gemm_q8_0p's contract and the same results; nullptr where the CPU has no
   // such unit (MatMul then uses gemm_q8_0p / gemm_q4_0p on tiles of kActTile).
@@ -141,6 +148,10 @@ struct Kernels {
   void (*acts_to_bf16)(const float* x, int64_t k, uint16_t* tile, int row) = nullptr;
 };
 constexpr int kWideActTile = 16;
+
+// The activation layout of gemm_half_rows: nt rows of k floats (x_stride
+// apart, k % 16 == 0) into xi, 16 columns of each token in turn.
+void InterleaveActs(const float* x, int64_t x_stride, int nt, int64_t k, float* xi);
 
 // The panel GEMM of a table for a panel type (Q8_0P, Q4_0P and the K
 // panels): on tiles of kActTile tokens, or with `wide` the tile-unit form on

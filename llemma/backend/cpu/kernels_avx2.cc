@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -331,6 +332,96 @@ void GemmQ3_KPAvx2(const void* panels, const uint8_t* acts, int64_t k, int n, in
   GemmLowKAvx2<true>(panels, acts, k, n, n_panels, y, y_stride);
 }
 
+// Hotspots (decode of F16 / BF16 rows): 8 values per step into four
+// independent sums; activations in float or already rounded to F16.
+inline __m256 Widen8(bool bf16, const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return bf16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+}
+
+inline float Sum8(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+template <bool kBf16, bool kHalfActs, typename X>
+float DotRowAvx2(const uint16_t* w, const X* x, int64_t n) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  auto acts = [&](int64_t at) {
+    if constexpr (kHalfActs) return Widen8(false, x + at);
+    else return _mm256_loadu_ps(x + at);
+  };
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(Widen8(kBf16, w + i + 8 * j), acts(i + 8 * j), acc[j]);
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Widen8(kBf16, w + i), acts(i), acc[0]);
+  float sum = Sum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) {
+    const float wv = kBf16 ? Bf16Bits(w[i]) : ::llemma::F16ToF32(w[i]);
+    if constexpr (kHalfActs) sum += wv * ::llemma::F16ToF32(x[i]);
+    else sum += wv * x[i];
+  }
+  return sum;
+}
+
+float DotF16Avx2(const uint16_t* w, const float* x, int64_t n) { return DotRowAvx2<false, false>(w, x, n); }
+float DotBf16Avx2(const uint16_t* w, const float* x, int64_t n) { return DotRowAvx2<true, false>(w, x, n); }
+float DotF16HAvx2(const uint16_t* w, const uint16_t* x, int64_t n) { return DotRowAvx2<false, true>(w, x, n); }
+float DotBf16HAvx2(const uint16_t* w, const uint16_t* x, int64_t n) { return DotRowAvx2<true, true>(w, x, n); }
+
+// Hotspot (batched decoding of F16 / BF16 weights): gemm_half_rows on
+// 3 rows × 4 tokens of 8-lane sums, the 16 registers AVX2 has: each row's
+// 16 columns widened once (two halves) for all 4 tokens.
+template <bool kBf16, int kR, int kT>
+inline void HalfRowsTileAvx2(const uint16_t* __restrict w, int64_t w_stride, const float* __restrict xi,
+                             int64_t x_block, int64_t k, float* __restrict y, int64_t y_stride) {
+  __m256 acc[kR][kT];
+  for (int r = 0; r < kR; ++r)
+    for (int t = 0; t < kT; ++t) acc[r][t] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < k; c += 16, xi += x_block) {
+    for (int h = 0; h < 2; ++h) {
+      __m256 wv[kR];
+      for (int r = 0; r < kR; ++r) wv[r] = Widen8(kBf16, w + r * w_stride + c + 8 * h);
+      for (int t = 0; t < kT; ++t) {
+        const __m256 xv = _mm256_loadu_ps(xi + 16 * t + 8 * h);
+        for (int r = 0; r < kR; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < kR; ++r)
+    for (int t = 0; t < kT; ++t) y[t * y_stride + r] = Sum8(acc[r][t]);
+}
+
+template <bool kBf16, int kR, int kT>
+void HalfRowsTokensAvx2(const uint16_t* w, int64_t w_stride, const float* xi, int64_t x_block, int nt, int64_t k,
+                        float* y, int64_t y_stride) {
+  if constexpr (kT > 0) {
+    int t = 0;
+    for (; t + kT <= nt; t += kT)
+      HalfRowsTileAvx2<kBf16, kR, kT>(w, w_stride, xi + 16 * t, x_block, k, y + t * y_stride, y_stride);
+    if (t < nt)
+      HalfRowsTokensAvx2<kBf16, kR, kT - 1>(w, w_stride, xi + 16 * t, x_block, nt - t, k, y + t * y_stride,
+                                            y_stride);
+  }
+}
+
+template <bool kBf16>
+void HalfRowsAvx2(const uint16_t* w, int64_t w_stride, int64_t nr, const float* xi, int nt, int64_t k, float* y,
+                  int64_t y_stride) {
+  const int64_t x_block = 16 * static_cast<int64_t>(nt);
+  int64_t r = 0;
+  for (; r + 3 <= nr; r += 3)
+    HalfRowsTokensAvx2<kBf16, 3, 4>(w + r * w_stride, w_stride, xi, x_block, nt, k, y + r, y_stride);
+  for (; r < nr; ++r) HalfRowsTokensAvx2<kBf16, 1, 4>(w + r * w_stride, w_stride, xi, x_block, nt, k, y + r, y_stride);
+}
+
+void GemmHalfRowsAvx2(::llemma::DType dtype, const uint16_t* w, int64_t w_stride, int64_t nr, const float* xi, int nt,
+                      int64_t k, float* y, int64_t y_stride) {
+  if (dtype == ::llemma::DType::kBF16) return HalfRowsAvx2<true>(w, w_stride, nr, xi, nt, k, y, y_stride);
+  HalfRowsAvx2<false>(w, w_stride, nr, xi, nt, k, y, y_stride);
+}
+
 void ToF16Avx2(const float* x, uint16_t* dst, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -340,12 +431,13 @@ void ToF16Avx2(const float* x, uint16_t* dst, int64_t n) {
 
 }  // namespace
 
-constexpr Kernels kTable = {"avx2",        DotF32,         DotBf16,        DotF16,        ToF32,
+constexpr Kernels kTable = {"avx2",        DotF32,         DotBf16Avx2,    DotF16Avx2,    ToF32,
                             Gemm4x4,       GemmPacked32x6, Axpy,           VecDotQ8_0,    VecDotQ4_0,
                             VecDotQ8_0x4,  VecDotQ4_0x4,   GemmQ8_0PAvx2,  GemmQ4_0PAvx2, GemmQ4_KPAvx2,
                             GemmQ5_KPAvx2, GemmQ6_KPAvx2,  QuantizeActs,  QuantizeQ8_0,   AttnQK,         AttnPV,         AttnQKF16,
                             AttnPVF16,     ToF16Avx2,      SiluMul,
-                            ExpSum,        DotF16H,       DotBf16H,      GemmQ2_KPAvx2,  GemmQ3_KPAvx2};
+                            ExpSum,        DotF16HAvx2,   DotBf16HAvx2,  GemmQ2_KPAvx2,  GemmQ3_KPAvx2,
+                            GemmHalfRowsAvx2};
 }  // namespace avx2
 
 const Kernels* Avx2Kernels() { return &avx2::kTable; }

@@ -1,6 +1,7 @@
 #include "llemma/backend/cpu/kernels.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -34,6 +35,11 @@ const Kernels* AmxKernels() { return nullptr; }
 #if !defined(LLEMMA_HAVE_NEON_KERNELS)
 const Kernels* NeonKernels() { return nullptr; }
 #endif
+
+void InterleaveActs(const float* x, int64_t x_stride, int nt, int64_t k, float* xi) {
+  for (int64_t c = 0; c < k; c += 16)
+    for (int t = 0; t < nt; ++t, xi += 16) std::memcpy(xi, x + t * x_stride + c, 16 * sizeof(float));
+}
 
 PanelGemm PanelGemmOf(const Kernels& k, DType panel, bool wide) {
   switch (panel) {

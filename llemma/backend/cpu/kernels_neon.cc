@@ -13,6 +13,7 @@
 #include <arm_neon.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -384,7 +385,8 @@ constexpr Kernels kTable = {"neon",        DotF32,        DotBf16Neon,   DotF16N
                             VecDotQ8_0x4,  VecDotQ4_0x4,  GemmQ8_0PNeon, GemmQ4_0PNeon, GemmQ4_KPNeon,
                             GemmQ5_KPNeon, GemmQ6_KPNeon, QuantizeActs,  QuantizeQ8_0,  AttnQK,
                             AttnPV,        AttnQKF16,     AttnPVF16,     ToF16,         SiluMul,
-                            ExpSum,        DotF16H,       DotBf16H,      GemmQ2_KPNeon, GemmQ3_KPNeon};
+                            ExpSum,        DotF16H,       DotBf16H,      GemmQ2_KPNeon, GemmQ3_KPNeon,
+                            GemmHalfRows};
 }  // namespace neon
 
 const Kernels* NeonKernels() { return &neon::kTable; }

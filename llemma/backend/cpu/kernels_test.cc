@@ -118,6 +118,47 @@ TEST(Kernels, PackedOuterProductGemmMatchesReferenceForEveryIsa) {
   }
 }
 
+// The batched-decoding GEMM on F16 / BF16 rows: every row and token count
+// around the kernels' blocks (6 rows × 4 tokens on AVX-512, 2 × 2 in the
+// shared body), padded and misaligned rows, interleaved activations from
+// InterleaveActs, and nothing written beyond the nr × nt block of y.
+TEST(Kernels, HalfRowGemmMatchesReferenceForEveryIsa) {
+  for (const Kernels* k : SupportedKernels()) {
+    for (DType dtype : {DType::kF16, DType::kBF16}) {
+      for (int64_t len : {16, 48, 1024}) {
+        for (int64_t nr : {1, 2, 5, 6, 7, 13}) {
+          for (int nt : {1, 2, 3, 4, 5, 8, 9, 17}) {
+            const int offset = static_cast<int>((len + nr + nt) % 3);  // 0, 1 or 2 elements
+            const int64_t w_stride = len + 5, x_stride = len + 3, y_stride = nr + 2;
+            const auto f = Random(nr * w_stride + offset, len * 13 + nr);
+            std::vector<uint16_t> w(f.size());
+            ConvertElements(DType::kF32, f.data(), dtype, w.data(), static_cast<int64_t>(f.size()));
+            const auto x = Random(nt * x_stride, len + nt);
+            std::vector<float> xi(nt * len + 1);
+            InterleaveActs(x.data(), x_stride, nt, len, xi.data() + 1);
+            for (int64_t c = 0; c < len; ++c)  // the layout gemm_half_rows reads
+              ASSERT_EQ(xi[1 + (c / 16) * 16 * nt + 16 * (nt - 1) + c % 16], x[(nt - 1) * x_stride + c]);
+            std::vector<float> y(nt * y_stride, -1.0f);
+            k->gemm_half_rows(dtype, w.data() + offset, w_stride, nr, xi.data() + 1, nt, len, y.data(), y_stride);
+            for (int t = 0; t < nt; ++t) {
+              for (int64_t r = 0; r < nr; ++r) {
+                const uint16_t* row = w.data() + offset + r * w_stride;
+                double abs_sum = 0;
+                for (int64_t c = 0; c < len; ++c)
+                  abs_sum += std::fabs(ref::LoadElement(dtype, row, c) * x[t * x_stride + c]);
+                EXPECT_NEAR(y[t * y_stride + r], RefDot(dtype, row, x.data() + t * x_stride, len), 1e-6 * abs_sum)
+                    << k->name << " " << DTypeName(dtype) << " len=" << len << " nr=" << nr << " nt=" << nt
+                    << " r=" << r << " t=" << t;
+              }
+              for (int64_t r = nr; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -1.0f);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Attention kernels: scores and weighted values against double-precision
 // sums, for head sizes that are and are not multiples of the vector width,
 // several query counts (the kernels block queries by 2 and 4) and

@@ -23,6 +23,11 @@ constexpr size_t kUnitMajorActBytes = size_t{256} << 10;  // activation tiles sm
 // go through the bf16 tile route where the CPU has one.
 constexpr int64_t kBf16MinTokens = 64;
 constexpr int64_t kAttnQueries = 8;  // prompt queries per attention work item
+constexpr int64_t kBf16DotMinTokens = 8;  // BF16 rows on vdpbf16ps without tiles
+// Below this many tokens F16 / BF16 rows go through gemm_half_rows (a batch
+// of sequences); from it on, through converted and packed row tiles (a
+// prompt). 7B F16 matrices, 2 threads: 2-63 tokens 1.1-5× faster that way.
+constexpr int64_t kHalfRowsMaxTokens = 64;
 
 }  // namespace
 
@@ -52,15 +57,14 @@ bool UsesBf16Tiles(const Matrix& w, int64_t n_tokens) {
   if (kern.gemm_bf16 == nullptr || w.rows % kPanelRows != 0 || w.cols % 32 != 0) return false;
   // With the tile unit (panels_to_bf16 set) the route takes prompts of
   // kBf16MinTokens or more, of any type it expands (Q2_KP / Q3_KP take the
-  // integer route). On vdpbf16ps alone it takes BF16 rows from 2 tokens:
-  // the f32 route repacks every row tile per call, which left batches
-  // barely faster than one sequence (7B BF16, 2 sequences 1.8 → 4.0 t/s,
-  // 16 sequences 3.6 → 17.6 t/s; pp512 14.5 → 23.7–28.1 t/s). Int8 runs
-  // the panels faster; F16 rows keep float activations there (bf16 ones
-  // put the tiny models' F16 logits 0.55–0.94% from float, against 0.5%
-  // allowed, for 5% more prompt speed).
+  // integer route). On vdpbf16ps alone it takes BF16 rows from
+  // kBf16DotMinTokens: below that the half-row kernel, which keeps float
+  // activations, is faster (7B BF16, 4 sequences 7.1 → 10.2 t/s); from 8 on
+  // vdpbf16ps is (16 sequences: 17.9 against 13.2 t/s). Int8 runs the panels
+  // faster; F16 rows keep float activations there (bf16 ones put the tiny
+  // models' F16 logits 0.55–0.94% from float, against 0.5% allowed).
   const bool tiles = kern.panels_to_bf16 != nullptr;
-  if (n_tokens < (tiles ? kBf16MinTokens : 2)) return false;
+  if (n_tokens < (tiles ? kBf16MinTokens : kBf16DotMinTokens)) return false;
   switch (w.dtype) {
     case DType::kQ4_KP:
     case DType::kQ5_KP:
@@ -305,11 +309,29 @@ void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t n_tokens,
     }
     return stream_rows([&](const uint8_t* row) { return DotRow(w.dtype, row, x, K); });
   }
+  const internal::Kernels& kern = ActiveKernels();
+  if (n_tokens < kHalfRowsMaxTokens && K % 16 == 0 && (w.dtype == DType::kF16 || w.dtype == DType::kBF16)) {
+    // A few tokens (batched decoding): straight from the 16-bit rows, each
+    // converted once per 16 columns for every token, no float copy.
+    thread_local std::vector<float> xi;
+    xi.resize(static_cast<size_t>(n_tokens * K));
+    float* xip = xi.data();  // the caller's buffer (xi names each thread's own)
+    internal::InterleaveActs(x, K, static_cast<int>(n_tokens), K, xip);
+    const uint16_t* rows = static_cast<const uint16_t*>(w.data);
+    const int64_t w_stride = static_cast<int64_t>(row_bytes / 2);
+    pool.ParallelForGuided(
+        static_cast<size_t>(N),
+        [&](size_t b, size_t e, int) {
+          kern.gemm_half_rows(w.dtype, rows + b * w_stride, w_stride, static_cast<int64_t>(e - b), xip,
+                              static_cast<int>(n_tokens), K, y + b, N);
+        },
+        /*min_chunk=*/24);
+    return;
+  }
   // Matrix-matrix: threads own tiles of 32 weight rows; each tile is
   // converted to f32 once, packed k-major, and multiplied against 6 tokens at
   // a time by the outer-product microkernel. Leftover rows and tokens use
   // the 4×4 dot-product kernel.
-  const internal::Kernels& kern = ActiveKernels();
   constexpr int64_t kPackRows = 32, kPackTokens = 6;
   const int64_t n_full = N / kPackRows * kPackRows;
   const int64_t t_full = n_tokens / kPackTokens * kPackTokens;
