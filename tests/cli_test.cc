@@ -2,6 +2,7 @@
 // diagnostics go to stderr, bad input exits non-zero with one clear line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -185,6 +186,9 @@ TEST(Cli, BenchJsonHasOneObjectPerTest) {
     EXPECT_NEAR(t["avg_ts"].get<double>(), (a + b) / 2, 1e-9 * (a + b));
     EXPECT_NEAR(t["stddev_ts"].get<double>(), std::fabs(a - b) / std::sqrt(2.0), 1e-9 * (a + b));
     EXPECT_GT(t["mem_bandwidth_gbs"].get<double>(), 0);
+    // the bound's bandwidth is the faster of the probes before and after the tests
+    EXPECT_EQ(t["mem_bandwidth_gbs"].get<double>(),
+              std::max(t["mem_bandwidth_before_gbs"].get<double>(), t["mem_bandwidth_after_gbs"].get<double>()));
     EXPECT_EQ(t.contains("bound_ts"), i == 1) << t.dump();
   }
   EXPECT_EQ(j[2]["n_batch"], 3);
