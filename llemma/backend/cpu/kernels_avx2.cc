@@ -373,53 +373,32 @@ float DotBf16HAvx2(const uint16_t* w, const uint16_t* x, int64_t n) { return Dot
 // Hotspot (batched decoding of F16 / BF16 weights): gemm_half_rows on
 // 3 rows × 4 tokens of 8-lane sums, the 16 registers AVX2 has: each row's
 // 16 columns widened once (two halves) for all 4 tokens.
-template <bool kBf16, int kR, int kT>
-inline void HalfRowsTileAvx2(const uint16_t* __restrict w, int64_t w_stride, const float* __restrict xi,
-                             int64_t x_block, int64_t k, float* __restrict y, int64_t y_stride) {
-  __m256 acc[kR][kT];
-  for (int r = 0; r < kR; ++r)
-    for (int t = 0; t < kT; ++t) acc[r][t] = _mm256_setzero_ps();
-  for (int64_t c = 0; c < k; c += 16, xi += x_block) {
-    for (int h = 0; h < 2; ++h) {
-      __m256 wv[kR];
-      for (int r = 0; r < kR; ++r) wv[r] = Widen8(kBf16, w + r * w_stride + c + 8 * h);
-      for (int t = 0; t < kT; ++t) {
-        const __m256 xv = _mm256_loadu_ps(xi + 16 * t + 8 * h);
-        for (int r = 0; r < kR; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+template <bool kBf16>
+struct HalfTileAvx2 {
+  template <int kR, int kT>
+  static void Run(const uint16_t* __restrict w, int64_t w_stride, const float* __restrict xi, int64_t x_block,
+                  int64_t k, float* __restrict y, int64_t y_stride) {
+    __m256 acc[kR][kT];
+    for (int r = 0; r < kR; ++r)
+      for (int t = 0; t < kT; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < k; c += 16, xi += x_block) {
+      for (int h = 0; h < 2; ++h) {
+        __m256 wv[kR];
+        for (int r = 0; r < kR; ++r) wv[r] = Widen8(kBf16, w + r * w_stride + c + 8 * h);
+        for (int t = 0; t < kT; ++t) {
+          const __m256 xv = _mm256_loadu_ps(xi + 16 * t + 8 * h);
+          for (int r = 0; r < kR; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
       }
     }
+    for (int r = 0; r < kR; ++r)
+      for (int t = 0; t < kT; ++t) y[t * y_stride + r] = Sum8(acc[r][t]);
   }
-  for (int r = 0; r < kR; ++r)
-    for (int t = 0; t < kT; ++t) y[t * y_stride + r] = Sum8(acc[r][t]);
-}
-
-template <bool kBf16, int kR, int kT>
-void HalfRowsTokensAvx2(const uint16_t* w, int64_t w_stride, const float* xi, int64_t x_block, int nt, int64_t k,
-                        float* y, int64_t y_stride) {
-  if constexpr (kT > 0) {
-    int t = 0;
-    for (; t + kT <= nt; t += kT)
-      HalfRowsTileAvx2<kBf16, kR, kT>(w, w_stride, xi + 16 * t, x_block, k, y + t * y_stride, y_stride);
-    if (t < nt)
-      HalfRowsTokensAvx2<kBf16, kR, kT - 1>(w, w_stride, xi + 16 * t, x_block, nt - t, k, y + t * y_stride,
-                                            y_stride);
-  }
-}
-
-template <bool kBf16>
-void HalfRowsAvx2(const uint16_t* w, int64_t w_stride, int64_t nr, const float* xi, int nt, int64_t k, float* y,
-                  int64_t y_stride) {
-  const int64_t x_block = 16 * static_cast<int64_t>(nt);
-  int64_t r = 0;
-  for (; r + 3 <= nr; r += 3)
-    HalfRowsTokensAvx2<kBf16, 3, 4>(w + r * w_stride, w_stride, xi, x_block, nt, k, y + r, y_stride);
-  for (; r < nr; ++r) HalfRowsTokensAvx2<kBf16, 1, 4>(w + r * w_stride, w_stride, xi, x_block, nt, k, y + r, y_stride);
-}
+};
 
 void GemmHalfRowsAvx2(::llemma::DType dtype, const uint16_t* w, int64_t w_stride, int64_t nr, const float* xi, int nt,
                       int64_t k, float* y, int64_t y_stride) {
-  if (dtype == ::llemma::DType::kBF16) return HalfRowsAvx2<true>(w, w_stride, nr, xi, nt, k, y, y_stride);
-  HalfRowsAvx2<false>(w, w_stride, nr, xi, nt, k, y, y_stride);
+  GemmHalfRowsWith<HalfTileAvx2, 3, 4>(dtype, w, w_stride, nr, xi, nt, k, y, y_stride);
 }
 
 // Hotspot (prompts on float weights): gemm_packed_32x6 as two passes of 16
