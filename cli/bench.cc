@@ -41,16 +41,15 @@ int RunBenchCommand(const BenchArgs& a) {
   const int threads = a.model.threads > 0 ? a.model.threads : ThreadPool::HardwareThreads();
   // The probe runs before and after the tests; the bound uses the faster
   // reading (on a shared machine the bus can swing by half between them).
-  double bw_before = 0, bw_after = 0;
   auto probe = [&] {
     if (a.no_bandwidth) return 0.0;
     ThreadPool pool(threads);
     return cpu::MeasureReadBandwidth(pool);
   };
-  bw_before = probe();
+  const double bw_before = probe();
   auto results = RunBench(m, o);
   if (!results.ok()) return ReportError(results.status());
-  bw_after = probe();
+  const double bw_after = probe();
   const double bw = std::max(bw_before, bw_after);
   // Single-sequence decoding is bound by the bytes it reads per token: the
   // weights, and the KV cache of the positions attended to (--depth).

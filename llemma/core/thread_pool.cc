@@ -104,7 +104,7 @@ void ThreadPool::ParallelForGuided(size_t n, const std::function<void(size_t, si
                                    size_t min_chunk) {
   if (n == 0) return;
   min_chunk = std::max<size_t>(min_chunk, 1);
-  Dispatch(n, fn, n > min_chunk ? 2 : 1, min_chunk);
+  Dispatch(n, fn, /*chunks=*/n > min_chunk ? 2 : 1, min_chunk);  // > 1: worth the pool
 }
 
 void ThreadPool::Dispatch(size_t n, const std::function<void(size_t, size_t, int)>& fn, int chunks,

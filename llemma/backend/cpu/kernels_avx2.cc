@@ -7,9 +7,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "llemma/backend/cpu/quants.h"

@@ -1,9 +1,9 @@
 #include "llemma/backend/cpu/kernels.h"
 
 #include <algorithm>
-#include <type_traits>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "llemma/backend/cpu/quants.h"

@@ -13,9 +13,9 @@
 #include <arm_neon.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "llemma/backend/cpu/quants.h"

@@ -185,17 +185,17 @@ void MatMulPanelsShared(ThreadPool& pool, const Matrix* const* ws, int n_w, cons
   // (megabytes for a long prompt) once per group rather than once per unit.
   const int64_t group = std::max<int64_t>(1, static_cast<int64_t>(kPanelGroupBytes / (2 * panel_bytes)));
   auto body = [&](size_t ub, size_t ue, int) {
-        if (unit_major) {
-          for (int64_t u = static_cast<int64_t>(ub); u < static_cast<int64_t>(ue); ++u)
-            for (int64_t i = 0; i < n_tiles; ++i) run_unit(u, i);
-          return;
-        }
-        for (int64_t g0 = static_cast<int64_t>(ub); g0 < static_cast<int64_t>(ue); g0 += group) {
-          const int64_t g1 = std::min(static_cast<int64_t>(ue), g0 + group);
-          for (int64_t i = 0; i < n_tiles; ++i)
-            for (int64_t u = g0; u < g1; ++u) run_unit(u, i);
-        }
-      };
+    if (unit_major) {
+      for (int64_t u = static_cast<int64_t>(ub); u < static_cast<int64_t>(ue); ++u)
+        for (int64_t i = 0; i < n_tiles; ++i) run_unit(u, i);
+      return;
+    }
+    for (int64_t g0 = static_cast<int64_t>(ub); g0 < static_cast<int64_t>(ue); g0 += group) {
+      const int64_t g1 = std::min(static_cast<int64_t>(ue), g0 + group);
+      for (int64_t i = 0; i < n_tiles; ++i)
+        for (int64_t u = g0; u < g1; ++u) run_unit(u, i);
+    }
+  };
   if (n_tokens == 1)
     pool.ParallelForGuided(static_cast<size_t>(n_units), body, /*min_chunk=*/1);
   else
